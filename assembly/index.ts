@@ -1,0 +1,112 @@
+// The Wasm module's exports: this file IS the ABI (docs/ABI.md). Only i32 arguments and results.
+// Table operations run between batches; `process` runs a batch. No export allocates after `init`.
+
+import {
+  ABI_VERSION, BATCH_MAX, DROP_REASON_COUNT, EVENT_COUNT, ERR_NOT_INITIALIZED, ERR_BAD_LAYOUT,
+  ERR_BAD_ARGUMENT, TARGET_KIND_SHIFT, TARGET_PEER,
+} from "./abi";
+import * as S from "./state";
+import { podSet, podDel } from "./tables/pods";
+import { peerSet, peerDel, peersInit } from "./tables/peers";
+import { routeSetFromScratch, routeDelFromScratch, routeGetFromScratch } from "./tables/routes";
+import { lpm4Init } from "./lpm/ipv4";
+import { lpm6Init } from "./lpm/ipv6";
+import { processBatch } from "./stage/batch";
+import { icmpResetBucket } from "./stage/icmp-error";
+
+export * from "./lpm/exports";
+export * from "./csum/exports";
+
+export function abiVersion(): i32 { return ABI_VERSION; }
+export function batchMax(): i32 { return BATCH_MAX; }
+export function dropReasonCount(): i32 { return DROP_REASON_COUNT; }
+export function eventCount(): i32 { return EVENT_COUNT; }
+
+/**
+ * Sizes and allocates everything, once: slots of 2^slotSizeLog2 bytes with `headroom` bytes
+ * reserved in front, `genSlots` extra slots for packets the router generates (IPv4 fragments),
+ * tables for `maxPods` pods, `maxPeers` peers and up to `maxRoutes4`/`maxRoutes6` routes.
+ * Returns 0 or ERR_BAD_LAYOUT.
+ */
+export function init(slotSizeLog2: i32, headroom: i32, genSlots: i32, maxPods: i32, maxPeers: i32, maxRoutes4: i32, maxRoutes6: i32): i32 {
+  if (maxRoutes4 < 1 || maxRoutes6 < 1) return ERR_BAD_LAYOUT;
+  if (!S.initState(slotSizeLog2, headroom, genSlots, maxPods, maxPeers)) return ERR_BAD_LAYOUT;
+  peersInit();
+  lpm4Init(maxRoutes4 + maxPods);
+  lpm6Init(maxRoutes6 + maxPods);
+  return 0;
+}
+
+/** Where each region lives (byte offsets into memory), for the host wrapper. */
+export const LAYOUT_RX_DESC = 0;
+export const LAYOUT_RESULTS = 1;
+export const LAYOUT_TX_DESC = 2;
+export const LAYOUT_SLOTS = 3;
+export const LAYOUT_GEN_SLOTS = 4;
+export const LAYOUT_DROP_COUNTERS = 5;
+export const LAYOUT_EVENT_COUNTERS = 6;
+export const LAYOUT_PORT_COUNTERS = 7;
+export const LAYOUT_PEER_COUNTERS = 8;
+export const LAYOUT_SCRATCH = 9;
+export const LAYOUT_SLOT_SIZE = 10;
+export const LAYOUT_HEADROOM = 11;
+export const LAYOUT_GEN_SLOT_COUNT = 12;
+export const LAYOUT_PORT_COUNT = 13;
+export const LAYOUT_MAX_PEERS = 14;
+export const LAYOUT_TX_CAPACITY = 15;
+export const LAYOUT_MEMORY_BYTES = 16;
+export function layout(what: i32): i32 {
+  switch (what) {
+    case 0: return <i32>S.rxDescBase;
+    case 1: return <i32>S.resultBase;
+    case 2: return <i32>S.txDescBase;
+    case 3: return <i32>S.slotsBase;
+    case 4: return <i32>S.genSlotsBase;
+    case 5: return <i32>S.dropCountersBase;
+    case 6: return <i32>S.eventCountersBase;
+    case 7: return <i32>S.portCountersBase;
+    case 8: return <i32>S.peerCountersBase;
+    case 9: return <i32>S.scratchBase;
+    case 10: return S.slotSize;
+    case 11: return S.headroom;
+    case 12: return S.genSlotCount;
+    case 13: return S.portCount;
+    case 14: return S.maxPeers;
+    case 15: return S.txCapacity;
+    case 16: return <i32>(memory.size() << 16);
+  }
+  return -1;
+}
+
+/** Applies the config record in scratch (docs/ABI.md). 0 or ERR_BAD_ARGUMENT; nothing changes on error. */
+export function configSet(): i32 {
+  if (!S.initialized) return ERR_NOT_INITIALIZED;
+  if (!S.applyConfig(S.scratchBase)) return ERR_BAD_ARGUMENT;
+  icmpResetBucket();
+  return 0;
+}
+
+/** Attaches/replaces the pod on `port` from the pod record in scratch, with its /32 and /128 routes. */
+export function podAttach(port: i32): i32 { return S.initialized ? podSet(port, S.scratchBase) : ERR_NOT_INITIALIZED; }
+export function podDetach(port: i32): i32 { return S.initialized ? podDel(port) : ERR_NOT_INITIALIZED; }
+
+/** Adds/replaces peer `idx` from the peer record in scratch. */
+export function peerAdd(idx: i32): i32 { return S.initialized ? peerSet(idx, S.scratchBase) : ERR_NOT_INITIALIZED; }
+export function peerRemove(idx: i32): i32 { return S.initialized ? peerDel(idx) : ERR_NOT_INITIALIZED; }
+
+/** Inserts/replaces the route for the prefix in scratch (`family` 4 or 6, `len` bits) to `target`. */
+export function routeAdd(family: i32, len: i32, target: i32): i32 {
+  if (!S.initialized) return ERR_NOT_INITIALIZED;
+  const t = <u32>target;
+  if ((t >> TARGET_KIND_SHIFT) == TARGET_PEER && <i32>(t & 0x0fffffff) >= S.maxPeers) return ERR_BAD_ARGUMENT;
+  return routeSetFromScratch(family, len, t);
+}
+export function routeRemove(family: i32, len: i32): i32 { return S.initialized ? routeDelFromScratch(family, len) : ERR_NOT_INITIALIZED; }
+/** The target the address in scratch routes to, or -1 (no route). */
+export function routeGet(family: i32): i32 { return S.initialized ? <i32>routeGetFromScratch(family) : -1; }
+
+/** Processes descriptors 0..n-1 (see docs/ABI.md); `nowMs` is a millisecond clock for rate limits. Returns the TX count. */
+export function process(n: i32, nowMs: i32): i32 {
+  if (!S.configured) return ERR_NOT_INITIALIZED;
+  return processBatch(n, <u32>nowMs);
+}

@@ -1,0 +1,44 @@
+// One batch: read the RX descriptors, dispatch each packet to its port's ingress, and leave per
+// input exactly one verdict in the result records and the packets to send in the TX list.
+
+import {
+  RX_DESC_SIZE, RX_OFF, RX_LEN, RX_PORT, RX_FLAGS, PORT_HOST, PORT_UNDERLAY, PC_RX_PACKETS,
+  DROP_BAD_DESCRIPTOR, DROP_UNKNOWN_PORT, EV_BATCHES, EV_PACKETS, BATCH_MAX,
+} from "../abi";
+import {
+  rxDescBase, slotSize, headroom, portCount, setTxCount, setGenUsed, setNow, countEvent, countPort, slotStart,
+  txCount,
+} from "../state";
+import { resultReset, drop } from "./output";
+import { podIn, hostIn, underlayIn } from "./ingress";
+
+/**
+ * Processes descriptors 0..n-1. Descriptor i must describe a packet inside slot i, starting at
+ * least `headroom` bytes into it; anything else is dropped as BadDescriptor (the host is trusted
+ * for nothing). Returns the number of TX entries.
+ */
+export function processBatch(n: i32, now: u32): i32 {
+  if (n < 0) n = 0;
+  if (n > BATCH_MAX) n = BATCH_MAX;
+  setTxCount(0);
+  setGenUsed(0);
+  setNow(now);
+  countEvent(EV_BATCHES);
+  for (let i = 0; i < n; i++) {
+    resultReset(i);
+    countEvent(EV_PACKETS);
+    const d = rxDescBase + <usize>(i * RX_DESC_SIZE);
+    const off = <usize>load<u32>(d, RX_OFF);
+    const len = <i32>load<u32>(d, RX_LEN);
+    const port = <i32>load<u16>(d, RX_PORT);
+    const lo = slotStart(i) + <usize>headroom;
+    const hi = slotStart(i) + <usize>slotSize;
+    if (off < lo || len < 0 || len > slotSize || off + <usize>len > hi) { drop(i, DROP_BAD_DESCRIPTOR); continue; }
+    if (port >= portCount) { drop(i, DROP_UNKNOWN_PORT); continue; }
+    countPort(port, PC_RX_PACKETS, len);
+    if (port == <i32>PORT_UNDERLAY) underlayIn(i, off, len, load<u16>(d, RX_FLAGS));
+    else if (port == <i32>PORT_HOST) hostIn(i, off, len);
+    else podIn(i, off, len, port);
+  }
+  return txCount;
+}
