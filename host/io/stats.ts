@@ -1,0 +1,43 @@
+// Counters of one port. The layout is shared with the native addon, which adds to the same
+// Float64Array in every batch call (see host/native/src/common.h, enum Stat).
+
+export const Stat = {
+  Packets: 0,
+  Bytes: 1,
+  Calls: 2,
+  WouldBlock: 3,
+  Errors: 4,
+  LastErrno: 5,
+  Truncated: 6,
+  Syscalls: 7,
+  Count: 8,
+} as const;
+
+export class IoStats {
+  /** Raw counters, indexed by Stat. Handed to native calls; do not replace. */
+  readonly array = new Float64Array(Stat.Count);
+
+  /** Packets moved (read or written). */
+  get packets(): number { return this.array[Stat.Packets]!; }
+  /** Bytes moved. */
+  get bytes(): number { return this.array[Stat.Bytes]!; }
+  /** Batch calls made. */
+  get calls(): number { return this.array[Stat.Calls]!; }
+  /** Calls that ended early because the port would block. */
+  get wouldBlock(): number { return this.array[Stat.WouldBlock]!; }
+  /** Packets dropped by a per-packet error. */
+  get errors(): number { return this.array[Stat.Errors]!; }
+  /** errno of the last per-packet error (0: none yet). */
+  get lastErrno(): number { return this.array[Stat.LastErrno]!; }
+  /** Received packets larger than their slot, delivered with length 0. */
+  get truncated(): number { return this.array[Stat.Truncated]!; }
+  /** System calls made (0 for fakes). */
+  get syscalls(): number { return this.array[Stat.Syscalls]!; }
+
+  toJSON(): Record<string, number> {
+    return {
+      packets: this.packets, bytes: this.bytes, calls: this.calls, wouldBlock: this.wouldBlock,
+      errors: this.errors, lastErrno: this.lastErrno, truncated: this.truncated, syscalls: this.syscalls,
+    };
+  }
+}

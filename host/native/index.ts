@@ -1,0 +1,90 @@
+// Typed wrapper around the weft_io N-API addon (build/Release/weft_io.node, built by
+// `node host/native/build.mjs`). Only host/io/linux uses it directly; everything else goes
+// through the interfaces in host/io.
+//
+// Batch calls share one contract (see src/common.h): packets move between an fd and slots of ONE
+// memory (a Wasm memory's buffer or a view over it). Slot i is [offsets[i], offsets[i] + room)
+// where room is `capacity` (number or per-slot Uint32Array) on receive and lengths[i] on send.
+// EAGAIN ends a call early (fewer packets returned) and is not an error; per-packet errors drop
+// the packet and count it in `stats`; fd errors throw an Error with code/errno/syscall.
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+export type Mem = ArrayBuffer | ArrayBufferView;
+export type Capacity = number | Uint32Array;
+
+export interface NativeIo {
+  readonly ABI: number;
+  readonly STAT: Readonly<Record<"PACKETS" | "BYTES" | "CALLS" | "WOULD_BLOCK" | "ERRORS" | "LAST_ERRNO" | "TRUNCATED" | "SYSCALLS" | "COUNT", number>>;
+  readonly READABLE: number;
+  readonly WRITABLE: number;
+  readonly RECV: { readonly V6_ZERO_CSUM: number; readonly ONE_BY_ONE: number };
+  readonly SEND: { readonly ONE_BY_ONE: number };
+  readonly TUN_F: Readonly<Record<string, number>>;
+
+  /** Opens /dev/net/tun (non-blocking, IFF_NO_PI, persist off) in `netns` if given. */
+  openTun(name: string, tap: boolean, vnetHdr: boolean, multiQueue: boolean, netns?: string): { fd: number; name: string };
+  tunSetOffload(fd: number, flags: number): void;
+  tunSetVnetHdrSize(fd: number, size: number): void;
+  /** An AF_PACKET SOCK_RAW socket bound to `ifname` (all protocols, outgoing frames ignored). */
+  openPacket(ifname: string, rcvbuf: number, netns?: string): { fd: number; ifindex: number };
+  closeFd(fd: number): void;
+
+  readBatch(fd: number, mem: Mem, offsets: Uint32Array, capacity: Capacity, lengths: Uint32Array, start: number, count: number, stats?: Float64Array): number;
+  writeBatch(fd: number, mem: Mem, offsets: Uint32Array, capacity: null, lengths: Uint32Array, start: number, count: number, stats?: Float64Array): number;
+
+  openUdp(family: 4 | 6, address: string, port: number, rcvbuf: number, sndbuf: number, reusePort: boolean, netns?: string): { fd: number; port: number; rcvbuf: number; sndbuf: number };
+  openRawSender(family: 4 | 6, sndbuf: number, mark: number, netns?: string): { fd: number; sndbuf: number };
+  recvBatch(fd: number, mem: Mem, offsets: Uint32Array, capacity: Capacity, lengths: Uint32Array, start: number, count: number, stats: Float64Array | undefined, family: 4 | 6, localPort: number, flags: number): number;
+  sendBatch(fd4: number, fd6: number, mem: Mem, offsets: Uint32Array, capacity: null, lengths: Uint32Array, start: number, count: number, stats: Float64Array | undefined, flags: number): number;
+
+  Poller: new (fd: number, cb: (events: number, status: number) => void) => NativePoller;
+}
+
+export interface NativePoller {
+  /** Watches `events` (READABLE | WRITABLE); 0 stops. Replaces the previous set. */
+  start(events: number): void;
+  stop(): void;
+  close(): void;
+}
+
+/** The addon is not built or cannot load on this platform. */
+export class NativeUnavailableError extends Error {
+  override readonly name = "NativeUnavailableError";
+  readonly code = "ERR_WEFT_NATIVE_UNAVAILABLE";
+}
+
+export const addonPath = fileURLToPath(new URL("./build/Release/weft_io.node", import.meta.url));
+
+let cached: NativeIo | undefined;
+let loadError: Error | undefined;
+
+/** Loads the addon once; throws NativeUnavailableError with the reason and the build command. */
+export function loadNative(): NativeIo {
+  if (cached) return cached;
+  if (loadError) throw loadError;
+  try {
+    if (process.platform !== "linux") throw new Error(`platform ${process.platform} is not supported`);
+    if (!existsSync(addonPath)) throw new Error(`${addonPath} does not exist`);
+    const m = createRequire(import.meta.url)(addonPath) as NativeIo;
+    if (m.ABI !== 1) throw new Error(`addon ABI ${m.ABI}, expected 1 (rebuild it)`);
+    cached = m;
+    return m;
+  } catch (e) {
+    loadError = new NativeUnavailableError(
+      `weft native I/O addon unavailable: ${(e as Error).message}; build it with \`node host/native/build.mjs\``,
+      { cause: e },
+    );
+    throw loadError;
+  }
+}
+
+export function nativeAvailable(): boolean {
+  try {
+    loadNative();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,29 @@
+#include "common.h"
+
+namespace weft {
+
+Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  InitTun(env, exports);
+  InitFdBatch(env, exports);
+  InitSocket(env, exports);
+  InitPoller(env, exports);
+  Napi::Object stat = Napi::Object::New(env);
+  stat.Set("PACKETS", Napi::Number::New(env, STAT_PACKETS));
+  stat.Set("BYTES", Napi::Number::New(env, STAT_BYTES));
+  stat.Set("CALLS", Napi::Number::New(env, STAT_CALLS));
+  stat.Set("WOULD_BLOCK", Napi::Number::New(env, STAT_WOULD_BLOCK));
+  stat.Set("ERRORS", Napi::Number::New(env, STAT_ERRORS));
+  stat.Set("LAST_ERRNO", Napi::Number::New(env, STAT_LAST_ERRNO));
+  stat.Set("TRUNCATED", Napi::Number::New(env, STAT_TRUNCATED));
+  stat.Set("SYSCALLS", Napi::Number::New(env, STAT_SYSCALLS));
+  stat.Set("COUNT", Napi::Number::New(env, STAT_COUNT));
+  exports.Set("STAT", stat);
+  exports.Set("ABI", Napi::Number::New(env, 1));
+  return exports;
+}
+
+}  // namespace weft
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) { return weft::InitAll(env, exports); }
+
+NODE_API_MODULE(weft_io, Init)

@@ -1,0 +1,108 @@
+// Shared declarations of the weft_io addon.
+//
+// Contract of every batch call: it moves packets between one fd (or socket) and slots of ONE
+// memory given by the caller (a Wasm memory's ArrayBuffer or any typed array over it). Slot i of
+// the batch is `offsets[i]` (byte offset into that memory) with room `capacity` (a number for all
+// slots, or capacities[i]); `lengths[i]` is the packet length (written on receive, read on send).
+// A call covers slots [start, start + count). Nothing is allocated per packet; no JS value is
+// created per packet. EAGAIN ends a call early and is not an error. Errors that concern one packet
+// (a bad packet, no route) drop that packet and are counted in `stats`; errors that concern the
+// fd (EBADF, EBADFD, ...) throw, unless packets were already moved in that call: then the call
+// returns them and the next call throws.
+#pragma once
+
+#include <napi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace weft {
+
+// ---- errors ------------------------------------------------------------------------------------
+// Throws a JS Error with code = errno name ("EBADF"), errno = -err (as node does), syscall.
+[[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& detail = "");
+[[noreturn]] void ThrowRange(Napi::Env env, const std::string& msg);
+[[noreturn]] void ThrowType(Napi::Env env, const std::string& msg);
+const char* ErrnoName(int err);
+// True when an error concerns the fd itself, not one packet: the call throws.
+bool IsFdFatal(int err);
+
+// ---- arguments ---------------------------------------------------------------------------------
+struct Bytes {
+  uint8_t* data;
+  size_t length;
+};
+// An ArrayBuffer, a SharedArrayBuffer-backed or plain TypedArray, or a DataView.
+Bytes GetBytes(Napi::Env env, const Napi::Value& v, const char* what);
+
+struct U32s {
+  uint32_t* data;
+  size_t length;
+};
+U32s GetU32s(Napi::Env env, const Napi::Value& v, const char* what);
+
+// A uniform capacity (number) or one per slot (Uint32Array).
+struct Capacity {
+  uint32_t uniform;
+  const uint32_t* each;  // null when uniform
+  size_t length;
+  uint32_t at(size_t i) const { return each ? each[i] : uniform; }
+};
+Capacity GetCapacity(Napi::Env env, const Napi::Value& v);
+
+// stats: Float64Array(STAT_COUNT) or undefined; see enum Stat.
+double* GetStats(Napi::Env env, const Napi::Value& v);
+
+int32_t GetInt32(Napi::Env env, const Napi::Value& v, const char* what);
+uint32_t GetUint32(Napi::Env env, const Napi::Value& v, const char* what);
+
+// The slot arguments of a batch call, validated once for [start, start + count).
+struct Slots {
+  Bytes mem;
+  U32s offsets;
+  U32s lengths;
+  Capacity capacity;
+  uint32_t start;
+  uint32_t count;
+};
+// Reads mem, offsets, capacity-or-null, lengths, start, count from info[first..first+5].
+// When withCapacity, every slot must fit [offset, offset + capacity) inside mem; otherwise the
+// slot [offset, offset + lengths[i]) must.
+Slots GetSlots(Napi::Env env, const Napi::CallbackInfo& info, size_t first, bool withCapacity);
+
+// Counters a caller keeps per port in a Float64Array; calls add to them.
+enum Stat : int {
+  STAT_PACKETS = 0,     // packets moved
+  STAT_BYTES = 1,       // bytes moved (as seen by the caller: full packets incl. synthesized headers)
+  STAT_CALLS = 2,       // batch calls
+  STAT_WOULD_BLOCK = 3, // calls that stopped on EAGAIN before count
+  STAT_ERRORS = 4,      // packets dropped because of a per-packet error
+  STAT_LAST_ERRNO = 5,  // errno of the last per-packet error
+  STAT_TRUNCATED = 6,   // received packets larger than their slot (delivered with length 0)
+  STAT_SYSCALLS = 7,    // read/write/recvmmsg/sendmmsg/sendto calls made
+  STAT_COUNT = 8,
+};
+
+// ---- netns -------------------------------------------------------------------------------------
+// Switches the calling thread into the network namespace at `path` for its lifetime (no-op for an
+// empty path) and back in the destructor. Throws on failure to enter; aborts if it cannot return.
+class NetnsScope {
+ public:
+  NetnsScope(Napi::Env env, const std::string& path);
+  ~NetnsScope();
+  NetnsScope(const NetnsScope&) = delete;
+  NetnsScope& operator=(const NetnsScope&) = delete;
+
+ private:
+  int self_ = -1;
+};
+std::string GetOptionalString(Napi::Env env, const Napi::Value& v, const char* what);
+
+// ---- module parts ------------------------------------------------------------------------------
+void InitTun(Napi::Env env, Napi::Object exports);
+void InitFdBatch(Napi::Env env, Napi::Object exports);
+void InitSocket(Napi::Env env, Napi::Object exports);
+void InitPoller(Napi::Env env, Napi::Object exports);
+
+}  // namespace weft
