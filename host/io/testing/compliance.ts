@@ -145,6 +145,19 @@ export function tunDeviceCompliance(label: string, kind: TunKind, make: () => Tu
       for (let i = 0; i < 4; i++) expect(testSeq(kind, mem, rx.offsets[5 + i]!)).toBe(3 + i);
     });
 
+    it("delivers a packet larger than its slot as length 0, counted, and the next one intact", async () => {
+      const { mem, rx, tx } = makeMemory();
+      tx.lengths[0] = writeTunTestPacket(kind, mem, tx.offsets[0]!, 0, 300);
+      tx.lengths[1] = writeTunTestPacket(kind, mem, tx.offsets[1]!, 1, 100);
+      expect(h.peer.writeBatch(mem, tx, 0, 2)).toBe(2);
+      expect(await readUntil(h.device, mem, { ...rx, capacity: 200 }, 2)).toBe(2);
+      expect(rx.lengths[0]).toBe(0);
+      expect(rx.lengths[1]).toBe(100);
+      expect(testSeq(kind, mem, rx.offsets[1]!)).toBe(1);
+      expect(h.device.stats.truncated).toBe(1);
+      expect(h.device.stats.packets).toBe(1);
+    });
+
     it("returns 0 without error when nothing waits (EAGAIN is not an error)", () => {
       const { mem, rx } = makeMemory();
       expect(h.device.readBatch(mem, rx, 0, BATCH)).toBe(0);

@@ -8,8 +8,15 @@
 namespace weft {
 
 const char* ErrnoName(int err) {
-  // libuv's names are node's names (err.code of fs and net errors).
-  return uv_err_name(uv_translate_sys_error(err));
+  // libuv's names are node's names (err.code of fs and net errors); glibc knows the rest
+  // (EBADFD, for a TUN fd whose device was deleted).
+  const char* n = uv_err_name(uv_translate_sys_error(err));
+  if (std::strncmp(n, "Unknown", 7) != 0) return n;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  const char* g = strerrorname_np(err);
+  if (g) return g;
+#endif
+  return "EUNKNOWN";
 }
 
 void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& detail) {

@@ -1,5 +1,6 @@
 // Batched read()/write() on a non-blocking fd (TUN/TAP): one packet per syscall (the TUN
 // interface has no multi-packet call without IFF_VNET_HDR offloads), one N-API call per batch.
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,18 +9,28 @@
 
 namespace weft {
 
-// readBatch(fd, mem, offsets, capacity, lengths, start, count, stats?) -> packets read
+namespace {
+// Takes the excess of a packet larger than its slot, so truncation is detected (read() on a TUN
+// or packet socket would silently cut the packet).
+constexpr size_t kSpill = 65536 + 64;
+thread_local uint8_t tSpill[kSpill];
+}  // namespace
+
+// readBatch(fd, mem, offsets, capacity, lengths, start, count, stats?) -> slots filled.
+// A packet larger than its slot is consumed and left with length 0 (counted as TRUNCATED).
 static Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = GetInt32(env, info[0], "fd");
   Slots s = GetSlots(env, info, 1, true);
   double* st = GetStats(env, info[7]);
-  uint32_t n = 0;
+  uint32_t n = 0, delivered = 0, truncated = 0;
   uint64_t bytes = 0, syscalls = 0;
   bool wouldBlock = false;
   int fatal = 0;
   for (uint32_t i = s.start; n < s.count; i++) {
-    ssize_t r = read(fd, s.mem.data + s.offsets.data[i], s.capacity.at(i));
+    uint32_t cap = s.capacity.at(i);
+    struct iovec iov[2] = {{s.mem.data + s.offsets.data[i], cap}, {tSpill, kSpill}};
+    ssize_t r = readv(fd, iov, 2);
     syscalls++;
     if (r < 0) {
       if (errno == EINTR) { i--; continue; }
@@ -27,15 +38,22 @@ static Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
       fatal = errno;
       break;
     }
+    n++;
+    if (static_cast<size_t>(r) > cap) {
+      s.lengths.data[i] = 0;
+      truncated++;
+      continue;
+    }
     s.lengths.data[i] = static_cast<uint32_t>(r);
     bytes += static_cast<uint64_t>(r);
-    n++;
+    delivered++;
   }
   if (st) {
-    st[STAT_PACKETS] += n;
+    st[STAT_PACKETS] += delivered;
     st[STAT_BYTES] += static_cast<double>(bytes);
     st[STAT_CALLS] += 1;
     st[STAT_SYSCALLS] += static_cast<double>(syscalls);
+    st[STAT_TRUNCATED] += truncated;
     if (wouldBlock && n < s.count) st[STAT_WOULD_BLOCK] += 1;
   }
   if (fatal && n == 0) ThrowErrno(env, fatal, "read");
