@@ -110,3 +110,22 @@ export function process(n: i32, nowMs: i32): i32 {
   if (!S.configured) return ERR_NOT_INITIALIZED;
   return processBatch(n, <u32>nowMs);
 }
+
+/**
+ * Copies the first `bytes` of the data area (after the headroom) of generated slot k into slot k,
+ * for k < n. Benchmarks keep pristine packets in the generated slots and restore the headers the
+ * pipeline rewrote in place before re-running them; no pipeline path calls it.
+ */
+export function restoreSlotsFromGen(n: i32, bytes: i32): i32 {
+  if (!S.initialized || n < 0 || n > BATCH_MAX || n > S.genSlotCount || bytes < 0 || bytes > S.slotSize - S.headroom) return ERR_BAD_ARGUMENT;
+  const h = <usize>S.headroom;
+  const wide = bytes & ~15;
+  for (let k = 0; k < n; k++) {
+    const d = S.slotStart(k) + h;
+    const s = S.genSlotStart(k) + h;
+    // 16 bytes at a time: a memory.copy call per packet costs more than the copy itself here
+    for (let o: usize = 0; o < <usize>wide; o += 16) v128.store(d + o, v128.load(s + o));
+    if (bytes > wide) memory.copy(d + <usize>wide, s + <usize>wide, <usize>(bytes - wide));
+  }
+  return 0;
+}

@@ -6,7 +6,7 @@ import {
   DROP_BAD_DESCRIPTOR, DROP_UNKNOWN_PORT, EV_BATCHES, EV_PACKETS, BATCH_MAX,
 } from "../abi";
 import {
-  rxDescBase, slotSize, headroom, portCount, setTxCount, setGenUsed, setNow, countEvent, countPort, slotStart,
+  rxDescBase, slotSize, headroom, portCount, setTxCount, setGenUsed, setNow, countEvent, countEventBy, countPort, slotStart,
   txCount,
 } from "../state";
 import { resultReset, drop } from "./output";
@@ -24,9 +24,9 @@ export function processBatch(n: i32, now: u32): i32 {
   setGenUsed(0);
   setNow(now);
   countEvent(EV_BATCHES);
+  countEventBy(EV_PACKETS, n);
   for (let i = 0; i < n; i++) {
     resultReset(i);
-    countEvent(EV_PACKETS);
     const d = rxDescBase + <usize>(i * RX_DESC_SIZE);
     const off = <usize>load<u32>(d, RX_OFF);
     const len = <i32>load<u32>(d, RX_LEN);

@@ -1,0 +1,34 @@
+// The `weft` command line.
+import { UsageError } from "./args.ts";
+import { ConfigError } from "../config/node-config.ts";
+
+const usage = `usage: weft <command> [options]
+
+commands:
+  replay    run captured frames through the data plane (see weft replay --help)
+  router    run a node's router (weft router --config node.yaml)
+  demo      build a 2-node x 2-pod cluster in network namespaces and show it working
+  status | routes | peers | counters   ask a running router (-o json for JSON)`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const commands: Record<string, () => Promise<{ run: Command; help: string }>> = {
+  replay: async () => { const m = await import("./replay.ts"); return { run: m.replayCommand, help: m.replayUsage }; },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") { console.log(usage); return cmd ? 0 : 2; }
+  const load = commands[cmd];
+  if (!load) { console.error(`weft: unknown command ${cmd}\n\n${usage}`); return 2; }
+  const c = await load();
+  if (rest.includes("--help") || rest.includes("-h")) { console.log(c.help); return 0; }
+  try {
+    return await c.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) { console.error(`weft ${cmd}: ${e.message}\n\n${c.help}`); return 2; }
+    if (e instanceof ConfigError) { console.error(`weft ${cmd}: config error: ${e.message}`); return 2; }
+    console.error(`weft ${cmd}: ${(e as Error).message}`);
+    return 1;
+  }
+}

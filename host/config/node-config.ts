@@ -1,0 +1,195 @@
+// The node configuration (node.yaml / tables.yaml): one schema for `weft router`, `weft replay`
+// and the library's createRouter(). parseNodeConfig validates everything up front and names the
+// offending field, so nothing is ever half-configured from a bad file.
+
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { parseIp, parseCidr, parseMac, formatIp, cidrContains, type Cidr } from "../net/addr.ts";
+
+export class ConfigError extends Error {
+  constructor(readonly field: string, message: string) { super(`${field}: ${message}`); this.name = "ConfigError"; }
+}
+
+export interface PeerConfig { name: string; underlay: string; vtepMac: string; podCIDRs: string[] }
+export interface PodConfig { name: string; mac: string; ipv4?: string; ipv6?: string; port?: number }
+export type RouteVia = "host" | "blackhole" | `peer:${string}` | `pod:${string}`;
+export interface RouteConfig { dst: string; via: RouteVia }
+
+export interface NodeConfig {
+  name: string;
+  encapsulation: "vxlan" | "geneve";
+  port: number;
+  vni: number;
+  vtepMac: string;
+  routerMac: string;
+  underlay: { ipv4?: string; ipv6?: string; mtu: number; interface?: string };
+  podCIDRs: string[];
+  clusterCIDRs: string[];
+  /** Derived unless given: the first address of each pod CIDR. */
+  gateway4?: string;
+  gateway6?: string;
+  mtu: { pod: number; host: number; tunnel4: number; tunnel6: number };
+  udpChecksum4: boolean;
+  icmp: { ratePerSec: number; burst: number };
+  peers: PeerConfig[];
+  pods: PodConfig[];
+  routes: RouteConfig[];
+  /** Router process settings (ignored by replay). */
+  control: { socket: string };
+  metrics?: { listen: string };
+  /** Network namespace the router's node side lives in (default: the one it runs in). */
+  netns?: string;
+  hostInterface: string;
+  limits: { maxPods: number; maxPeers: number; maxRoutes4: number; maxRoutes6: number };
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function str(o: Obj, k: string, path: string, def?: string): string {
+  const v = o[k];
+  if (v === undefined || v === null) { if (def !== undefined) return def; throw new ConfigError(`${path}${k}`, "is required"); }
+  if (typeof v !== "string" || v === "") throw new ConfigError(`${path}${k}`, `must be a non-empty string, not ${JSON.stringify(v)}`);
+  return v;
+}
+function optStr(o: Obj, k: string, path: string): string | undefined {
+  return o[k] === undefined || o[k] === null ? undefined : str(o, k, path);
+}
+function int(o: Obj, k: string, path: string, def: number, min: number, max: number): number {
+  const v = o[k] ?? def;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(`${path}${k}`, `must be an integer in ${min}..${max}, not ${JSON.stringify(v)}`);
+  return v;
+}
+function bool(o: Obj, k: string, path: string, def: boolean): boolean {
+  const v = o[k] ?? def;
+  if (typeof v !== "boolean") throw new ConfigError(`${path}${k}`, `must be true or false`);
+  return v;
+}
+function arr(o: Obj, k: string, path: string): unknown[] {
+  const v = o[k] ?? [];
+  if (!Array.isArray(v)) throw new ConfigError(`${path}${k}`, "must be a list");
+  return v;
+}
+function ip(o: Obj, k: string, path: string, family?: 4 | 6): string | undefined {
+  const v = optStr(o, k, path);
+  if (v === undefined) return undefined;
+  let b: Uint8Array;
+  try { b = parseIp(v); } catch (e) { throw new ConfigError(`${path}${k}`, (e as Error).message); }
+  if (family && b.length !== (family === 4 ? 4 : 16)) throw new ConfigError(`${path}${k}`, `must be an IPv${family} address`);
+  return formatIp(b);
+}
+function mac(o: Obj, k: string, path: string, def?: string): string {
+  const v = str(o, k, path, def);
+  let b: Uint8Array;
+  try { b = parseMac(v); } catch (e) { throw new ConfigError(`${path}${k}`, (e as Error).message); }
+  if (b[0]! & 1) throw new ConfigError(`${path}${k}`, "must be a unicast MAC (low bit of the first byte clear)");
+  return v.toLowerCase();
+}
+function cidrList(o: Obj, k: string, path: string): Cidr[] {
+  return arr(o, k, path).map((v, i) => {
+    if (typeof v !== "string") throw new ConfigError(`${path}${k}[${i}]`, "must be a CIDR string");
+    try { return parseCidr(v); } catch (e) { throw new ConfigError(`${path}${k}[${i}]`, (e as Error).message); }
+  });
+}
+
+/** The first address after the network address: the pods' gateway. */
+export function gatewayOf(c: Cidr): string {
+  const a = c.addr.slice();
+  a[a.length - 1]! |= 1;
+  return formatIp(a);
+}
+
+export function parseNodeConfig(raw: unknown): NodeConfig {
+  if (!isObj(raw)) throw new ConfigError("(top)", "the configuration must be a mapping");
+  const known = new Set(["name", "encapsulation", "port", "vni", "vtepMac", "routerMac", "underlay", "podCIDRs", "clusterCIDRs", "gateway4", "gateway6", "mtu", "podMtu", "udpChecksum4", "icmp", "peers", "pods", "routes", "control", "metrics", "netns", "hostInterface", "limits"]);
+  for (const k of Object.keys(raw)) if (!known.has(k)) throw new ConfigError(k, `unknown field (known: ${[...known].join(", ")})`);
+  const name = str(raw, "name", "");
+  const encapsulation = str(raw, "encapsulation", "", "vxlan");
+  if (encapsulation !== "vxlan" && encapsulation !== "geneve") throw new ConfigError("encapsulation", `must be vxlan or geneve, not ${encapsulation}`);
+  const port = int(raw, "port", "", encapsulation === "vxlan" ? 8472 : 6081, 1, 65535);
+  const vni = int(raw, "vni", "", 1, 0, 0xffffff);
+  const vtepMac = mac(raw, "vtepMac", "");
+  const routerMac = mac(raw, "routerMac", "", "02:77:65:66:74:01");
+  const u = raw.underlay ?? {};
+  if (!isObj(u)) throw new ConfigError("underlay", "must be a mapping with ipv4 and/or ipv6 and mtu");
+  const underlay = { ipv4: ip(u, "ipv4", "underlay.", 4), ipv6: ip(u, "ipv6", "underlay.", 6), mtu: int(u, "mtu", "underlay.", 1500, 1280, 65535), interface: optStr(u, "interface", "underlay.") };
+  if (!underlay.ipv4 && !underlay.ipv6) throw new ConfigError("underlay", "needs an ipv4 or an ipv6 address");
+  const pod = cidrList(raw, "podCIDRs", "");
+  if (pod.length === 0) throw new ConfigError("podCIDRs", "needs at least one pod CIDR");
+  if (pod.filter((c) => c.family === 4).length > 1 || pod.filter((c) => c.family === 6).length > 1) throw new ConfigError("podCIDRs", "at most one IPv4 and one IPv6 CIDR");
+  for (const c of pod) if ((c.family === 4 && c.len > 30) || (c.family === 6 && c.len > 126)) throw new ConfigError("podCIDRs", `${c.text} is too small`);
+  const cluster = cidrList(raw, "clusterCIDRs", "");
+  const p4 = pod.find((c) => c.family === 4), p6 = pod.find((c) => c.family === 6);
+  const gateway4 = ip(raw, "gateway4", "", 4) ?? (p4 && gatewayOf(p4));
+  const gateway6 = ip(raw, "gateway6", "", 6) ?? (p6 && gatewayOf(p6));
+  const m = underlay.mtu;
+  const podMtu = int(raw, "podMtu", "", m - (underlay.ipv4 ? 50 : 70), 576, 65535);
+  const icmpRaw = isObj(raw.icmp) ? raw.icmp : {};
+  const ctl = isObj(raw.control) ? raw.control : {};
+  const lim = isObj(raw.limits) ? raw.limits : {};
+  const cfg: NodeConfig = {
+    name, encapsulation, port, vni, vtepMac, routerMac, underlay,
+    podCIDRs: pod.map((c) => c.text), clusterCIDRs: cluster.map((c) => c.text), gateway4, gateway6,
+    mtu: { pod: podMtu, host: podMtu, tunnel4: m - 50, tunnel6: m - 70 },
+    udpChecksum4: bool(raw, "udpChecksum4", "", false),
+    icmp: { ratePerSec: int(icmpRaw, "ratePerSec", "icmp.", 1000, 0, 1_000_000), burst: int(icmpRaw, "burst", "icmp.", 50, 0, 1_000_000) },
+    peers: [], pods: [], routes: [],
+    control: { socket: str(ctl, "socket", "control.", "/run/weft/weft.sock") },
+    metrics: isObj(raw.metrics) ? { listen: str(raw.metrics, "listen", "metrics.") } : undefined,
+    netns: optStr(raw, "netns", ""),
+    hostInterface: str(raw, "hostInterface", "", "weft0"),
+    limits: {
+      maxPods: int(lim, "maxPods", "limits.", 1024, 1, 65000), maxPeers: int(lim, "maxPeers", "limits.", 1024, 1, 65000),
+      maxRoutes4: int(lim, "maxRoutes4", "limits.", 16384, 1, 1 << 22), maxRoutes6: int(lim, "maxRoutes6", "limits.", 16384, 1, 1 << 22),
+    },
+  };
+  const names = new Set<string>();
+  arr(raw, "peers", "").forEach((p, i) => cfg.peers.push(parsePeer(p, `peers[${i}].`, names)));
+  const podNames = new Set<string>();
+  arr(raw, "pods", "").forEach((p, i) => cfg.pods.push(parsePod(p, `pods[${i}].`, podNames, pod)));
+  arr(raw, "routes", "").forEach((r, i) => cfg.routes.push(parseRoute(r, `routes[${i}].`, names, podNames)));
+  return cfg;
+}
+
+export function parsePeer(p: unknown, path: string, names = new Set<string>()): PeerConfig {
+  if (!isObj(p)) throw new ConfigError(path.slice(0, -1), "must be a mapping");
+  const name = str(p, "name", path);
+  if (names.has(name)) throw new ConfigError(`${path}name`, `duplicate peer ${name}`);
+  names.add(name);
+  return { name, underlay: ip(p, "underlay", path)!, vtepMac: mac(p, "vtepMac", path), podCIDRs: cidrList(p, "podCIDRs", path).map((c) => c.text) };
+}
+
+export function parsePod(p: unknown, path: string, names = new Set<string>(), podCIDRs: Cidr[] = []): PodConfig {
+  if (!isObj(p)) throw new ConfigError(path.slice(0, -1), "must be a mapping");
+  const name = str(p, "name", path);
+  if (names.has(name)) throw new ConfigError(`${path}name`, `duplicate pod ${name}`);
+  names.add(name);
+  const pod: PodConfig = { name, mac: mac(p, "mac", path), ipv4: ip(p, "ipv4", path, 4), ipv6: ip(p, "ipv6", path, 6) };
+  if (p.port !== undefined) pod.port = int(p, "port", path, 0, 2, 65535);
+  if (!pod.ipv4 && !pod.ipv6) throw new ConfigError(path.slice(0, -1), "a pod needs ipv4 and/or ipv6");
+  for (const [k, v] of [["ipv4", pod.ipv4], ["ipv6", pod.ipv6]] as const) {
+    if (!v || podCIDRs.length === 0) continue;
+    const b = parseIp(v);
+    if (!podCIDRs.some((c) => cidrContains(c, b))) throw new ConfigError(`${path}${k}`, `${v} is outside the node's pod CIDRs`);
+  }
+  return pod;
+}
+
+function parseRoute(r: unknown, path: string, peers: Set<string>, pods: Set<string>): RouteConfig {
+  if (!isObj(r)) throw new ConfigError(path.slice(0, -1), "must be a mapping {dst, via}");
+  const dst = str(r, "dst", path);
+  try { parseCidr(dst); } catch (e) { throw new ConfigError(`${path}dst`, (e as Error).message); }
+  const via = str(r, "via", path);
+  if (via === "host" || via === "blackhole") return { dst, via };
+  if (via.startsWith("peer:") && peers.has(via.slice(5))) return { dst, via: via as RouteVia };
+  if (via.startsWith("pod:") && pods.has(via.slice(4))) return { dst, via: via as RouteVia };
+  throw new ConfigError(`${path}via`, `must be host, blackhole, peer:<known peer> or pod:<known pod>, not ${via}`);
+}
+
+export function loadNodeConfig(path: string): NodeConfig {
+  let text: string;
+  try { text = readFileSync(path, "utf8"); } catch (e) { throw new ConfigError(path, `cannot read: ${(e as Error).message}`); }
+  let raw: unknown;
+  try { raw = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text); } catch (e) { throw new ConfigError(path, `not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${(e as Error).message}`); }
+  return parseNodeConfig(raw);
+}
