@@ -464,8 +464,8 @@ export class FrameDecoder {
       off = start + len;
     }
     if (off < buf.length) {
-      // keep a copy: the caller may reuse its chunk buffer
-      const rest = buf.slice(off);
+      // keep a copy: the caller may reuse its chunk buffer (Buffer#slice would be a view)
+      const rest = copyBytes(buf, off, buf.length);
       this.pending.push(rest);
       this.pendingBytes = rest.length;
     }
@@ -480,12 +480,18 @@ export class FrameDecoder {
   }
 }
 
+/** A copy of bytes [start, end) as a plain Uint8Array, also when `b` is a Node Buffer. */
+function copyBytes(b: Uint8Array, start: number, end: number): Uint8Array {
+  return Uint8Array.prototype.slice.call(b, start, end);
+}
+
 // ---------------------------------------------------------------------------------------------
 // MessagePack body codec (standard format, the subset JSON-like values need)
 // ---------------------------------------------------------------------------------------------
 //
-// Encodes: null/undefined → nil; booleans; integers in the safe range → the smallest int
-// format; other numbers → float64; bigint → int64/uint64; strings → str; Uint8Array → bin;
+// Encodes: null/undefined → nil; booleans; integers in [-2^31, 2^32) → the smallest int
+// format; other numbers → float64 (exact for safe integers; msgpackr decodes 64-bit ints to
+// bigint, so they are kept for bigint values); bigint → int64/uint64; strings → str; Uint8Array → bin;
 // arrays → array; plain objects → map with string keys, skipping undefined values.
 // Decodes every standard format; int64/uint64 outside the safe range → bigint; bin →
 // Uint8Array; the msgpackr `undefined` ext (fixext1 type 0) → undefined; other ext → error.
@@ -582,19 +588,17 @@ class Encoder {
     }
   }
   private number(v: number): void {
-    if (Number.isInteger(v) && Number.isSafeInteger(v) && !Object.is(v, -0)) {
+    if (Number.isInteger(v) && v >= -0x80000000 && v < 0x100000000 && !Object.is(v, -0)) {
       if (v >= 0) {
         if (v < 0x80) return this.u8(v);
         if (v < 0x100) return this.head(0xcc, 1, v);
         if (v < 0x10000) return this.head(0xcd, 2, v);
-        if (v < 0x100000000) return this.head(0xce, 4, v);
-        return this.head(0xcf, 8, v);
+        return this.head(0xce, 4, v);
       }
       if (v >= -32) return this.u8(v & 0xff);
       if (v >= -0x80) return this.head(0xd0, 1, v & 0xff);
       if (v >= -0x8000) return this.head(0xd1, 2, v & 0xffff);
-      if (v >= -0x80000000) return this.head(0xd2, 4, v >>> 0);
-      return this.head(0xd3, 8, v);
+      return this.head(0xd2, 4, v >>> 0);
     }
     this.ensure(9);
     this.buf[this.pos++] = 0xcb;
@@ -712,7 +716,7 @@ class Decoder {
   }
   private bin(n: number): Uint8Array {
     const p = this.need(n);
-    return this.buf.slice(p, p + n);
+    return copyBytes(this.buf, p, p + n);
   }
   private array(n: number, depth: number): unknown[] {
     if (n > this.buf.length - this.pos) throw new ProtocolError('truncated body', 'BAD_BODY');
