@@ -144,7 +144,7 @@ del_vx() { for ns in "$NA" "$NB"; do nsx "$ns" ip link del "$1" 2>/dev/null || t
 start_capture() { # ns dev file [extra tcpdump args]
   local ns=$1 dev=$2 file=$3; shift 3
   # `ip netns exec` execs tcpdump, so $! is tcpdump itself and SIGINT reaches it.
-  ip netns exec "$ns" tcpdump -Z root -i "$dev" -U -n -s 262144 "$@" -w "$file" 2>/dev/null &
+  ip netns exec "$ns" tcpdump -Z root -i "$dev" -U --immediate-mode -n -s 262144 "$@" -w "$file" 2>/dev/null &
   TCPDUMP_PIDS+=($!)
 }
 stop_captures() {
