@@ -29,18 +29,29 @@ const char* ErrnoName(int err);
 bool IsFdFatal(int err);
 
 // ---- arguments ---------------------------------------------------------------------------------
+// The batch calls read their arguments through the plain N-API C calls below (one
+// napi_get_typedarray_info per array, arguments on the stack): they run once per batch and their
+// fixed cost is what a one-packet batch pays. Failures throw Napi::Error (C++), which the
+// WEFT_RAW_CALLBACK wrapper turns into a JS exception.
+constexpr size_t kMaxArgs = 12;
+struct Args {
+  napi_env env;
+  napi_value argv[kMaxArgs];
+};
+Args GetArgs(napi_env env, napi_callback_info info);
+
 struct Bytes {
   uint8_t* data;
   size_t length;
 };
 // An ArrayBuffer, a SharedArrayBuffer-backed or plain TypedArray, or a DataView.
-Bytes GetBytes(Napi::Env env, const Napi::Value& v, const char* what);
+Bytes GetBytes(napi_env env, napi_value v, const char* what);
 
 struct U32s {
   uint32_t* data;
   size_t length;
 };
-U32s GetU32s(Napi::Env env, const Napi::Value& v, const char* what);
+U32s GetU32s(napi_env env, napi_value v, const char* what);
 
 // A uniform capacity (number) or one per slot (Uint32Array).
 struct Capacity {
@@ -49,13 +60,15 @@ struct Capacity {
   size_t length;
   uint32_t at(size_t i) const { return each ? each[i] : uniform; }
 };
-Capacity GetCapacity(Napi::Env env, const Napi::Value& v);
+Capacity GetCapacity(napi_env env, napi_value v);
 
 // stats: Float64Array(STAT_COUNT) or undefined; see enum Stat.
-double* GetStats(Napi::Env env, const Napi::Value& v);
+double* GetStats(napi_env env, napi_value v);
 
-int32_t GetInt32(Napi::Env env, const Napi::Value& v, const char* what);
-uint32_t GetUint32(Napi::Env env, const Napi::Value& v, const char* what);
+int32_t GetInt32(napi_env env, napi_value v, const char* what);
+uint32_t GetUint32(napi_env env, napi_value v, const char* what);
+inline int32_t GetInt32(Napi::Env env, const Napi::Value& v, const char* what) { return GetInt32(napi_env(env), napi_value(v), what); }
+inline uint32_t GetUint32(Napi::Env env, const Napi::Value& v, const char* what) { return GetUint32(napi_env(env), napi_value(v), what); }
 
 // The slot arguments of a batch call, validated once for [start, start + count).
 struct Slots {
@@ -66,10 +79,27 @@ struct Slots {
   uint32_t start;
   uint32_t count;
 };
-// Reads mem, offsets, capacity-or-null, lengths, start, count from info[first..first+5].
+// Reads mem, offsets, capacity-or-null, lengths, start, count from argv[first..first+5].
 // When withCapacity, every slot must fit [offset, offset + capacity) inside mem; otherwise the
 // slot [offset, offset + lengths[i]) must.
-Slots GetSlots(Napi::Env env, const Napi::CallbackInfo& info, size_t first, bool withCapacity);
+Slots GetSlots(const Args& a, size_t first, bool withCapacity);
+
+// Defines `napi_value Name(napi_env, napi_callback_info)` around a body that may throw Napi::Error;
+// the body sees `Args a` and returns a napi_value.
+#define WEFT_RAW_CALLBACK(Name)                                            \
+  static napi_value Name##Body(const ::weft::Args& a);                     \
+  static napi_value Name(napi_env env, napi_callback_info info) {          \
+    try {                                                                  \
+      return Name##Body(::weft::GetArgs(env, info));                       \
+    } catch (const Napi::Error& e) {                                       \
+      e.ThrowAsJavaScriptException();                                      \
+      return nullptr;                                                      \
+    }                                                                      \
+  }                                                                        \
+  static napi_value Name##Body(const ::weft::Args& a)
+
+void SetRawFunction(Napi::Env env, Napi::Object exports, const char* name, napi_callback cb);
+napi_value MakeUint32(napi_env env, uint32_t v);
 
 // Counters a caller keeps per port in a Float64Array; calls add to them.
 enum Stat : int {

@@ -18,11 +18,11 @@ thread_local uint8_t tSpill[kSpill];
 
 // readBatch(fd, mem, offsets, capacity, lengths, start, count, stats?) -> slots filled.
 // A packet larger than its slot is consumed and left with length 0 (counted as TRUNCATED).
-static Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = GetInt32(env, info[0], "fd");
-  Slots s = GetSlots(env, info, 1, true);
-  double* st = GetStats(env, info[7]);
+WEFT_RAW_CALLBACK(ReadBatch) {
+  Napi::Env env(a.env);
+  int fd = GetInt32(a.env, a.argv[0], "fd");
+  Slots s = GetSlots(a, 1, true);
+  double* st = GetStats(a.env, a.argv[7]);
   uint32_t n = 0, delivered = 0, truncated = 0;
   uint64_t bytes = 0, syscalls = 0;
   bool wouldBlock = false;
@@ -57,17 +57,17 @@ static Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
     if (wouldBlock && n < s.count) st[STAT_WOULD_BLOCK] += 1;
   }
   if (fatal && n == 0) ThrowErrno(env, fatal, "read");
-  return Napi::Number::New(env, n);
+  return MakeUint32(a.env, n);
 }
 
 // writeBatch(fd, mem, offsets, null, lengths, start, count, stats?) -> packets consumed
 // (written, or dropped for a per-packet error such as EINVAL/EIO and counted in stats). Fewer than
 // count: the fd would block (wait for writable) or a fatal error follows on the next call.
-static Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = GetInt32(env, info[0], "fd");
-  Slots s = GetSlots(env, info, 1, false);
-  double* st = GetStats(env, info[7]);
+WEFT_RAW_CALLBACK(WriteBatch) {
+  Napi::Env env(a.env);
+  int fd = GetInt32(a.env, a.argv[0], "fd");
+  Slots s = GetSlots(a, 1, false);
+  double* st = GetStats(a.env, a.argv[7]);
   uint32_t n = 0, sent = 0, dropped = 0;
   uint64_t bytes = 0, syscalls = 0;
   bool wouldBlock = false;
@@ -100,12 +100,12 @@ static Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
     if (wouldBlock) st[STAT_WOULD_BLOCK] += 1;
   }
   if (fatal && n == 0) ThrowErrno(env, fatal, "write");
-  return Napi::Number::New(env, n);
+  return MakeUint32(a.env, n);
 }
 
 void InitFdBatch(Napi::Env env, Napi::Object exports) {
-  exports.Set("readBatch", Napi::Function::New(env, ReadBatch, "readBatch"));
-  exports.Set("writeBatch", Napi::Function::New(env, WriteBatch, "writeBatch"));
+  SetRawFunction(env, exports, "readBatch", ReadBatch);
+  SetRawFunction(env, exports, "writeBatch", WriteBatch);
 }
 
 }  // namespace weft

@@ -228,14 +228,14 @@ static Napi::Value OpenRawSender(const Napi::CallbackInfo& info) {
 //   -> slots filled. Each filled slot holds a full outer IP packet (synthesized IP + UDP header,
 //   then the datagram). A datagram larger than its slot is consumed and left with length 0
 //   (counted as TRUNCATED), so it still occupies its slot: the data plane drops runts.
-static Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = GetInt32(env, info[0], "fd");
-  Slots s = GetSlots(env, info, 1, true);
-  double* st = GetStats(env, info[7]);
-  int family = GetFamily(env, info[8]);
-  uint32_t localPort = GetUint32(env, info[9], "localPort");
-  uint32_t flags = GetUint32(env, info[10], "flags");
+WEFT_RAW_CALLBACK(RecvBatch) {
+  Napi::Env env(a.env);
+  int fd = GetInt32(a.env, a.argv[0], "fd");
+  Slots s = GetSlots(a, 1, true);
+  double* st = GetStats(a.env, a.argv[7]);
+  int family = GetFamily(env, Napi::Value(env, a.argv[8]));
+  uint32_t localPort = GetUint32(a.env, a.argv[9], "localPort");
+  uint32_t flags = GetUint32(a.env, a.argv[10], "flags");
   const uint32_t hdr = family == 4 ? kHdr4 : kHdr6;
   for (uint32_t i = s.start; i < s.start + s.count; i++)
     if (s.capacity.at(i) <= hdr) ThrowRange(env, "slot capacity must exceed the synthesized header");
@@ -397,19 +397,19 @@ static Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
     if (wouldBlock) st[STAT_WOULD_BLOCK] += 1;
   }
   if (fatal && n == 0) ThrowErrno(env, fatal, "recvmmsg");
-  return Napi::Number::New(env, n);
+  return MakeUint32(a.env, n);
 }
 
 // sendBatch(fd4, fd6, mem, offsets, null, lengths, start, count, stats?, flags) -> packets consumed
 // (sent, or dropped for a per-packet error and counted). A packet whose family has no socket
 // (fd < 0) or that is too short to hold its IP header is dropped (EAFNOSUPPORT / EINVAL).
-static Napi::Value SendBatch(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd4 = GetInt32(env, info[0], "fd4");
-  int fd6 = GetInt32(env, info[1], "fd6");
-  Slots s = GetSlots(env, info, 2, false);
-  double* st = GetStats(env, info[8]);
-  uint32_t flags = GetUint32(env, info[9], "flags");
+WEFT_RAW_CALLBACK(SendBatch) {
+  Napi::Env env(a.env);
+  int fd4 = GetInt32(a.env, a.argv[0], "fd4");
+  int fd6 = GetInt32(a.env, a.argv[1], "fd6");
+  Slots s = GetSlots(a, 2, false);
+  double* st = GetStats(a.env, a.argv[8]);
+  uint32_t flags = GetUint32(a.env, a.argv[9], "flags");
   SendScratch& x = tSend;
 
   const uint32_t end = s.start + s.count;
@@ -493,14 +493,14 @@ static Napi::Value SendBatch(const Napi::CallbackInfo& info) {
     if (wouldBlock) st[STAT_WOULD_BLOCK] += 1;
   }
   if (fatal && consumed == 0) ThrowErrno(env, fatal, "sendmmsg");
-  return Napi::Number::New(env, consumed);
+  return MakeUint32(a.env, consumed);
 }
 
 void InitSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("openUdp", Napi::Function::New(env, OpenUdp, "openUdp"));
   exports.Set("openRawSender", Napi::Function::New(env, OpenRawSender, "openRawSender"));
-  exports.Set("recvBatch", Napi::Function::New(env, RecvBatch, "recvBatch"));
-  exports.Set("sendBatch", Napi::Function::New(env, SendBatch, "sendBatch"));
+  SetRawFunction(env, exports, "recvBatch", RecvBatch);
+  SetRawFunction(env, exports, "sendBatch", SendBatch);
   Napi::Object rf = Napi::Object::New(env);
   rf.Set("V6_ZERO_CSUM", static_cast<uint32_t>(RECV_V6_ZERO_CSUM));
   rf.Set("ONE_BY_ONE", static_cast<uint32_t>(RECV_ONE_BY_ONE));
