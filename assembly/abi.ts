@@ -2,7 +2,7 @@
 // and in docs/ABI.md; host/wasm/abi.ts mirrors it and checks ABI_VERSION at load.
 
 /** Bumped on every incompatible change of layout, calls or numbering. */
-export const ABI_VERSION: i32 = 1;
+export const ABI_VERSION: i32 = 2;
 
 /** Packets per `process(n)` call, at most. */
 export const BATCH_MAX: i32 = 256;
@@ -19,13 +19,11 @@ export const PORT_POD_BASE: u16 = 2;
 export const MIN_HEADROOM: i32 = 192;
 
 // ---- Records the host writes/reads (layouts in docs/ABI.md) -------------------------------
-/** RX descriptor, one per input packet: off u32 | len u32 | port u16 | flags u16 | reserved u32. */
-export const RX_DESC_SIZE: i32 = 16;
-export const RX_OFF: i32 = 0;
-export const RX_LEN: i32 = 4;
-export const RX_PORT: i32 = 8;
-export const RX_FLAGS: i32 = 10;
-/** RX flag: the kernel already verified the outer UDP checksum (e.g. a UDP socket received it). */
+/**
+ * RX descriptors, one per input packet, as four parallel arrays of BATCH_MAX entries (so that
+ * native I/O can write lengths straight into Wasm memory and the host fills ports with one call):
+ * offsets u32[] (absolute byte offset of the packet), lengths u32[], ports u16[], flags u16[].
+ */
 export const RX_FLAG_CSUM_VERIFIED: u16 = 1;
 
 /** Result record, one per input packet: verdict u8 | reason u8 | outPort u16 | peer u16 | txCount u16. */
@@ -43,6 +41,14 @@ export const TX_LEN: i32 = 4;
 export const TX_PORT: i32 = 8;
 export const TX_PEER: i32 = 10;
 export const TX_INPUT: i32 = 12;
+
+/**
+ * The TX list again, grouped by output port (stable: per-port order = generation order), as
+ * parallel arrays txOffsets u32[] / txLengths u32[], and a run list of (port u16, reserved u16,
+ * start u16, count u16) per output port, so the host hands each port one batch with no per-packet
+ * work. `txRunCount()` tells how many runs the last batch produced.
+ */
+export const TX_RUN_SIZE: i32 = 8;
 
 /** Value of the peer field when there is no peer. */
 export const NO_PEER: u16 = 0xffff;

@@ -13,6 +13,7 @@ import { lpm4Init } from "./lpm/ipv4";
 import { lpm6Init } from "./lpm/ipv6";
 import { processBatch } from "./stage/batch";
 import { icmpResetBucket } from "./stage/icmp-error";
+import { txRunCount as runs } from "./stage/output";
 
 export * from "./lpm/exports";
 export * from "./csum/exports";
@@ -38,7 +39,7 @@ export function init(slotSizeLog2: i32, headroom: i32, genSlots: i32, maxPods: i
 }
 
 /** Where each region lives (byte offsets into memory), for the host wrapper. */
-export const LAYOUT_RX_DESC = 0;
+export const LAYOUT_RX_OFFSETS = 0;
 export const LAYOUT_RESULTS = 1;
 export const LAYOUT_TX_DESC = 2;
 export const LAYOUT_SLOTS = 3;
@@ -55,9 +56,15 @@ export const LAYOUT_PORT_COUNT = 13;
 export const LAYOUT_MAX_PEERS = 14;
 export const LAYOUT_TX_CAPACITY = 15;
 export const LAYOUT_MEMORY_BYTES = 16;
+export const LAYOUT_RX_LENGTHS = 17;
+export const LAYOUT_RX_PORTS = 18;
+export const LAYOUT_RX_FLAGS = 19;
+export const LAYOUT_TX_OFFSETS = 20;
+export const LAYOUT_TX_LENGTHS = 21;
+export const LAYOUT_TX_RUNS = 22;
 export function layout(what: i32): i32 {
   switch (what) {
-    case 0: return <i32>S.rxDescBase;
+    case 0: return <i32>S.rxOffsetsBase;
     case 1: return <i32>S.resultBase;
     case 2: return <i32>S.txDescBase;
     case 3: return <i32>S.slotsBase;
@@ -74,6 +81,12 @@ export function layout(what: i32): i32 {
     case 14: return S.maxPeers;
     case 15: return S.txCapacity;
     case 16: return <i32>(memory.size() << 16);
+    case 17: return <i32>S.rxLengthsBase;
+    case 18: return <i32>S.rxPortsBase;
+    case 19: return <i32>S.rxFlagsBase;
+    case 20: return <i32>S.txOffsetsBase;
+    case 21: return <i32>S.txLengthsBase;
+    case 22: return <i32>S.txRunsBase;
   }
   return -1;
 }
@@ -104,6 +117,9 @@ export function routeAdd(family: i32, len: i32, target: i32): i32 {
 export function routeRemove(family: i32, len: i32): i32 { return S.initialized ? routeDelFromScratch(family, len) : ERR_NOT_INITIALIZED; }
 /** The target the address in scratch routes to, or -1 (no route). */
 export function routeGet(family: i32): i32 { return S.initialized ? <i32>routeGetFromScratch(family) : -1; }
+
+/** Number of per-port TX runs the last `process` produced. */
+export function txRunCount(): i32 { return runs(); }
 
 /** Processes descriptors 0..n-1 (see docs/ABI.md); `nowMs` is a millisecond clock for rate limits. Returns the TX count. */
 export function process(n: i32, nowMs: i32): i32 {

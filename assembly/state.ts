@@ -3,7 +3,7 @@
 // memory never grows after init and host views never detach.
 
 import {
-  BATCH_MAX, RX_DESC_SIZE, RESULT_SIZE, TX_DESC_SIZE, DROP_REASON_COUNT, EVENT_COUNT, PC_STRIDE,
+  BATCH_MAX, RESULT_SIZE, TX_DESC_SIZE, TX_RUN_SIZE, DROP_REASON_COUNT, EVENT_COUNT, PC_STRIDE,
   PORT_POD_BASE, POD_RECORD_SIZE, PEER_RECORD_SIZE, CFG_SIZE, MIN_HEADROOM,
   CFG_FLAGS, CFG_TUNNEL_PORT, CFG_VNI, CFG_POD_MTU, CFG_HOST_MTU, CFG_TUNNEL_MTU4, CFG_TUNNEL_MTU6,
   CFG_SPORT_MIN, CFG_SPORT_MAX, CFG_ICMP_RATE, CFG_ICMP_BURST, CFG_UNDERLAY4, CFG_GATEWAY4,
@@ -21,7 +21,15 @@ export let maxPeers: i32 = 0;
 export let portCount: i32 = 0;
 export let txCapacity: i32 = 0;
 
-export let rxDescBase: usize = 0;
+export let rxOffsetsBase: usize = 0;
+export let rxLengthsBase: usize = 0;
+export let rxPortsBase: usize = 0;
+export let rxFlagsBase: usize = 0;
+export let txOffsetsBase: usize = 0;
+export let txLengthsBase: usize = 0;
+export let txRunsBase: usize = 0;
+export let txPortCountBase: usize = 0;
+export let txPortPosBase: usize = 0;
 export let resultBase: usize = 0;
 export let txDescBase: usize = 0;
 export let slotsBase: usize = 0;
@@ -91,9 +99,17 @@ export function initState(slotSizeLog2: i32, headroomBytes: i32, genSlots: i32, 
   portCount = <i32>PORT_POD_BASE + pods;
   txCapacity = BATCH_MAX + genSlots;
 
-  rxDescBase = carve(BATCH_MAX * RX_DESC_SIZE, 64);
+  rxOffsetsBase = carve(BATCH_MAX * 4, 64);
+  rxLengthsBase = carve(BATCH_MAX * 4, 64);
+  rxPortsBase = carve(BATCH_MAX * 2, 64);
+  rxFlagsBase = carve(BATCH_MAX * 2, 64);
   resultBase = carve(BATCH_MAX * RESULT_SIZE, 64);
   txDescBase = carve(txCapacity * TX_DESC_SIZE, 64);
+  txOffsetsBase = carve(txCapacity * 4, 64);
+  txLengthsBase = carve(txCapacity * 4, 64);
+  txRunsBase = carve(txCapacity * TX_RUN_SIZE, 64);
+  txPortCountBase = carve(portCount * 2, 64);
+  txPortPosBase = carve(portCount * 2, 64);
   slotsBase = carve(BATCH_MAX * ss, 4096);
   genSlotsBase = genSlots > 0 ? carve(genSlots * ss, 4096) : 0;
   dropCountersBase = carve(DROP_REASON_COUNT * 8, 64);

@@ -67,7 +67,7 @@ describe("fuzz: random and mutated frames", () => {
           }
           let descOff = off;
           if (r() < 0.01) descOff = off - 1 - randInt(r, 300); // a bad descriptor now and then
-          dp.setRx(i, descOff, len, port >= 9999 ? port : port, 0);
+          dp.setRx(i, descOff, len, port, 0);
         }
         const txn = dp.process(n, done);
         let deliver = 0, forward = 0, drop = 0, txSum = 0;
@@ -92,6 +92,23 @@ describe("fuzz: random and mutated frames", () => {
           const off = dp.dv.getUint32(t, true), len = dp.dv.getUint32(t + 4, true), input = dp.dv.getUint32(t + 12, true);
           if (off < dp.slots || off + len > memEnd || input >= n) fail(`tx entry ${k} out of bounds`);
         }
+        // The TX list grouped by port: every entry once, per-port order kept.
+        const runs = dp.txRunCount();
+        let covered = 0;
+        for (let r = 0; r < runs; r++) {
+          const port = dp.txRunPort(r), start = dp.txRunStart(r), count = dp.txRunLength(r);
+          if (start !== covered) fail(`run ${r} starts at ${start}, expected ${covered}`);
+          let j = start;
+          for (let k = 0; k < txn; k++) {
+            const t = dp.txDesc + 16 * k;
+            if (dp.dv.getUint16(t + 8, true) !== port) continue;
+            if (dp.txOffsets[j] !== dp.dv.getUint32(t, true) || dp.txLengths[j] !== dp.dv.getUint32(t + 4, true)) fail(`run ${r} entry ${j} differs from the TX list`);
+            j++;
+          }
+          if (j !== start + count) fail(`run ${r} of port ${port} has ${count} entries, TX list ${j - start}`);
+          covered += count;
+        }
+        if (covered !== txn) fail(`runs cover ${covered} of ${txn} entries`);
         if (done % (BATCH_MAX * 64) === 0) {
           const d1 = dropTotal();
           expect(d1 - drops0).toBe(BigInt(drop) + dropsSinceCheck);

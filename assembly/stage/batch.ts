@@ -2,14 +2,14 @@
 // input exactly one verdict in the result records and the packets to send in the TX list.
 
 import {
-  RX_DESC_SIZE, RX_OFF, RX_LEN, RX_PORT, RX_FLAGS, PORT_HOST, PORT_UNDERLAY, PC_RX_PACKETS,
+  PORT_HOST, PORT_UNDERLAY, PC_RX_PACKETS,
   DROP_BAD_DESCRIPTOR, DROP_UNKNOWN_PORT, EV_BATCHES, EV_PACKETS, BATCH_MAX,
 } from "../abi";
 import {
-  rxDescBase, slotSize, headroom, portCount, setTxCount, setGenUsed, setNow, countEvent, countEventBy, countPort, slotStart,
+  rxOffsetsBase, rxLengthsBase, rxPortsBase, rxFlagsBase, slotSize, headroom, portCount, setTxCount, setGenUsed, setNow, countEvent, countEventBy, countPort, slotStart,
   txCount,
 } from "../state";
-import { resultReset, drop } from "./output";
+import { resultReset, drop, groupTxByPort } from "./output";
 import { podIn, hostIn, underlayIn } from "./ingress";
 
 /**
@@ -27,18 +27,18 @@ export function processBatch(n: i32, now: u32): i32 {
   countEventBy(EV_PACKETS, n);
   for (let i = 0; i < n; i++) {
     resultReset(i);
-    const d = rxDescBase + <usize>(i * RX_DESC_SIZE);
-    const off = <usize>load<u32>(d, RX_OFF);
-    const len = <i32>load<u32>(d, RX_LEN);
-    const port = <i32>load<u16>(d, RX_PORT);
+    const off = <usize>load<u32>(rxOffsetsBase + (<usize>i << 2));
+    const len = <i32>load<u32>(rxLengthsBase + (<usize>i << 2));
+    const port = <i32>load<u16>(rxPortsBase + (<usize>i << 1));
     const lo = slotStart(i) + <usize>headroom;
     const hi = slotStart(i) + <usize>slotSize;
     if (off < lo || len < 0 || len > slotSize || off + <usize>len > hi) { drop(i, DROP_BAD_DESCRIPTOR); continue; }
     if (port >= portCount) { drop(i, DROP_UNKNOWN_PORT); continue; }
     countPort(port, PC_RX_PACKETS, len);
-    if (port == <i32>PORT_UNDERLAY) underlayIn(i, off, len, load<u16>(d, RX_FLAGS));
+    if (port == <i32>PORT_UNDERLAY) underlayIn(i, off, len, load<u16>(rxFlagsBase + (<usize>i << 1)));
     else if (port == <i32>PORT_HOST) hostIn(i, off, len);
     else podIn(i, off, len, port);
   }
+  groupTxByPort();
   return txCount;
 }

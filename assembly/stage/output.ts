@@ -4,9 +4,57 @@
 import {
   RESULT_SIZE, RES_VERDICT, RES_REASON, RES_PORT, RES_PEER, RES_TX_COUNT, TX_DESC_SIZE, TX_OFF, TX_LEN,
   TX_PORT, TX_PEER, TX_INPUT, VERDICT_DROP, VERDICT_DELIVER, VERDICT_FORWARD, NO_PEER, PC_TX_PACKETS,
-  PORT_UNDERLAY,
+  PORT_UNDERLAY, TX_RUN_SIZE,
 } from "../abi";
-import { resultBase, txDescBase, txCount, txCapacity, setTxCount, countDrop, countPort, countPeer } from "../state";
+import {
+  resultBase, txDescBase, txCount, txCapacity, setTxCount, countDrop, countPort, countPeer, txOffsetsBase,
+  txLengthsBase, txRunsBase, txPortCountBase, txPortPosBase,
+} from "../state";
+
+let runCount: i32 = 0;
+/** Runs (one per output port) of the last batch. */
+export function txRunCount(): i32 { return runCount; }
+
+/**
+ * Stable counting sort of the TX list by output port into the parallel arrays txOffsets /
+ * txLengths, with one run (port, start, count) per port in first-use order. Touches only the
+ * ports used in this batch (the per-port counters are zero between batches).
+ */
+export function groupTxByPort(): void {
+  const n = txCount;
+  let runs = 0;
+  for (let k = 0; k < n; k++) {
+    const port = <usize>load<u16>(txDescBase + <usize>(k * TX_DESC_SIZE), TX_PORT);
+    const c = txPortCountBase + (port << 1);
+    const v = load<u16>(c);
+    if (v == 0) {
+      store<u16>(txRunsBase + <usize>(runs * TX_RUN_SIZE), <u16>port);
+      runs++;
+    }
+    store<u16>(c, v + 1);
+  }
+  let start: i32 = 0;
+  for (let r = 0; r < runs; r++) {
+    const run = txRunsBase + <usize>(r * TX_RUN_SIZE);
+    const port = <usize>load<u16>(run);
+    const cnt = <i32>load<u16>(txPortCountBase + (port << 1));
+    store<u16>(run, <u16>start, 4);
+    store<u16>(run, <u16>cnt, 6);
+    store<u16>(txPortPosBase + (port << 1), <u16>start);
+    store<u16>(txPortCountBase + (port << 1), 0);
+    start += cnt;
+  }
+  for (let k = 0; k < n; k++) {
+    const t = txDescBase + <usize>(k * TX_DESC_SIZE);
+    const port = <usize>load<u16>(t, TX_PORT);
+    const pp = txPortPosBase + (port << 1);
+    const pos = <usize>load<u16>(pp);
+    store<u16>(pp, <u16>(pos + 1));
+    store<u32>(txOffsetsBase + (pos << 2), load<u32>(t, TX_OFF));
+    store<u32>(txLengthsBase + (pos << 2), load<u32>(t, TX_LEN));
+  }
+  runCount = runs;
+}
 
 @inline function result(i: i32): usize { return resultBase + <usize>(i * RESULT_SIZE); }
 

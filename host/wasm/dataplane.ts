@@ -98,7 +98,15 @@ export class Dataplane {
   readonly memory: WebAssembly.Memory;
   readonly u8: Uint8Array;
   readonly dv: DataView;
-  readonly rxDesc: number;
+  /** RX descriptor arrays (views into Wasm memory, BATCH_MAX entries each). */
+  readonly rxOffsets: Uint32Array;
+  readonly rxLengths: Uint32Array;
+  readonly rxPorts: Uint16Array;
+  readonly rxFlags: Uint16Array;
+  /** The TX list grouped by port (views; txCapacity entries) and its runs. */
+  readonly txOffsets: Uint32Array;
+  readonly txLengths: Uint32Array;
+  private readonly txRuns: Uint16Array;
   readonly results: number;
   readonly txDesc: number;
   readonly slots: number;
@@ -119,7 +127,6 @@ export class Dataplane {
     this.exports = exports;
     this.memory = exports.memory;
     const L = (k: number) => exports.layout!(k);
-    this.rxDesc = L(A.LAYOUT.RX_DESC);
     this.results = L(A.LAYOUT.RESULTS);
     this.txDesc = L(A.LAYOUT.TX_DESC);
     this.slots = L(A.LAYOUT.SLOTS);
@@ -135,8 +142,17 @@ export class Dataplane {
     this.portCounters = L(A.LAYOUT.PORT_COUNTERS);
     this.peerCounters = L(A.LAYOUT.PEER_COUNTERS);
     // Memory never grows after init, so these views stay valid for the module's life.
-    this.u8 = new Uint8Array(this.memory.buffer);
-    this.dv = new DataView(this.memory.buffer);
+    const buf = this.memory.buffer;
+    this.u8 = new Uint8Array(buf);
+    this.dv = new DataView(buf);
+    this.rxOffsets = new Uint32Array(buf, L(A.LAYOUT.RX_OFFSETS), A.BATCH_MAX);
+    this.rxLengths = new Uint32Array(buf, L(A.LAYOUT.RX_LENGTHS), A.BATCH_MAX);
+    this.rxPorts = new Uint16Array(buf, L(A.LAYOUT.RX_PORTS), A.BATCH_MAX);
+    this.rxFlags = new Uint16Array(buf, L(A.LAYOUT.RX_FLAGS), A.BATCH_MAX);
+    this.txOffsets = new Uint32Array(buf, L(A.LAYOUT.TX_OFFSETS), this.txCapacity);
+    this.txLengths = new Uint32Array(buf, L(A.LAYOUT.TX_LENGTHS), this.txCapacity);
+    this.txRuns = new Uint16Array(buf, L(A.LAYOUT.TX_RUNS), this.txCapacity * 4);
+    for (let i = 0; i < A.BATCH_MAX; i++) this.rxOffsets[i] = this.dataStart(i);
   }
 
   /** Instantiates the module and sizes it. Throws DataplaneError on an ABI mismatch or bad limits. */
@@ -289,12 +305,18 @@ export class Dataplane {
   get maxPacket(): number { return this.slotSize - this.headroom; }
 
   setRx(i: number, off: number, len: number, port: number, flags = 0): void {
-    const d = this.rxDesc + i * A.RX_DESC_SIZE;
-    this.dv.setUint32(d, off, true);
-    this.dv.setUint32(d + 4, len, true);
-    this.dv.setUint16(d + 8, port, true);
-    this.dv.setUint16(d + 10, flags, true);
+    this.rxOffsets[i] = off;
+    this.rxLengths[i] = len;
+    this.rxPorts[i] = port;
+    this.rxFlags[i] = flags;
   }
+
+  /** Number of per-port runs in the grouped TX list of the last batch. */
+  txRunCount(): number { return this.exports.txRunCount!(); }
+  /** Run r: packets txOffsets/txLengths[start .. start+count) all go out on `port`. */
+  txRunPort(r: number): number { return this.txRuns[r * 4]!; }
+  txRunStart(r: number): number { return this.txRuns[r * 4 + 2]!; }
+  txRunLength(r: number): number { return this.txRuns[r * 4 + 3]!; }
 
   /** Copies `bytes` into slot i and describes it (tests, replay; the router's I/O writes slots directly). */
   putPacket(i: number, bytes: Uint8Array, port: number, flags = 0): void {

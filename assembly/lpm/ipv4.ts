@@ -1,0 +1,133 @@
+// IPv4 longest-prefix match: direct 18-bit level, then 6-bit Poptrie levels at depths 18, 24, 30
+// (the last one reads bits 30..31 followed by four zero bits). See common.ts and docs/LPM.md.
+//
+// Lookup cost: one u64 load for addresses whose /18 holds no route longer than /18; otherwise
+// one record per level below (at most 3) and one leaf. Routes /19../24 resolve in the root node.
+
+import {
+  LPM_MISS, ERR_BAD_LEN, ERR_BAD_VALUE, ERR_FULL, ERR_NOT_FOUND, Table, tableNew, tableInit,
+  opSetPrefix, opLocate, tableApply, tableLiveBytes, tableCheck, tableCompact, tableNodeCount,
+} from "./common";
+
+export { LPM_MISS } from "./common";
+
+const DIR_BITS: i32 = 18;
+const LEVELS: i32 = 3;
+
+/**
+ * Arena bytes that hold any set of `maxRoutes` routes: at most 3 nodes per route of 40 bytes
+ * each (header, record, 1 + 2 leaves per route in the node, alignment) plus 16 bytes of list
+ * entry per route, and room to rebuild the largest /18 subtree (< 461 KB) beside the old one.
+ */
+export function lpm4ArenaBytesFor(maxRoutes: i32): usize {
+  return <usize>(maxRoutes < 0 ? 0 : maxRoutes) * 136 + (512 << 10);
+}
+
+let T4: Table = changetype<Table>(0);
+/** Direct table base (copy of T4.dir) for the lookup path. */
+let dir4: usize = 0;
+
+/** Allocates (once) and resets the table for up to `maxRoutes` routes. */
+export function lpm4Init(maxRoutes: i32): void {
+  lpm4InitSized(maxRoutes, <i32>lpm4ArenaBytesFor(maxRoutes));
+}
+
+/** As lpm4Init with an explicit arena size (tests use a small one to exercise ERR_FULL). */
+export function lpm4InitSized(maxRoutes: i32, arenaBytes: i32): void {
+  if (changetype<usize>(T4) == 0) T4 = tableNew();
+  tableInit(T4, DIR_BITS, LEVELS, 32, maxRoutes, <usize>(arenaBytes < 0 ? 0 : arenaBytes));
+  dir4 = T4.dir;
+  store<u64>(EMPTY_NODE, 0, 0);                       // vector: no children
+  store<u64>(EMPTY_NODE, 1, 8);                       // leafvec: one run from slot 0
+  store<u32>(EMPTY_NODE, <u32>EMPTY_NODE, 16);
+  store<u32>(EMPTY_NODE, <u32>(EMPTY_NODE + 24 - 4), 20);
+  store<u32>(EMPTY_NODE, LPM_MISS, 24);               // the leaf
+}
+
+/** Inserts or replaces prefix/len (host byte order, host bits ignored). 0 or ERR_*; on error the table is unchanged. */
+export function lpm4Insert(prefix: u32, len: i32, value: u32): i32 {
+  if (<u32>len > 32) return ERR_BAD_LEN;
+  if (value == LPM_MISS) return ERR_BAD_VALUE;
+  const t = T4;
+  if (changetype<usize>(t) == 0) return ERR_FULL;
+  opSetPrefix(<u64>prefix << 32, 0, len);
+  const e = opLocate(t);
+  if (e != 0) {
+    if (load<u32>(e) == value) return 0;
+    return tableApply(t, value, false);
+  }
+  if (t.count >= t.maxRoutes) return ERR_FULL;
+  const r = tableApply(t, value, false);
+  if (r == 0) t.count++;
+  return r;
+}
+
+/** Deletes prefix/len. 0, ERR_NOT_FOUND or ERR_BAD_LEN. */
+export function lpm4Delete(prefix: u32, len: i32): i32 {
+  if (<u32>len > 32) return ERR_BAD_LEN;
+  const t = T4;
+  if (changetype<usize>(t) == 0) return ERR_NOT_FOUND;
+  opSetPrefix(<u64>prefix << 32, 0, len);
+  if (opLocate(t) == 0) return ERR_NOT_FOUND;
+  const r = tableApply(t, 0, true);
+  if (r == 0) t.count--;
+  return r;
+}
+
+/**
+ * A node with one leaf, LPM_MISS, and no children: blocks without a root point here so the walk
+ * below has no data-dependent branch (mispredicted branches serialise the cache misses of
+ * consecutive lookups; without them the core overlaps several lookups of a batch).
+ */
+const EMPTY_NODE: usize = memory.data(32, 16);
+
+@inline function lookup(dir: usize, a: u32): u32 {
+  const e = load<u64>(dir + (<usize>(a >> 14) << 3));
+  const def = <u32>e;
+  const root = <usize>(e >> 32);
+  let rec = select<usize>(root, EMPTY_NODE, root != 0);
+  // level 0 (bits 18..23), 1 (24..29), 2 (30..31): descend where the slot is a child
+  let sh = <u64>(((a >> 8) & 63) ^ 63);
+  let t = load<u64>(rec) << sh;
+  let kid = <usize>load<u32>(rec, 16) + <usize>(<u32>popcnt<u64>(t) * 24);
+  let down = <i64>t < 0;
+  rec = select<usize>(kid, rec, down);
+  sh = select<u64>(<u64>(((a >> 2) & 63) ^ 63), sh, down);
+  t = load<u64>(rec) << sh;
+  kid = <usize>load<u32>(rec, 16) + <usize>(<u32>popcnt<u64>(t) * 24);
+  down = <i64>t < 0;
+  rec = select<usize>(kid, rec, down);
+  sh = select<u64>(<u64>(((a << 4) & 63) ^ 63), sh, down);
+  const leaf = load<u32>(<usize>load<u32>(rec, 20) + <usize>(<u32>popcnt<u64>(load<u64>(rec, 8) << sh) << 2));
+  return select<u32>(def, leaf, leaf == LPM_MISS);
+}
+
+/** Value of the longest prefix matching `addr` (host byte order), or LPM_MISS. */
+export function lpm4Lookup(addr: u32): u32 {
+  return lookup(dir4, addr);
+}
+
+/** The same for an address as loaded from packet bytes (`load<u32>` of network order). */
+export function lpm4LookupNet(addrNetOrder: u32): u32 {
+  return lookup(dir4, bswap<u32>(addrNetOrder));
+}
+
+/** out[i] = lookup(addrs[i]) for n host-order u32 addresses. */
+export function lpm4LookupBatch(addrsPtr: usize, outPtr: usize, n: i32): void {
+  const dir = dir4;
+  for (let i = 0; i < n; i++) {
+    const o = <usize>(i << 2);
+    store<u32>(outPtr + o, lookup(dir, load<u32>(addrsPtr + o)));
+  }
+}
+
+export function lpm4Count(): i32 { return changetype<usize>(T4) == 0 ? 0 : T4.count; }
+export function lpm4MemoryBytes(): i32 { return changetype<usize>(T4) == 0 ? 0 : <i32>T4.reserved; }
+/** Bytes of live blocks in the arena (nodes, leaves, route lists). */
+export function lpm4LiveBytes(): i32 { return changetype<usize>(T4) == 0 ? 0 : tableLiveBytes(T4); }
+/** 0 when every structural invariant holds, else a code (tests). */
+export function lpm4Check(): i32 { return changetype<usize>(T4) == 0 ? 0 : tableCheck(T4); }
+/** Number of trie nodes (walks the table; tests and benchmarks). */
+export function lpm4Nodes(): i32 { return changetype<usize>(T4) == 0 ? 0 : tableNodeCount(T4); }
+export function lpm4Compact(): void { if (changetype<usize>(T4) != 0) tableCompact(T4); }
+export function lpm4Compactions(): i32 { return changetype<usize>(T4) == 0 ? 0 : T4.compactions; }
