@@ -45,6 +45,18 @@ function writeAll(fd: number, text: string): void {
   }
 }
 
+/** Last resort: whatever escapes still ends as one CNI error document on stdout. */
+function die(e: unknown): never {
+  const err = { cniVersion: '1.1.0', code: 999, msg: 'internal error', details: (e as Error)?.stack ?? String(e) };
+  try {
+    writeAll(1, JSON.stringify(err));
+  } finally {
+    process.exit(1);
+  }
+}
+process.on('uncaughtException', die);
+process.on('unhandledRejection', die);
+
 async function main(): Promise<void> {
   if (process.env.WEFT_CNI_TRACE) writeAll(2, `weft-cni trace ${performance.now().toFixed(2)} ms main\n`);
   let stdin: string;

@@ -58,6 +58,7 @@ function run(cmd: string, args: string[], input: string, timeoutMs: number): Pro
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.on('error', () => undefined); // EPIPE when the child exits without reading
     child.stdin.end(input);
   });
 }

@@ -69,6 +69,7 @@ function runIp(netnsPath: string, batch: string): Promise<{ code: number; stderr
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
+    child.stdin.on('error', () => undefined);
     child.stdin.end(batch);
   });
 }
