@@ -4,7 +4,7 @@
  * that execs the plugin the way a runtime does (clean environment, config on stdin).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCniPlugin } from '../../host/cni/build.ts';
@@ -28,9 +28,18 @@ export function canUseNetns(): boolean {
 }
 
 let uniq = 0;
-/** A name unique to this process and call, ≤ 15 chars after `prefix` (≤ 4 chars). */
+/** `<prefix><pid base 36>-<counter><random>`: unique, and names the process that made it. */
 export function uniqueName(prefix: string): string {
-  return `${prefix}${process.pid.toString(36)}${(uniq++).toString(36)}${Math.floor(Math.random() * 36 ** 2).toString(36)}`;
+  return `${prefix}${process.pid.toString(36)}-${(uniq++).toString(36)}${Math.floor(Math.random() * 36 ** 2).toString(36)}`;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Network namespaces created through one registry; `removeAll` deletes what is left. */
@@ -52,6 +61,24 @@ export class NetnsRegistry {
     execFileSync('ip', ['-batch', '-'], { input: out.map((x) => `netns add ${x}`).join('\n') + '\n', stdio: ['pipe', 'pipe', 'pipe'] });
     for (const x of out) this.names.add(x);
     return out.map((name) => ({ name, path: `/run/netns/${name}` }));
+  }
+
+  /** Delete namespaces with this prefix left by processes that died before cleaning up. */
+  removeStale(): void {
+    let names: string[] = [];
+    try {
+      names = readdirSync('/run/netns');
+    } catch {
+      return;
+    }
+    const re = new RegExp(`^${this.prefix}([0-9a-z]+)-`);
+    const stale = names.filter((n) => {
+      const m = re.exec(n);
+      return m !== null && !pidAlive(Number.parseInt(m[1], 36));
+    });
+    if (stale.length) {
+      tryExec('ip', ['-force', '-batch', '-'], stale.map((x) => `netns del ${x}`).join('\n') + '\n');
+    }
   }
 
   remove(name: string): void {
@@ -161,9 +188,9 @@ export function ipJson(netns: string, ...args: string[]): any[] {
 }
 
 /** Run a shell command, ignoring failures (cleanup paths). */
-export function tryExec(cmd: string, args: string[]): void {
+export function tryExec(cmd: string, args: string[], input?: string): void {
   try {
-    execFileSync(cmd, args, { stdio: 'ignore' });
+    execFileSync(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'ignore'], input });
   } catch {
     // best effort
   }
