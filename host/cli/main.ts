@@ -14,6 +14,11 @@ type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, () => Promise<{ run: Command; help: string }>> = {
   replay: async () => { const m = await import("./replay.ts"); return { run: m.replayCommand, help: m.replayUsage }; },
+  router: async () => { const m = await import("./router.ts"); return { run: m.routerCommand, help: m.routerUsage }; },
+  status: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("status"), help: m.queryUsage }; },
+  routes: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("routes"), help: m.queryUsage }; },
+  peers: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("peers"), help: m.queryUsage }; },
+  counters: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("counters"), help: m.queryUsage }; },
 };
 
 export async function main(argv: string[]): Promise<number> {

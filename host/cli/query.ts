@@ -1,0 +1,56 @@
+// weft status | routes | peers | counters: ask a running router over its control socket.
+import { parseArgs, one, UsageError } from "./args.ts";
+import { RouterClient } from "../control/client.ts";
+import { DEFAULT_SOCKET_PATH, type OpName } from "../control/protocol.ts";
+
+export const queryUsage = `weft status|routes|peers|counters [--socket PATH] [-o table|json]
+
+Asks the router on PATH (default ${DEFAULT_SOCKET_PATH}, or $WEFT_SOCKET).`;
+
+function table(rows: string[][]): string {
+  const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
+  return rows.map((r) => r.map((x, c) => x.padEnd(w[c]!)).join("  ").trimEnd()).join("\n");
+}
+
+export function makeQueryCommand(what: "status" | "routes" | "peers" | "counters") {
+  return async (argv: string[]): Promise<number> => {
+    const a = parseArgs(argv);
+    const out = one(a, "o", false) ?? one(a, "output", false) ?? "table";
+    if (out !== "table" && out !== "json") throw new UsageError("-o takes table or json");
+    const socketPath = one(a, "socket", false) ?? process.env.WEFT_SOCKET ?? DEFAULT_SOCKET_PATH;
+    const c = await RouterClient.connect({ socketPath });
+    try {
+      const res = await c.call(what as OpName, {} as never);
+      if (out === "json") { console.log(JSON.stringify(res, null, 2)); return 0; }
+      console.log(render(what, res as never));
+      return 0;
+    } finally {
+      c.close();
+    }
+  };
+}
+
+function render(what: string, r: Record<string, unknown>): string {
+  switch (what) {
+    case "status": {
+      const s = r as { nodeName: string; encapsulation: string; port: number; vni: number; mtu: { underlay: number; pod: number }; podCIDRs: string[]; clusterCIDRs: string[]; gateway4?: string; gateway6?: string; uptimeSeconds: number; counts: { pods: number; peers: number; routes: number } };
+      return table([
+        ["node", s.nodeName], ["uptime", `${s.uptimeSeconds}s`], ["encapsulation", `${s.encapsulation} port ${s.port} vni ${s.vni}`],
+        ["mtu", `underlay ${s.mtu.underlay}, pod ${s.mtu.pod}`], ["pod CIDRs", s.podCIDRs.join(" ")], ["cluster CIDRs", s.clusterCIDRs.join(" ") || "-"],
+        ["gateways", [s.gateway4, s.gateway6].filter(Boolean).join(" ")], ["pods / peers / routes", `${s.counts.pods} / ${s.counts.peers} / ${s.counts.routes}`],
+      ]);
+    }
+    case "routes": {
+      const routes = (r.routes as { dst: string; target: { kind: string; peer?: string; containerId?: string; ifName?: string }; origin: string }[]);
+      return table([["DESTINATION", "TARGET", "ORIGIN"], ...routes.map((x) => [x.dst, x.target.kind === "peer" ? `peer ${x.target.peer}` : x.target.kind === "pod" ? `pod ${x.target.containerId}/${x.target.ifName}` : x.target.kind, x.origin])]);
+    }
+    case "peers": {
+      const peers = r.peers as { name: string; underlay: string; vtepMac: string; podCIDRs: string[] }[];
+      return table([["NAME", "UNDERLAY", "VTEP MAC", "POD CIDRS"], ...peers.map((p) => [p.name, p.underlay, p.vtepMac, p.podCIDRs.join(" ")])]);
+    }
+    default: {
+      const c = r.counters as Record<string, number>;
+      return table([["COUNTER", "VALUE"], ...Object.entries(c).filter(([, v]) => v !== 0).map(([k, v]) => [k, String(v)])]);
+    }
+  }
+}

@@ -1,0 +1,26 @@
+import { parseArgs, one } from "./args.ts";
+import { loadNodeConfig } from "../config/node-config.ts";
+import { startRouterProcess } from "../router/process.ts";
+
+export const routerUsage = `weft router --config node.yaml
+
+Runs this node's router: pod TAPs, the host TUN, the underlay, the control socket
+(control.socket, default /run/weft/weft.sock) and Prometheus metrics (metrics.listen).
+SIGTERM / SIGINT stop it and remove every interface and route it made.`;
+
+export async function routerCommand(argv: string[]): Promise<number> {
+  const a = parseArgs(argv);
+  const cfg = loadNodeConfig(one(a, "config")!);
+  const running = await startRouterProcess(cfg);
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`weft[${cfg.name}]: ${sig}, shutting down\n`);
+      running.stop().then(() => resolve(0), (e) => { process.stderr.write(`shutdown: ${(e as Error).message}\n`); resolve(1); });
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  });
+}

@@ -1,0 +1,58 @@
+// Prometheus metrics on a local address: per-port packets/bytes, per-reason drops, events,
+// per-peer counters and the batch-size histogram, in the text exposition format.
+import { createServer, type Server } from "node:http";
+import { DROP_REASONS, EVENTS, PORT_HOST, PORT_UNDERLAY } from "../wasm/abi.ts";
+import type { Router } from "./router.ts";
+
+const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
+
+export function renderMetrics(r: Router): string {
+  const k = r.tables.dp.counters();
+  const node = esc(r.config.name);
+  const lines: string[] = [];
+  const metric = (name: string, type: string, help: string) => { lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`); };
+  metric("weft_drops_total", "counter", "Packets dropped, by reason (exactly one reason per drop).");
+  for (const d of DROP_REASONS) if (d !== "None") lines.push(`weft_drops_total{node="${node}",reason="${d}"} ${k.drops[d]}`);
+  metric("weft_events_total", "counter", "Data-plane events that are not drops (ARP replies, ICMP errors sent, fragments, ...).");
+  for (const e of EVENTS) lines.push(`weft_events_total{node="${node}",event="${e}"} ${k.events[e]}`);
+  const ports = new Map<number, string>([[PORT_HOST, "host"], [PORT_UNDERLAY, "underlay"]]);
+  for (const a of r.listPods().pods) ports.set(a.port, `pod:${a.containerId}/${a.ifName}`);
+  for (const [m, field, help] of [["weft_port_rx_packets_total", "rxPackets", "Packets received on a port."], ["weft_port_rx_bytes_total", "rxBytes", "Bytes received on a port."], ["weft_port_tx_packets_total", "txPackets", "Packets sent on a port."], ["weft_port_tx_bytes_total", "txBytes", "Bytes sent on a port."]] as const) {
+    metric(m, "counter", help);
+    for (const [p, name] of ports) lines.push(`${m}{node="${node}",port="${esc(name)}"} ${k.ports[p]![field]}`);
+  }
+  for (const [m, field, help] of [["weft_peer_rx_packets_total", "rxPackets", "Packets decapsulated from a peer."], ["weft_peer_tx_packets_total", "txPackets", "Packets encapsulated to a peer."], ["weft_peer_tx_bytes_total", "txBytes", "Bytes (outer) sent to a peer."]] as const) {
+    metric(m, "counter", help);
+    for (const p of r.tables.peers.values()) lines.push(`${m}{node="${node}",peer="${esc(p.name)}"} ${k.peers[p.idx]![field]}`);
+  }
+  const s = r.datapath.stats;
+  metric("weft_batch_size", "histogram", "Packets per pipeline call.");
+  const bounds = [1, 3, 7, 15, 31, 63, 127, 255, 256];
+  let cum = 0;
+  bounds.forEach((b, i) => { cum += s.batchSizes[i]!; lines.push(`weft_batch_size_bucket{node="${node}",le="${b}"} ${cum}`); });
+  lines.push(`weft_batch_size_bucket{node="${node}",le="+Inf"} ${cum}`, `weft_batch_size_sum{node="${node}"} ${s.packetsIn}`, `weft_batch_size_count{node="${node}"} ${s.batches}`);
+  metric("weft_tx_dropped_total", "counter", "Packets a port could not take (would block).");
+  lines.push(`weft_tx_dropped_total{node="${node}"} ${s.txDropped}`);
+  return lines.join("\n") + "\n";
+}
+
+export class MetricsServer {
+  private constructor(private readonly server: Server, readonly address: string) {}
+
+  /** Serves GET /metrics on `listen` ("127.0.0.1:9105", "[::1]:9105", or a port). */
+  static async listen(listen: string, r: Router): Promise<MetricsServer> {
+    const m = listen.match(/^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/) ?? listen.match(/^()()(\d+)$/);
+    if (!m) throw new Error(`metrics.listen: expected host:port, got ${listen}`);
+    const host = m[1] || m[2] || "127.0.0.1";
+    const port = Number(m[3]);
+    const server = createServer((req, res) => {
+      if (req.url !== "/metrics") { res.writeHead(404).end("try /metrics\n"); return; }
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(renderMetrics(r));
+    });
+    await new Promise<void>((resolve, reject) => { server.once("error", reject); server.listen(port, host, () => resolve()); });
+    const a = server.address();
+    return new MetricsServer(server, typeof a === "object" && a ? `${a.address}:${a.port}` : listen);
+  }
+
+  async close(): Promise<void> { await new Promise<void>((resolve) => this.server.close(() => resolve())); }
+}

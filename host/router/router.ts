@@ -1,0 +1,353 @@
+// The router: what a node runs. It owns the Wasm data plane, the pod TAPs, the host TUN and the
+// underlay sockets, and serves the control socket and metrics. Use it as a library
+// (createRouter(config) then start()/stop()) or through `weft router --config node.yaml`.
+//
+// Design notes
+// - Every pod is a TAP created in the node's namespace; its fd stays with the router and the
+//   device moves into the pod's namespace, renamed, addressed (/32, /128), routed via the
+//   gateway. A failed step of an attach undoes the earlier ones.
+// - The host port is a TUN in the node's namespace carrying routes for the cluster CIDRs with the
+//   gateway address as source, so host-network processes reach every pod without NAT.
+// - The underlay is one UDP port (8472 VXLAN, 6081 Geneve); the native layer presents datagrams
+//   as full IP packets and sends full IP packets (the pipeline sets the outer source port).
+// - Table changes run between batches: Node is single-threaded and the batch loop never awaits.
+
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { openTun, openUnderlay, type TunDevice, type Underlay } from "../io/index.ts";
+import { NodeTables, TableError } from "../tables/node-tables.ts";
+import { parseNodeConfig, parsePeer, type NodeConfig, type PeerConfig } from "../config/node-config.ts";
+import { Datapath } from "./datapath.ts";
+import { ip, ipBatch, netnsExists, netnsArg, linkExists, NetlinkError } from "./netlink.ts";
+import { PORT_HOST, PORT_UNDERLAY, RX_FLAG_CSUM_VERIFIED, DROP_REASONS, EVENTS } from "../wasm/abi.ts";
+import { parseCidr, parseIp, formatMac, randomMac, ipFamily } from "../net/addr.ts";
+import type * as P from "../control/protocol.ts";
+
+export class RouterOpError extends Error {
+  constructor(readonly code: P.RouterErrorCode, message: string) { super(message); this.name = "RouterOpError"; }
+}
+
+interface Attachment extends P.PodAttachment { tap: TunDevice; tapName: string; key: string }
+
+export interface RouterOptions {
+  /** Log sink (default: stderr lines). */
+  log?: (msg: string) => void;
+}
+
+export class Router {
+  readonly config: NodeConfig;
+  readonly tables: NodeTables;
+  readonly datapath: Datapath;
+  private readonly attachments = new Map<string, Attachment>();
+  private readonly staticRoutes = new Map<string, P.AddRouteArgs["target"]>();
+  private hostTun?: TunDevice;
+  private underlay?: Underlay;
+  private started = false;
+  private startedAt = 0;
+  private readonly log: (msg: string) => void;
+  private services: { close(): Promise<void> }[] = [];
+
+  constructor(config: NodeConfig, opts: RouterOptions = {}) {
+    this.config = config;
+    this.log = opts.log ?? ((m) => process.stderr.write(`weft[${config.name}]: ${m}\n`));
+    this.tables = NodeTables.create(config);
+    this.datapath = new Datapath(this.tables.dp);
+    for (const r of config.routes) this.staticRoutes.set(parseCidr(r.dst).text, viaToTarget(r.via));
+  }
+
+  get running(): boolean { return this.started; }
+  private get netns(): string | undefined { return this.config.netns; }
+  private get nsPath(): string | undefined {
+    const n = this.config.netns;
+    return n === undefined ? undefined : n.includes("/") ? n : `/var/run/netns/${n}`;
+  }
+
+  /** Opens the host TUN and the underlay and starts moving packets. Undone entirely on failure. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    const undo: (() => void)[] = [];
+    try {
+      this.openHostPort();
+      undo.push(() => { this.datapath.removePort(PORT_HOST); this.hostTun?.close(); this.hostTun = undefined; });
+      const c = this.config;
+      this.underlay = openUnderlay({ port: c.port, ipv4: c.underlay.ipv4 ?? false, ipv6: c.underlay.ipv6 ?? false, netns: this.nsPath });
+      undo.push(() => { this.datapath.removePort(PORT_UNDERLAY); this.underlay?.close(); this.underlay = undefined; });
+      // The kernel verified the UDP checksum of every datagram a UDP socket hands us.
+      this.datapath.addPort(PORT_UNDERLAY, this.underlay, "underlay", RX_FLAG_CSUM_VERIFIED);
+      this.datapath.start();
+      this.started = true;
+      this.startedAt = Date.now();
+      this.log(`started: ${c.encapsulation} port ${c.port} vni ${c.vni}, pod CIDRs ${c.podCIDRs.join(" ")}, ${this.tables.peers.size} peers`);
+    } catch (e) {
+      for (const u of undo.reverse()) { try { u(); } catch { /* best effort */ } }
+      throw e;
+    }
+  }
+
+  private openHostPort(): void {
+    const c = this.config;
+    const tun = openTun({ kind: "tun", name: c.hostInterface, netns: this.nsPath });
+    this.hostTun = tun;
+    const cmds = [`link set dev ${tun.name} mtu ${c.mtu.host} up`];
+    if (c.gateway4) cmds.push(`addr add ${c.gateway4}/32 dev ${tun.name}`);
+    if (c.gateway6) cmds.push(`addr add ${c.gateway6}/128 dev ${tun.name} nodad`);
+    for (const dst of this.hostRouteCidrs()) {
+      const fam = ipFamily(dst.split("/")[0]!);
+      const src = fam === 4 ? c.gateway4 : c.gateway6;
+      if (!src) continue;
+      cmds.push(`route replace ${dst} dev ${tun.name} src ${src}`);
+    }
+    try {
+      ipBatch(this.netns, cmds);
+    } catch (e) {
+      tun.close();
+      this.hostTun = undefined;
+      throw e;
+    }
+    this.datapath.addPort(PORT_HOST, tun, "host");
+  }
+
+  /** Cluster CIDRs if configured, else our pod CIDRs and every peer's. */
+  private hostRouteCidrs(): string[] {
+    const c = this.config;
+    if (c.clusterCIDRs.length) return c.clusterCIDRs;
+    return [...c.podCIDRs, ...[...this.tables.peers.values()].flatMap((p) => p.podCIDRs)];
+  }
+
+  /** Stops the data path and removes every interface and route the router made. */
+  async stop(): Promise<void> {
+    this.datapath.stop();
+    for (const s of this.services.splice(0)) { try { await s.close(); } catch { /* ignore */ } }
+    for (const a of [...this.attachments.values()]) {
+      try { this.removeAttachment(a); } catch (e) { this.log(`stop: detach ${a.key}: ${(e as Error).message}`); }
+    }
+    this.datapath.removePort(PORT_UNDERLAY);
+    this.underlay?.close();
+    this.underlay = undefined;
+    this.datapath.removePort(PORT_HOST);
+    // Closing a non-persistent TUN deletes the device, and with it its addresses and routes.
+    this.hostTun?.close();
+    this.hostTun = undefined;
+    if (this.started) this.log("stopped");
+    this.started = false;
+  }
+
+  /** Registers something to close on stop (control server, metrics). */
+  addService(s: { close(): Promise<void> }): void { this.services.push(s); }
+
+  // ---- pods ---------------------------------------------------------------------------------
+
+  private key(containerId: string, ifName: string): string { return `${containerId}/${ifName}`; }
+
+  attachPod(args: P.AttachPodArgs): P.AttachPodResult {
+    const c = this.config;
+    if (!args.containerId || !args.ifName || !args.netns) throw new RouterOpError("BAD_REQUEST", "containerId, ifName and netns are required");
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(args.ifName)) throw new RouterOpError("BAD_REQUEST", `ifName ${JSON.stringify(args.ifName)} is not a valid interface name`);
+    const key = this.key(args.containerId, args.ifName);
+    const ipv4 = args.ipv4?.split("/")[0];
+    const ipv6 = args.ipv6?.split("/")[0];
+    if (!ipv4 && !ipv6) throw new RouterOpError("BAD_REQUEST", "ipv4 and/or ipv6 required");
+    try {
+      if (ipv4 && parseIp(ipv4).length !== 4) throw new Error(`ipv4 ${ipv4}`);
+      if (ipv6 && parseIp(ipv6).length !== 16) throw new Error(`ipv6 ${ipv6}`);
+    } catch (e) { throw new RouterOpError("BAD_REQUEST", `bad address: ${(e as Error).message}`); }
+    if (ipv4 && !c.gateway4) throw new RouterOpError("BAD_REQUEST", "this node has no IPv4 pod CIDR");
+    if (ipv6 && !c.gateway6) throw new RouterOpError("BAD_REQUEST", "this node has no IPv6 pod CIDR");
+    const existing = this.attachments.get(key);
+    if (existing) {
+      if (existing.netns === args.netns && existing.ipv4?.split("/")[0] === ipv4 && existing.ipv6?.split("/")[0] === ipv6) return this.resultOf(existing);
+      throw new RouterOpError("CONFLICT", `${key} is attached with other addresses or netns`);
+    }
+    for (const a of this.attachments.values()) {
+      if ((ipv4 && a.ipv4?.split("/")[0] === ipv4) || (ipv6 && a.ipv6?.split("/")[0] === ipv6)) throw new RouterOpError("CONFLICT", `address already attached to ${a.key}`);
+    }
+    if (!netnsExists(args.netns)) throw new RouterOpError("NETNS_NOT_FOUND", `netns ${args.netns} does not exist`);
+    if (linkExists(args.netns, args.ifName)) throw new RouterOpError("IF_EXISTS", `${args.ifName} already exists in ${args.netns}`);
+    const mtu = args.mtu ?? c.mtu.pod;
+    if (mtu > c.mtu.pod || mtu < 576) throw new RouterOpError("BAD_REQUEST", `mtu ${mtu} outside 576..${c.mtu.pod}`);
+
+    const mac = formatMac(randomMac((n) => randomBytes(n)));
+    const tapName = "wp" + createHash("sha1").update(key).digest("hex").slice(0, 10);
+    const undo: (() => void)[] = [];
+    try {
+      const tap = openTun({ kind: "tap", name: tapName, netns: this.nsPath });
+      undo.push(() => tap.close()); // closing the last fd deletes the device, wherever it is
+      ip(this.netns, ["link", "set", "dev", tapName, "netns", netnsArg(args.netns)]);
+      const cmds = [
+        `link set dev ${tapName} name ${args.ifName}`,
+        `link set dev ${args.ifName} address ${mac} mtu ${mtu}`,
+        `link set dev ${args.ifName} up`,
+      ];
+      const routes: P.PodRoute[] = [];
+      if (ipv4) {
+        cmds.push(`addr add ${ipv4}/32 dev ${args.ifName}`, `route add ${c.gateway4}/32 dev ${args.ifName} scope link`, `route add default via ${c.gateway4} dev ${args.ifName}`);
+        routes.push({ dst: "0.0.0.0/0", gw: c.gateway4 });
+      }
+      if (ipv6) {
+        cmds.push(`addr add ${ipv6}/128 dev ${args.ifName} nodad`, `route add ${c.gateway6}/128 dev ${args.ifName}`, `route add default via ${c.gateway6} dev ${args.ifName}`);
+        routes.push({ dst: "::/0", gw: c.gateway6 });
+      }
+      ipBatch(args.netns, cmds);
+      const pod = this.tables.attachPod({ name: key, mac, ipv4, ipv6 });
+      undo.push(() => this.tables.detachPod(key));
+      this.datapath.addPort(pod.port, tap, `pod:${key}`);
+      const a: Attachment = {
+        containerId: args.containerId, ifName: args.ifName, netns: args.netns, network: args.network,
+        ipv4: ipv4 ? `${ipv4}/32` : undefined, ipv6: ipv6 ? `${ipv6}/128` : undefined, mac, port: pod.port, tap, tapName, key,
+      };
+      this.attachments.set(key, a);
+      void routes;
+      return this.resultOf(a);
+    } catch (e) {
+      for (const u of undo.reverse()) { try { u(); } catch { /* best effort */ } }
+      if (e instanceof RouterOpError) throw e;
+      if (e instanceof TableError) throw new RouterOpError("CONFLICT", e.message);
+      throw new RouterOpError("INTERNAL", `attach ${key}: ${(e as Error).message}`);
+    }
+  }
+
+  private resultOf(a: Attachment): P.AttachPodResult {
+    const c = this.config;
+    const routes: P.PodRoute[] = [];
+    if (a.ipv4) routes.push({ dst: "0.0.0.0/0", gw: c.gateway4 });
+    if (a.ipv6) routes.push({ dst: "::/0", gw: c.gateway6 });
+    return { hostIfName: "", mac: a.mac, mtu: c.mtu.pod, sandbox: a.netns, gateway4: a.ipv4 ? c.gateway4 : undefined, gateway6: a.ipv6 ? c.gateway6 : undefined, routes };
+  }
+
+  private removeAttachment(a: Attachment): void {
+    this.datapath.removePort(a.port);
+    this.tables.detachPod(a.key);
+    // Closing the TAP fd deletes the device, inside the pod's namespace too.
+    a.tap.close();
+    this.attachments.delete(a.key);
+  }
+
+  detachPod(args: P.DetachPodArgs): P.DetachPodResult {
+    const a = this.attachments.get(this.key(args.containerId, args.ifName));
+    if (!a) return { existed: false };
+    this.removeAttachment(a);
+    return { existed: true };
+  }
+
+  listPods(): P.ListPodsResult {
+    return { pods: [...this.attachments.values()].map(({ tap: _t, tapName: _n, key: _k, ...rest }) => rest) };
+  }
+
+  // ---- peers and routes ----------------------------------------------------------------------
+
+  addPeer(p: P.AddPeerArgs): P.AddPeerResult {
+    let peer: PeerConfig;
+    try { peer = parsePeer(p, "peer."); } catch (e) { throw new RouterOpError("BAD_REQUEST", (e as Error).message); }
+    const created = !this.tables.peers.has(peer.name);
+    try { this.tables.addPeer(peer); } catch (e) { throw new RouterOpError("CONFLICT", (e as Error).message); }
+    this.refreshHostRoutes();
+    return { created };
+  }
+
+  removePeer(args: P.RemovePeerArgs): P.RemovePeerResult {
+    return { existed: this.tables.removePeer(args.name) };
+  }
+
+  private refreshHostRoutes(): void {
+    if (!this.hostTun || this.config.clusterCIDRs.length) return;
+    const c = this.config;
+    const cmds: string[] = [];
+    for (const dst of this.hostRouteCidrs()) {
+      const fam = ipFamily(dst.split("/")[0]!);
+      const src = fam === 4 ? c.gateway4 : c.gateway6;
+      if (src) cmds.push(`route replace ${dst} dev ${this.hostTun.name} src ${src}`);
+    }
+    try { ipBatch(this.netns, cmds); } catch (e) { this.log(`host routes: ${(e as NetlinkError).message}`); }
+  }
+
+  addRoute(args: P.AddRouteArgs): P.AddRouteResult {
+    let dst: string;
+    try { dst = parseCidr(args.dst).text; } catch (e) { throw new RouterOpError("BAD_REQUEST", `dst: ${(e as Error).message}`); }
+    const t = args.target;
+    const via = t.kind === "peer" ? (`peer:${t.peer}` as const) : t.kind;
+    if (t.kind === "peer" && !this.tables.peers.has(t.peer)) throw new RouterOpError("NOT_FOUND", `no peer ${t.peer}`);
+    if (via !== "host" && via !== "blackhole" && t.kind !== "peer") throw new RouterOpError("BAD_REQUEST", `target kind ${(t as { kind: string }).kind} cannot be added`);
+    const same = JSON.stringify(this.staticRoutes.get(dst)) === JSON.stringify(t);
+    this.tables.addRoute({ dst, via });
+    this.staticRoutes.set(dst, t);
+    return { created: !same };
+  }
+
+  removeRoute(args: P.RemoveRouteArgs): P.RemoveRouteResult {
+    let dst: string;
+    try { dst = parseCidr(args.dst).text; } catch (e) { throw new RouterOpError("BAD_REQUEST", `dst: ${(e as Error).message}`); }
+    if (!this.staticRoutes.has(dst)) return { existed: false };
+    this.tables.removeRoute(dst);
+    this.staticRoutes.delete(dst);
+    return { existed: true };
+  }
+
+  routes(): P.RoutesResult {
+    const out: P.RouteEntry[] = [];
+    const c = this.config;
+    if (c.gateway4) out.push({ dst: `${c.gateway4}/32`, target: { kind: "host" }, origin: "auto" });
+    if (c.gateway6) out.push({ dst: `${c.gateway6}/128`, target: { kind: "host" }, origin: "auto" });
+    for (const a of this.attachments.values()) {
+      const target = { kind: "pod" as const, containerId: a.containerId, ifName: a.ifName };
+      if (a.ipv4) out.push({ dst: a.ipv4, target, origin: "auto" });
+      if (a.ipv6) out.push({ dst: a.ipv6, target, origin: "auto" });
+    }
+    for (const p of this.tables.peers.values()) for (const dst of p.podCIDRs) out.push({ dst, target: { kind: "peer", peer: p.name }, origin: "auto" });
+    for (const [dst, target] of this.staticRoutes) out.push({ dst, target, origin: "static" });
+    return { routes: out };
+  }
+
+  peers(): P.PeersResult {
+    return { peers: [...this.tables.peers.values()].map(({ name, underlay, podCIDRs, vtepMac }) => ({ name, underlay, podCIDRs, vtepMac })) };
+  }
+
+  status(): P.StatusResult {
+    const c = this.config;
+    return {
+      protocolVersion: 1, nodeName: c.name, uptimeSeconds: this.started ? Math.round((Date.now() - this.startedAt) / 1000) : 0,
+      encapsulation: c.encapsulation, vni: c.vni, port: c.port, mtu: { underlay: c.underlay.mtu, pod: c.mtu.pod },
+      podCIDRs: c.podCIDRs, clusterCIDRs: c.clusterCIDRs, gateway4: c.gateway4, gateway6: c.gateway6,
+      counts: { pods: this.attachments.size, peers: this.tables.peers.size, routes: this.routes().routes.length },
+    };
+  }
+
+  /** Flat counters: drop.<Reason>, event.<name>, port.<name>.<counter>, peer.<name>.<counter>, datapath.<stat>. */
+  counters(): P.CountersResult {
+    const k = this.tables.dp.counters();
+    const out: Record<string, number> = {};
+    for (const r of DROP_REASONS) if (r !== "None") out[`drop.${r}`] = Number(k.drops[r]);
+    for (const e of EVENTS) out[`event.${e}`] = Number(k.events[e]);
+    const names = new Map<number, string>([[PORT_HOST, "host"], [PORT_UNDERLAY, "underlay"]]);
+    for (const a of this.attachments.values()) names.set(a.port, `pod:${a.key}`);
+    for (const [port, name] of names) {
+      const pc = k.ports[port]!;
+      out[`port.${name}.rx_packets`] = Number(pc.rxPackets); out[`port.${name}.rx_bytes`] = Number(pc.rxBytes);
+      out[`port.${name}.tx_packets`] = Number(pc.txPackets); out[`port.${name}.tx_bytes`] = Number(pc.txBytes);
+    }
+    for (const p of this.tables.peers.values()) {
+      const pc = k.peers[p.idx]!;
+      out[`peer.${p.name}.rx_packets`] = Number(pc.rxPackets); out[`peer.${p.name}.rx_bytes`] = Number(pc.rxBytes);
+      out[`peer.${p.name}.tx_packets`] = Number(pc.txPackets); out[`peer.${p.name}.tx_bytes`] = Number(pc.txBytes);
+    }
+    const s = this.datapath.stats;
+    out["datapath.batches"] = s.batches; out["datapath.packets_in"] = s.packetsIn; out["datapath.packets_out"] = s.packetsOut;
+    out["datapath.tx_dropped"] = s.txDropped; out["datapath.tx_no_port"] = s.txNoPort;
+    return { counters: out };
+  }
+}
+
+function viaToTarget(via: string): P.AddRouteArgs["target"] {
+  if (via === "host") return { kind: "host" };
+  if (via === "blackhole") return { kind: "blackhole" };
+  if (via.startsWith("peer:")) return { kind: "peer", peer: via.slice(5) };
+  return { kind: "blackhole" };
+}
+
+/** Validates `config` (a NodeConfig or the raw parsed YAML) and builds a router; call start(). */
+export function createRouter(config: NodeConfig | Record<string, unknown>, opts: RouterOptions = {}): Router {
+  const c = (config as NodeConfig).mtu && (config as NodeConfig).limits ? (config as NodeConfig) : parseNodeConfig(config);
+  return new Router(c, opts);
+}
+
+export function ensureDir(path: string): void { mkdirSync(dirname(path), { recursive: true, mode: 0o755 }); }
