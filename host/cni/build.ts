@@ -37,8 +37,9 @@ export async function buildCniPlugin(outfile = DEFAULT_OUTFILE): Promise<string>
   mkdirSync(dirname(outfile), { recursive: true });
   writeFileSync(outfile, `${SHEBANG}\n${code}`, { mode: 0o755 });
   chmodSync(outfile, 0o755);
-  // an extensionless file under a "type": "module" package would be read as ESM; pin CJS
-  writeFileSync(resolve(dirname(outfile), 'package.json'), '{"type":"commonjs"}\n');
+  // an extensionless file under our "type": "module" package would be read as ESM: pin CJS
+  // there (outside the repository, e.g. /opt/cni/bin, CommonJS is already the default)
+  if (resolve(outfile).startsWith(repoRoot + '/')) writeFileSync(resolve(dirname(outfile), 'package.json'), '{"type":"commonjs"}\n');
   return outfile;
 }
 

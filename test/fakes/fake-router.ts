@@ -87,6 +87,8 @@ export class FakeRouter {
   readonly staticRoutes = new Map<string, RouteEntry>();
   /** Every request received, in order. */
   readonly calls: { op: OpName; args: unknown }[] = [];
+  /** Time spent serving each op (ms), for benchmarks. */
+  readonly opTimes: { op: OpName; ms: number }[] = [];
   private server: Server | null = null;
   private sockets = new Set<Socket>();
   private failures = new Map<OpName, Injected[]>();
@@ -184,7 +186,9 @@ export class FakeRouter {
     if (hang) this.hangs.set(req.op, this.hangs.get(req.op)! - 1);
     try {
       if (injected && !injected.afterWork) throw new OpFailure(injected.code, injected.message);
+      const t0 = performance.now();
       const result = await this.dispatch(req);
+      this.opTimes.push({ op: req.op, ms: performance.now() - t0 });
       if (injected) throw new OpFailure(injected.code, injected.message);
       if (hang) return;
       this.reply(s, { id: req.id, ok: true, result });
