@@ -89,8 +89,9 @@ export function udpWireChecksum(computed: number): number {
 /**
  * RFC 1624 §3, Eqn. 3: the new checksum after a 16-bit field changes from `m` to `mNew`,
  * HC' = ~(~HC + ~m + m'). Unlike RFC 1141's Eqn. 2 it never produces 0xffff where a full
- * recomputation would give 0 (see the §4 example). For a field that does not change it may turn
- * 0x0000 into 0xffff (erratum 4782); both verify.
+ * recomputation would give 0 (see the §4 example). A one's complement sum is 0x0000 only when
+ * every term is, so the result is 0xffff only for HC = 0xffff, m = 0xffff, m' = 0; an unchanged
+ * field leaves HC unchanged (contrary to the arithmetic in reported erratum 4782).
  */
 export function incrementalUpdate16(hc: number, m: number, mNew: number): number {
   return ~onesAdd(~hc & 0xffff, ~m & 0xffff, mNew & 0xffff) & 0xffff;
