@@ -5,7 +5,7 @@
 // Layout (N nodes, P pods each): namespace <prefix>n<i> is node i, joined to the others by an
 // underlay bridge in namespace <prefix>ul (veth per node); pods are namespaces <prefix>n<i>p<j>.
 // Node i: underlay 192.168.<net>.<i> and fd<net>::<i>, pod CIDRs 10.<net>.<i>.0/24 and
-// fd<net>:<i>::/64, cluster CIDRs 10.<net>.0.0/16 and fd<net>::/32 (net = 100..199 per cluster, hex in IPv6).
+// fd<net>:<i>::/64, cluster CIDRs 10.<net>.0.0/16 and fd<net>::/16 (net = 100..199 per cluster, hex in IPv6).
 
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
@@ -107,7 +107,7 @@ export class Cluster {
     return parseNodeConfig({
       name: `n${i}`, encapsulation: s.encapsulation, vtepMac: this.vtepMac(i),
       underlay: s.underlay === 4 ? { ipv4: `192.168.${net}.${i}`, mtu: s.mtu } : { ipv6: `${this.v6}::${i}`, mtu: s.mtu },
-      podCIDRs: [`10.${net}.${i}.0/24`, `${this.v6}:${i}::/64`], clusterCIDRs: [`10.${net}.0.0/16`, `${this.v6}::/32`],
+      podCIDRs: [`10.${net}.${i}.0/24`, `${this.v6}:${i}::/64`], clusterCIDRs: [`10.${net}.0.0/16`, `${this.v6}::/16`],
       peers, netns: `${this.prefix}n${i}`,
       control: { socket: `${s.socketDir}/${this.prefix}-n${i}.sock` },
       ...(s.metricsBasePort ? { metrics: { listen: `127.0.0.1:${s.metricsBasePort + i}` } } : {}),

@@ -1,0 +1,48 @@
+// Shared plumbing of the end-to-end tests: a netns cluster with in-process routers, servers
+// started inside pods, and cleanup that always runs.
+import { spawn, type ChildProcess } from "node:child_process";
+import { Cluster, type ClusterSpec } from "../../host/demo/cluster.ts";
+import { createRouter, type Router } from "../../host/router/router.ts";
+
+export const TOOLS = new URL(".", import.meta.url).pathname;
+
+export interface Env { cluster: Cluster; routers: Router[]; close(): Promise<void> }
+
+/** Builds the cluster, starts one in-process router per node and attaches every pod. */
+export async function startCluster(spec: ClusterSpec & { kernelNodes?: number[] } = {}): Promise<Env> {
+  const cluster = Cluster.create(spec);
+  const routers: Router[] = [];
+  const close = async () => {
+    for (const r of routers) { try { await r.stop(); } catch { /* keep cleaning */ } }
+    cluster.destroy();
+  };
+  try {
+    for (const n of cluster.nodes) {
+      if (spec.kernelNodes?.includes(n.index)) continue;
+      const r = createRouter(n.config, { log: () => {} });
+      await r.start();
+      routers[n.index - 1] = r;
+      for (const p of n.pods) r.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 });
+    }
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { cluster, routers, close };
+}
+
+/** Starts `python3 script args` in `ns` and resolves once it printed its first line. */
+export function startServer(ns: string, script: string, args: string[]): Promise<{ proc: ChildProcess; result: Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn("ip", ["netns", "exec", ns, "python3", TOOLS + script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "", err = "", ready = false;
+    const result = new Promise<string>((res, rej) => {
+      proc.on("exit", (code) => (code === 0 ? res(out.split("\n").filter(Boolean).slice(1).join("\n")) : rej(new Error(`${script} exited ${code}: ${err}`))));
+    });
+    result.catch(() => {});
+    proc.stdout!.on("data", (d) => { out += d; if (!ready && out.includes("\n")) { ready = true; resolve({ proc, result }); } });
+    proc.stderr!.on("data", (d) => { err += d; });
+    proc.on("exit", (code) => { if (!ready) reject(new Error(`${script} exited ${code} before listening: ${err}`)); });
+    setTimeout(() => { if (!ready) { proc.kill(); reject(new Error(`${script} did not start`)); } }, 10_000);
+  });
+}

@@ -1,0 +1,104 @@
+// End to end, as root in network namespaces: two nodes with two pods each, a Weft router per
+// node (in this process), real TAP/TUN devices and UDP sockets. Every suite builds and removes
+// its own uniquely named namespaces.
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { startCluster, startServer, type Env } from "./e2e/harness.ts";
+
+for (const encapsulation of ["vxlan", "geneve"] as const) {
+  for (const underlay of [4, 6] as const) {
+    describe(`${encapsulation} over an IPv${underlay} underlay`, () => {
+      let env: Env;
+      beforeAll(async () => { env = await startCluster({ encapsulation, underlay }); });
+      afterAll(async () => { await env?.close(); });
+
+      it("pods reach pods on the same node and across nodes, IPv4 and IPv6", async () => {
+        const c = env.cluster;
+        const a = c.pod("n1p1");
+        for (const to of [c.pod("n1p2"), c.pod("n2p1"), c.pod("n2p2")]) {
+          await c.ping(a.ns, to.ipv4, 2);
+          await c.ping(a.ns, to.ipv6, 2);
+        }
+        await c.ping(c.pod("n2p2").ns, a.ipv4, 2);
+        const k = env.routers[0]!.counters().counters;
+        expect(k["peer.n2.tx_packets"]).toBeGreaterThan(0);
+        expect(k["peer.n2.rx_packets"]).toBeGreaterThan(0);
+      });
+
+      it("host-network processes reach pods on every node without NAT, and pods reach the host", async () => {
+        const c = env.cluster;
+        await c.ping(c.nodes[0]!.ns, c.pod("n2p1").ipv4, 2);
+        await c.ping(c.nodes[0]!.ns, c.pod("n2p1").ipv6, 2);
+        await c.ping(c.nodes[1]!.ns, c.pod("n1p2").ipv4, 2);
+        await c.ping(c.pod("n1p1").ns, c.nodes[0]!.config.gateway4!, 2);
+        await c.ping(c.pod("n2p1").ns, c.nodes[0]!.config.gateway6!, 2);
+        // no NAT: the far pod sees the node's gateway address as the source
+        const srv = await startServer(c.pod("n2p1").ns, "udp_echo.py", ["serve", c.pod("n2p1").ipv4, "7001"]);
+        await c.exec(c.nodes[0]!.ns, ["python3", new URL("./e2e/udp_echo.py", import.meta.url).pathname, "send", c.pod("n2p1").ipv4, "7001", "100"]);
+        await srv.result;
+      });
+    });
+  }
+}
+
+describe("vxlan over IPv4: transfers, MTU, fragments and drops", () => {
+  let env: Env;
+  beforeAll(async () => { env = await startCluster({ encapsulation: "vxlan", underlay: 4 }); });
+  afterAll(async () => { await env?.close(); });
+
+  it("moves 100 MB of TCP across nodes, bytes verified by hash at the far end", async () => {
+    const c = env.cluster;
+    const dst = c.pod("n2p1");
+    const sink = await startServer(dst.ns, "tcp_sink.py", [dst.ipv4, "7100"]);
+    const sent = (await c.exec(c.pod("n1p1").ns, ["python3", new URL("./e2e/tcp_source.py", import.meta.url).pathname, dst.ipv4, "7100", String(100 << 20)], 180_000)).trim();
+    const got = (await sink.result).trim();
+    expect(got).toBe(sent);
+    expect(got.split(" ")[0]).toBe(String(100 << 20));
+  }, 240_000);
+
+  it("carries a 2000-byte UDP datagram across nodes (IPv4 fragments) and IPv6", async () => {
+    const c = env.cluster;
+    for (const fam of ["ipv4", "ipv6"] as const) {
+      const dst = c.pod("n2p2");
+      const srv = await startServer(dst.ns, "udp_echo.py", ["serve", dst[fam], "7200"]);
+      const out = (await c.exec(c.pod("n1p1").ns, ["python3", new URL("./e2e/udp_echo.py", import.meta.url).pathname, "send", dst[fam], "7200", "2000"])).trim().split(" ");
+      await srv.result;
+      expect(out[0]).toBe("2000");
+      expect(out[1]).toBe(out[2]);
+    }
+  });
+
+  it("answers DF packets over the tunnel MTU with fragmentation needed, and TCP adapts", async () => {
+    const c = env.cluster;
+    const src = c.pod("n1p2"), dst = c.pod("n2p2");
+    // the pod believes its link carries 1500 bytes; the tunnel carries 1450
+    await c.exec(src.ns, ["ip", "link", "set", "dev", "eth0", "mtu", "1500"]);
+    await c.exec(src.ns, ["ip", "route", "flush", "cache"]);
+    const before = env.routers[0]!.counters().counters["drop.FragNeeded"]!;
+    await expect(c.ping(src.ns, dst.ipv4, 1, ["-M", "do", "-s", "1472"])).rejects.toThrow();
+    const sink = await startServer(dst.ns, "tcp_sink.py", [dst.ipv4, "7300"]);
+    const sent = (await c.exec(src.ns, ["python3", new URL("./e2e/tcp_source.py", import.meta.url).pathname, dst.ipv4, "7300", String(4 << 20)], 60_000)).trim();
+    expect((await sink.result).trim()).toBe(sent);
+    const k = env.routers[0]!.counters().counters;
+    expect(k["drop.FragNeeded"]!).toBeGreaterThan(before);
+    expect(k["event.icmpErrorsSent"]!).toBeGreaterThan(0);
+    const pmtu = await c.exec(src.ns, ["ip", "route", "get", dst.ipv4]);
+    expect(pmtu).toMatch(/mtu 1450/);
+  }, 120_000);
+
+  it("drops a pod's spoofed source and VXLAN from an unknown address, and counts them", async () => {
+    const c = env.cluster;
+    const a = c.pod("n1p1");
+    const before = env.routers[0]!.counters().counters;
+    await c.exec(a.ns, ["ip", "addr", "add", `10.${c.net}.1.99/32`, "dev", "eth0"]);
+    await expect(c.ping(a.ns, c.pod("n2p1").ipv4, 1, ["-I", `10.${c.net}.1.99`])).rejects.toThrow();
+    // a VXLAN packet to node 1 from an address that is not a peer
+    const ul = `${c.prefix}ul`;
+    await c.exec(ul, ["ip", "addr", "add", `192.168.${c.net}.99/24`, "dev", "br0"]);
+    await c.exec(ul, ["ip", "link", "set", "br0", "up"]);
+    await c.exec(ul, ["python3", "-c", `import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("192.168.${c.net}.99",0));[s.sendto(bytes([8,0,0,0,0,0,1,0])+bytes(64),("192.168.${c.net}.1",8472)) for _ in range(3)]`]);
+    await new Promise((r) => setTimeout(r, 300));
+    const after = env.routers[0]!.counters().counters;
+    expect(after["drop.SpoofedIp"]!).toBeGreaterThan(before["drop.SpoofedIp"]!);
+    expect(after["drop.UnknownPeer"]! - before["drop.UnknownPeer"]!).toBe(3);
+  });
+});
