@@ -27,7 +27,7 @@ describe.skipIf(!root && !nativeAvailable())("weft_io addon", () => {
     const u = n.openUdp(4, "127.0.0.1", 0, 0, 0, false);
     n.closeFd(u.fd);
     const calls: [string, () => unknown][] = [
-      ["read", () => n.readBatch(u.fd, mem, rx.offsets, rx.capacity, rx.lengths, 0, 4)],
+      ["readv", () => n.readBatch(u.fd, mem, rx.offsets, rx.capacity, rx.lengths, 0, 4)],
       ["write", () => n.writeBatch(u.fd, mem, rx.offsets, null, rx.lengths.fill(20), 0, 4)],
       ["recvmmsg", () => n.recvBatch(u.fd, mem, rx.offsets, rx.capacity, rx.lengths, 0, 4, undefined, 4, 1, 0)],
     ];

@@ -9,9 +9,12 @@ import { FdWatch } from "./watch.ts";
 export interface UnderlayOptions {
   /** UDP port to receive on (the tunnel's destination port). Default 8472 (Linux VXLAN). */
   port?: number;
-  /** IPv4: a local address to bind, true for any (0.0.0.0), false to disable. Default true. */
+  /**
+   * IPv4: a local address to bind, true for any (0.0.0.0), false to disable. Default (undefined):
+   * any, skipped without error when the namespace has no IPv4 (EAFNOSUPPORT).
+   */
   ipv4?: string | boolean;
-  /** IPv6: a local address to bind, true for any (::), false to disable. Default true. */
+  /** IPv6: as ipv4, with "::". Default: any, skipped when IPv6 is unavailable (EAFNOSUPPORT). */
   ipv6?: string | boolean;
   /** Create the sockets in this network namespace (path). Default: the caller's. */
   netns?: string;
@@ -124,25 +127,25 @@ export function openUnderlay(opts: UnderlayOptions = {}): LinuxUnderlay {
   const fds = { rx4: -1, rx6: -1, tx4: -1, tx6: -1 };
   const buffers = { rcvbuf: 0, sndbuf: 0 };
   let bound = port;
+  const open = (family: 4 | 6, want: string | boolean, optional: boolean): void => {
+    let u: ReturnType<typeof n.openUdp>;
+    try {
+      u = n.openUdp(family, typeof want === "string" ? want : "", port, rcvbuf, 0, !!opts.reusePort, opts.netns);
+    } catch (e) {
+      if (optional && (e as { code?: string }).code === "EAFNOSUPPORT") return;
+      throw e;
+    }
+    fds[family === 4 ? "rx4" : "rx6"] = u.fd;
+    bound = u.port;
+    buffers.rcvbuf = u.rcvbuf;
+    const t = n.openRawSender(family, sndbuf, opts.mark ?? 0, opts.netns);
+    fds[family === 4 ? "tx4" : "tx6"] = t.fd;
+    buffers.sndbuf = t.sndbuf;
+  };
   try {
-    if (want4) {
-      const u = n.openUdp(4, typeof want4 === "string" ? want4 : "", port, rcvbuf, 0, !!opts.reusePort, opts.netns);
-      fds.rx4 = u.fd;
-      bound = u.port;
-      buffers.rcvbuf = u.rcvbuf;
-      const t = n.openRawSender(4, sndbuf, opts.mark ?? 0, opts.netns);
-      fds.tx4 = t.fd;
-      buffers.sndbuf = t.sndbuf;
-    }
-    if (want6) {
-      const u = n.openUdp(6, typeof want6 === "string" ? want6 : "", port, rcvbuf, 0, !!opts.reusePort, opts.netns);
-      fds.rx6 = u.fd;
-      bound = u.port;
-      buffers.rcvbuf = u.rcvbuf;
-      const t = n.openRawSender(6, sndbuf, opts.mark ?? 0, opts.netns);
-      fds.tx6 = t.fd;
-      buffers.sndbuf = t.sndbuf;
-    }
+    if (want4) open(4, want4, opts.ipv4 === undefined);
+    if (want6) open(6, want6, opts.ipv6 === undefined);
+    if (fds.rx4 < 0 && fds.rx6 < 0) throw Object.assign(new Error("neither IPv4 nor IPv6 is available"), { code: "EAFNOSUPPORT" });
   } catch (e) {
     for (const fd of Object.values(fds)) if (fd >= 0) n.closeFd(fd);
     throw IoError.from(e, `open underlay :${port}`);

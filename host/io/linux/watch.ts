@@ -1,5 +1,6 @@
 // Readiness of one or more fds through the addon's libuv poll handles: a level-triggered readable
-// callback and a one-shot writable callback, shared by all fds of a port.
+// callback and a one-shot writable callback, shared by all fds of a port. Callbacks run from the
+// event loop and must not throw: a throw surfaces as process 'uncaughtException'.
 import { loadNative, type NativePoller } from "../../native/index.ts";
 
 export class FdWatch {
@@ -49,7 +50,10 @@ export class FdWatch {
 
   private readonly dispatch = (events: number, status: number): void => {
     const n = loadNative();
-    // status < 0 (e.g. the fd went bad): wake both so the next batch call throws the real error.
+    // status < 0 (e.g. the fd went bad): libuv has stopped the handle. Forget the armed masks so a
+    // later onReadable/onWritable re-arms it, and wake both callbacks once so that the next batch
+    // call throws the real error.
+    if (status < 0) this.masks.length = 0;
     if (this.writable && (status < 0 || events & n.WRITABLE)) {
       const cb = this.writable;
       this.writable = null;

@@ -37,10 +37,10 @@ export class NetnsFixture {
     ip(["link", "set", "lo", "up"], name);
     // Links created later inherit "default": no router solicitations, DAD or MLD frames unless asked.
     const v6 = opts.ipv6 ? "0" : "1";
+    const conf = "/proc/sys/net/ipv6/conf/default";
     this.exec(name, ["sh", "-c",
-      `echo ${v6} > /proc/sys/net/ipv6/conf/default/disable_ipv6; ` +
-      "echo 0 > /proc/sys/net/ipv6/conf/default/accept_ra; echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad; " +
-      "echo 0 > /proc/sys/net/ipv6/conf/default/dad_transmits; echo 0 > /proc/sys/net/ipv6/conf/default/router_solicitations"]);
+      `echo ${v6} > ${conf}/disable_ipv6; echo 0 > ${conf}/accept_ra; echo 0 > ${conf}/accept_dad; ` +
+      `echo 0 > ${conf}/dad_transmits; echo 0 > ${conf}/router_solicitations; true`]);  // absent without IPv6
     return { name, path: netnsPath(name) };
   }
 

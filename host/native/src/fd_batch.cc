@@ -56,7 +56,7 @@ WEFT_RAW_CALLBACK(ReadBatch) {
     st[STAT_TRUNCATED] += truncated;
     if (wouldBlock && n < s.count) st[STAT_WOULD_BLOCK] += 1;
   }
-  if (fatal && n == 0) ThrowErrno(env, fatal, "read");
+  if (fatal && n == 0) ThrowErrno(env, fatal, "readv");
   return MakeUint32(a.env, n);
 }
 
