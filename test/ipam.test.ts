@@ -3,7 +3,7 @@
  * each step of an allocation or release, and at random), and 50 concurrent processes.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,7 +129,7 @@ describe('LeaseStore', () => {
     expect(l.map((x) => x.address)).toEqual(['10.20.0.2', 'fd00:20::2']);
     expect(readlinkSync(join(dir, 'leases', '10.20.0.2'))).toBe('c1:eth0');
     expect(lstatSync(join(dir, 'leases', 'fd00:20::2')).isSymbolicLink()).toBe(true);
-    expect(readFileSync(join(dir, 'last_reserved.4'), 'utf8').trim()).toBe('10.20.0.2');
+    expect(readlinkSync(join(dir, 'last_reserved.4'))).toBe('10.20.0.2');
     expect(s.leasesOf('c1:eth0')).toHaveLength(2);
   });
 
@@ -202,12 +202,22 @@ describe('LeaseStore', () => {
     const dir = freshDir();
     const s = new LeaseStore(dir, { durable: false });
     s.allocate('a:eth0', poolsFromCidrs(['10.25.0.0/24']));
-    writeFileSync(join(dir, 'last_reserved.4'), 'garbage');
+    const hint = join(dir, 'last_reserved.4');
+    rmSync(hint);
+    symlinkSync('garbage', hint); // unparsable: start from the first address (taken: skip it)
     expect(s.allocate('b:eth0', poolsFromCidrs(['10.25.0.0/24']))[0].address).toBe('10.25.0.3');
-    writeFileSync(join(dir, 'last_reserved.4'), 'fd00::1');
+    rmSync(hint);
+    symlinkSync('fd00::1', hint); // other family
     expect(s.allocate('c:eth0', poolsFromCidrs(['10.25.0.0/24']))[0].address).toBe('10.25.0.4');
-    rmSync(join(dir, 'last_reserved.4'));
+    rmSync(hint);
+    writeFileSync(hint, '10.25.0.100\n'); // a regular file (hand-written): ignored, then replaced
     expect(s.allocate('d:eth0', poolsFromCidrs(['10.25.0.0/24']))[0].address).toBe('10.25.0.5');
+    expect(readlinkSync(hint)).toBe('10.25.0.5');
+    rmSync(hint);
+    expect(s.allocate('e:eth0', poolsFromCidrs(['10.25.0.0/24']))[0].address).toBe('10.25.0.6');
+    symlinkSync('10.25.0.9', join(dir, `.last_reserved.4.${process.pid}.tmp`)); // stale temp with our pid
+    expect(s.allocate('f:eth0', poolsFromCidrs(['10.25.0.0/24']))[0].address).toBe('10.25.0.7');
+    expect(readlinkSync(hint)).toBe('10.25.0.7');
   });
 
   it('release is idempotent and only touches the key', () => {

@@ -23,7 +23,7 @@
  * Router errors map to CNI codes: unreachable/timeout → 11 (try again later), an error answer
  * → 100 with the router's code in `details`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import { RouterClient, RouterError, RouterUnavailable } from '../control/client.ts';
 import type { AttachPodResult } from '../control/protocol.ts';
 import { type Ip, canonicalMac, formatIp, gatewayOf, parseCidr, parseIp, parseIpWithPrefix } from '../ipam/addr.ts';
@@ -62,7 +62,8 @@ export const defaultDeps: PluginDeps = {
  * (Node's time origin), to see where an invocation's time goes.
  */
 function trace(label: string): void {
-  if (process.env.WEFT_CNI_TRACE) process.stderr.write(`weft-cni trace ${performance.now().toFixed(2)} ms ${label}\n`);
+  // fs.writeSync, not process.stderr: creating that stream would itself cost milliseconds
+  if (process.env.WEFT_CNI_TRACE) writeSync(2, `weft-cni trace ${performance.now().toFixed(2)} ms ${label}\n`);
 }
 
 export const ABOUT = `weft CNI plugin (Weft overlay router), CNI spec versions ${SUPPORTED_VERSIONS.join(', ')}`;

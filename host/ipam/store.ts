@@ -7,7 +7,7 @@
  * Layout of `dir` (one directory per CNI network):
  *
  *     leases/<address>        symlink whose target is the owner key "<containerId>:<ifName>"
- *     last_reserved.4 / .6    text: the address handed out last (a hint for round-robin)
+ *     last_reserved.4 / .6    symlink whose target is the address handed out last (round-robin hint)
  *     .last_reserved.<f>.<pid>.tmp   transient, renamed over last_reserved.<f>
  *
  * A lease is one symlink named by the canonical address. symlink(2) creates the name and its
@@ -20,15 +20,16 @@
  *   (containerId, ifName) reuses it, DEL releases it, GC releases it if the attachment is not
  *   listed as valid.
  * After creating or removing leases the directory is fsync'ed (`durable`, default on) so an
- * acknowledged ADD/DEL survives power loss. The round-robin hint is written to a per-process
- * temporary file and renamed over; losing or reading a stale hint is harmless.
+ * acknowledged ADD/DEL survives power loss. The round-robin hint is a symlink too (created
+ * under a per-process temporary name and renamed over: atomic); losing it or reading a stale
+ * one is harmless. Symlinks rather than small files also keep the plugin's cold start cheap:
+ * one readlink per entry, no open/read/close.
  *
  * Callers must not run two operations for the same key concurrently (CNI guarantees this);
  * operations on different keys may run in any number of processes at once.
  */
 import {
-  closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync,
-  symlinkSync, unlinkSync, writeFileSync,
+  closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync,
 } from 'node:fs';
 import { type Family, type Ip, formatCidr, formatIp, parseIp } from './addr.ts';
 import type { Pool } from './pool.ts';
@@ -91,12 +92,17 @@ export class LeaseStore {
     this.onStep = opts.onStep;
   }
 
+  /** Whether the last scan found the lease directory. */
+  private scanFound = false;
+
   /** All entries of the lease directory (empty if it does not exist yet). */
   scan(): Lease[] {
     let names: string[];
     try {
       names = readdirSync(this.leasesDir);
+      this.scanFound = true;
     } catch (e) {
+      this.scanFound = false;
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;
     }
@@ -128,8 +134,8 @@ export class LeaseStore {
    * removed before the error is thrown; leases the key held before stay.
    */
   allocate(key: string, pools: Pool[]): Lease[] {
-    mkdirSync(this.leasesDir, { recursive: true, mode: 0o755 });
     const all = this.scan();
+    if (!this.scanFound) mkdirSync(this.leasesDir, { recursive: true, mode: 0o755 });
     const used = new Set(all.map((l) => `${l.ip.family}/${l.ip.value}`));
     const result: Lease[] = [];
     const created: Lease[] = [];
@@ -246,17 +252,23 @@ export class LeaseStore {
 
   private readHint(fam: Family): bigint | null {
     try {
-      const ip = parseIp(readFileSync(`${this.dir}/last_reserved.${fam}`, 'utf8').trim());
+      const ip = parseIp(readlinkSync(`${this.dir}/last_reserved.${fam}`));
       return ip && ip.family === fam ? ip.value : null;
     } catch {
-      return null;
+      return null; // missing, or not a symlink (e.g. written by hand): start from the beginning
     }
   }
 
   private writeHint(fam: Family, address: string): void {
     const tmp = `${this.dir}/.last_reserved.${fam}.${process.pid}.tmp`;
     try {
-      writeFileSync(tmp, address + '\n');
+      try {
+        symlinkSync(address, tmp);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        unlinkSync(tmp); // left by a crashed process that had our pid
+        symlinkSync(address, tmp);
+      }
       renameSync(tmp, `${this.dir}/last_reserved.${fam}`);
     } catch {
       // a hint only: allocation stays correct without it
