@@ -6,18 +6,19 @@
 //
 // Method: both plugins are exec'ed the way a runtime does (clean environment: PATH and CNI_*
 // only; config on stdin) through `nsenter --net=<node netns>`, so the bridge and its veths
-// live in a throw-away "node" namespace and both sides pay the same wrapper. ADDs of the two
-// plugins alternate (weft i, bridge i, ...), then DELs alternate, one operation at a time,
-// each into a fresh container netns; 3 warm-up ADD/DEL pairs per plugin are not counted.
+// live in a throw-away "node" namespace and both sides pay the same wrapper. Timing is
+// spawnSync from exec to exit; the fake router runs in its own process (like the real one),
+// so nothing else shares the timing process. ADDs of the two plugins alternate (weft i,
+// bridge i, ...), then DELs alternate, one operation at a time, each into a fresh container
+// netns; 3 warm-up ADD/DEL pairs per plugin are not counted.
 // Needs root. Everything created is removed at the end, also on failure.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCniPlugin } from '../host/cni/build.ts';
 import { RouterClient } from '../host/control/client.ts';
-import { FakeRouter } from '../test/fakes/fake-router.ts';
-import { NetnsRegistry, canUseNetns, runCni, tempDir } from '../test/fakes/fake-router-harness.ts';
+import { NetnsRegistry, canUseNetns, cniEnv, tempDir } from '../test/fakes/fake-router-harness.ts';
 import { type BenchResult, printTable } from './common.ts';
 
 export interface CniBenchOptions {
@@ -49,6 +50,42 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 };
 
+/** Start test/fakes/fake-router-server.ts as a child process; resolves once it listens. */
+async function startFakeRouter(socketPath: string, podCIDRs: string[]): Promise<ChildProcess> {
+  const script = fileURLToPath(new URL('../test/fakes/fake-router-server.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script, '--socket', socketPath, ...podCIDRs.flatMap((c) => ['--pod-cidr', c])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: undefined },
+  });
+  await new Promise<void>((resolve, reject) => {
+    let buf = '';
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('ready')) {
+        child.stdout!.off('data', onData);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`fake router exited (${code})`)));
+  });
+  return child;
+}
+
+/** SIGTERM the fake router and collect its per-op service times. */
+async function stopFakeRouter(child: ChildProcess): Promise<Record<string, { count: number; p50: number; p99: number }>> {
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  await exited;
+  try {
+    return JSON.parse(out.trim().split('\n').pop() ?? '{}');
+  } catch {
+    return {};
+  }
+}
+
 export async function runCniBench(opts: CniBenchOptions = {}): Promise<BenchResult[]> {
   const log = opts.log ?? ((s: string) => console.error(s));
   if (!canUseNetns()) throw new Error('the CNI benchmark needs root, iproute2 and nsenter');
@@ -59,7 +96,7 @@ export async function runCniBench(opts: CniBenchOptions = {}): Promise<BenchResu
   const reg = new NetnsRegistry('wbn');
   reg.removeStale();
   const dir = tempDir('weft-cni-bench-');
-  let fake: FakeRouter | null = null;
+  let fake: ChildProcess | null = null;
   try {
     const weft = await buildCniPlugin(join(dir, 'bin', 'weft'));
     const v4 = '10.251.0.0/16';
@@ -70,9 +107,8 @@ export async function runCniBench(opts: CniBenchOptions = {}): Promise<BenchResu
       const c = await RouterClient.connect({ socketPath: socket });
       c.close();
     } else {
-      fake = new FakeRouter({ socketPath: join(dir, 'weft.sock'), podCIDRs: dual ? [v4, v6] : [v4] });
-      await fake.start();
-      socket = fake.socketPath;
+      socket = join(dir, 'weft.sock');
+      fake = await startFakeRouter(socket, dual ? [v4, v6] : [v4]);
       routerKind = 'fake router (test/fakes/fake-router.ts: one `ip -batch` per attach)';
     }
     const node = reg.create();
@@ -99,14 +135,18 @@ export async function runCniBench(opts: CniBenchOptions = {}): Promise<BenchResu
     const nss = plugins.map(() => reg.createMany(total));
     const times = plugins.map(() => ({ add: [] as number[], del: [] as number[] }));
     log(`CNI bench: ${n} containers per plugin (+${warm} warm-up), ${dual ? 'dual-stack' : 'IPv4'}, weft with the ${routerKind}`);
-    const op = async (pi: number, i: number, command: 'ADD' | 'DEL') => {
+    const inputs = plugins.map((p) => JSON.stringify(p.conf));
+    const op = (pi: number, i: number, command: 'ADD' | 'DEL') => {
       const p = plugins[pi];
-      const r = await runCni(p.argv, { command, containerId: `bench-${pi}-${i}`, netns: nss[pi][i].path, ifName: 'eth0', path: REF_DIR }, p.conf);
-      if (r.code !== 0) throw new Error(`${p.name} ${command} #${i} failed (${r.code}): ${r.stdout} ${r.stderr}`);
-      if (i >= warm) times[pi][command === 'ADD' ? 'add' : 'del'].push(r.ms);
+      const env = cniEnv({ command, containerId: `bench-${pi}-${i}`, netns: nss[pi][i].path, ifName: 'eth0', path: REF_DIR });
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync(p.argv[0], p.argv.slice(1), { env, input: inputs[pi], encoding: 'utf8' });
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (r.status !== 0) throw new Error(`${p.name} ${command} #${i} failed (${r.status}): ${r.stdout} ${r.stderr}`);
+      if (i >= warm) times[pi][command === 'ADD' ? 'add' : 'del'].push(ms);
     };
-    for (let i = 0; i < total; i++) for (let pi = 0; pi < plugins.length; pi++) await op(pi, i, 'ADD');
-    for (let i = 0; i < total; i++) for (let pi = 0; pi < plugins.length; pi++) await op(pi, i, 'DEL');
+    for (let i = 0; i < total; i++) for (let pi = 0; pi < plugins.length; pi++) op(pi, i, 'ADD');
+    for (let i = 0; i < total; i++) for (let pi = 0; pi < plugins.length; pi++) op(pi, i, 'DEL');
 
     // context: what a bare Node start and the nsenter wrapper cost on this machine, same method
     const bare = (argv: string[]) => {
@@ -137,16 +177,17 @@ export async function runCniBench(opts: CniBenchOptions = {}): Promise<BenchResu
       });
     }
     if (fake) {
+      const stats = await stopFakeRouter(fake);
+      fake = null;
       for (const o of ['attachPod', 'detachPod'] as const) {
-        const xs = fake.opTimes.filter((t) => t.op === o).map((t) => t.ms);
-        if (xs.length) out.push({ name: `fake router ${o} p50 (inside ADD/DEL)`, value: pct(xs, 50), unit: 'ms' });
+        if (stats[o]) out.push({ name: `fake router ${o} p50 (inside ADD/DEL)`, value: stats[o].p50, unit: 'ms' });
       }
     }
     out.push({ name: 'node -e 0 start p50 (context)', value: nodeStart, unit: 'ms' });
     out.push({ name: 'nsenter wrapper p50 (context, in both)', value: nsenterCost, unit: 'ms' });
     return out;
   } finally {
-    await fake?.stop();
+    if (fake) await stopFakeRouter(fake);
     reg.removeAll();
     rmSync(dir, { recursive: true, force: true });
   }
