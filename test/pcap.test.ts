@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -17,6 +17,7 @@ import {
   readPcapFile,
   recordIpPacket,
   splitLinkLayer,
+  streamPcapFile,
 } from "../host/pcap/index.ts";
 
 const KERNEL_DIR = new URL("./vectors/kernel/", import.meta.url).pathname;
@@ -207,6 +208,39 @@ describe("pcap writer", () => {
         expect(out.match(/^\d\d:\d\d:\d\d\.\d+ /gm)).toHaveLength(n);
         expect(out).toContain("10.99.0.2.8472");
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("streaming reader", () => {
+  it("yields the same records as the whole-file reader", async () => {
+    for (const f of ["vxlan4-default-underlay.pcap", "underlay-nano.pcap", "any-sll2.pcap"]) {
+      const whole = parsePcap(new Uint8Array(readFileSync(join(KERNEL_DIR, f)))).records;
+      const streamed = [];
+      for await (const r of streamPcapFile(join(KERNEL_DIR, f))) streamed.push(r);
+      expect(streamed.map((r) => [r.ts, r.linkType, r.origLen, Buffer.from(r.data).toString("hex")])).toEqual(
+        whole.map((r) => [r.ts, r.linkType, r.origLen, Buffer.from(r.data).toString("hex")]),
+      );
+    }
+  });
+
+  it("names the offset and the file of a truncation", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weft-pcap-stream-"));
+    try {
+      const good = readFileSync(join(KERNEL_DIR, "vxlan4-default-underlay.pcap"));
+      const path = join(dir, "cut.pcap");
+      writeFileSync(path, good.subarray(0, good.length - 3));
+      const seen: number[] = [];
+      await expect(async () => {
+        for await (const r of streamPcapFile(path)) seen.push(r.data.length);
+      }).rejects.toThrow(/truncated record data \(\d+ of \d+ bytes\) \(in .*cut\.pcap\) at byte offset \d+/);
+      expect(seen.length).toBeGreaterThan(3);
+      writeFileSync(path, good.subarray(0, 30));
+      await expect(async () => {
+        for await (const _ of streamPcapFile(path)) void _;
+      }).rejects.toThrow(/truncated record header \(6 of 16 bytes\).* at byte offset 24$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

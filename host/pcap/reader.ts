@@ -5,7 +5,7 @@
 // out-of-range read, a hang or a huge allocation. Record data are views into the input buffer
 // (no copies).
 
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import {
   GLOBAL_HEADER_LEN,
   MAGIC_MICROS,
@@ -121,5 +121,59 @@ export async function readPcapFile(path: string): Promise<{ header: PcapHeader; 
       throw err;
     }
     throw e;
+  }
+}
+
+/**
+ * Reads a pcap file record by record without loading it whole (for captures larger than memory).
+ * Each record's data is a fresh buffer. Errors are `PcapFormatError`s naming the offset and file.
+ */
+export async function* streamPcapFile(path: string): AsyncGenerator<PcapRecord & { header: PcapHeader }> {
+  const fh = await open(path, "r");
+  try {
+    const rename = (e: unknown) => (e instanceof PcapFormatError ? new PcapFormatError(e.offset, `${e.detail} (in ${path})`) : e);
+    const readAt = async (pos: number, len: number): Promise<Uint8Array> => {
+      const buf = new Uint8Array(len);
+      let got = 0;
+      while (got < len) {
+        const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got === len ? buf : buf.subarray(0, got);
+    };
+    const head = await readAt(0, GLOBAL_HEADER_LEN);
+    let header: PcapHeader;
+    try {
+      header = parsePcapHeader(head);
+    } catch (e) {
+      throw rename(e);
+    }
+    const le = header.littleEndian;
+    const maxLen = Math.max(MAX_RECORD_LEN, header.snaplen);
+    let off = GLOBAL_HEADER_LEN;
+    for (;;) {
+      const rh = await readAt(off, RECORD_HEADER_LEN);
+      if (rh.length === 0) return;
+      if (rh.length < RECORD_HEADER_LEN) throw rename(new PcapFormatError(off, `truncated record header (${rh.length} of ${RECORD_HEADER_LEN} bytes)`));
+      const dv = new DataView(rh.buffer, rh.byteOffset, rh.byteLength);
+      const inclLen = dv.getUint32(8, le);
+      if (inclLen > maxLen) throw rename(new PcapFormatError(off + 8, `record length ${inclLen} exceeds the maximum ${maxLen}`));
+      const data = await readAt(off + RECORD_HEADER_LEN, inclLen);
+      if (data.length < inclLen) {
+        throw rename(new PcapFormatError(off + RECORD_HEADER_LEN, `truncated record data (${data.length} of ${inclLen} bytes)`));
+      }
+      const frac = dv.getUint32(4, le);
+      yield {
+        header,
+        ts: { sec: dv.getUint32(0, le), nsec: header.nanosecond ? frac : frac * 1000 },
+        linkType: header.linkType,
+        data,
+        origLen: dv.getUint32(12, le),
+      };
+      off += RECORD_HEADER_LEN + inclLen;
+    }
+  } finally {
+    await fh.close();
   }
 }
