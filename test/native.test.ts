@@ -1,5 +1,7 @@
 // The addon's own contract: argument checks, errors with errno names, readiness events,
 // namespaces, device flags. Device-level tests need root and run in fresh namespaces.
+import { spawnSync } from "node:child_process";
+import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { openPacketSocket } from "../host/io/linux/packet.ts";
 import { openTun } from "../host/io/linux/tun.ts";
@@ -7,7 +9,7 @@ import { IoError } from "../host/io/errors.ts";
 import { Stat } from "../host/io/stats.ts";
 import { makeMemory, waitReadable, writeTunTestPacket } from "../host/io/testing/compliance.ts";
 import { canUseNetns, NetnsFixture } from "../host/io/testing/netns.ts";
-import { loadNative, nativeAvailable } from "../host/native/index.ts";
+import { addonPath, loadNative, nativeAvailable } from "../host/native/index.ts";
 
 const root = canUseNetns();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -55,6 +57,38 @@ describe.skipIf(!root && !nativeAvailable())("weft_io addon", () => {
     expect(() => n.openUdp(5 as 4, "", 0, 0, 0, false)).toThrow(RangeError);
     expect(() => n.openUdp(4, "::1", 0, 0, 0, false)).toThrow(TypeError);
     expect(() => n.openTun("x".repeat(16), true, false, false)).toThrow(expect.objectContaining({ code: "ENAMETOOLONG" }));
+  });
+
+  it("works in worker threads, which may exit with poll handles still open", async () => {
+    const code = `
+      const { parentPort, workerData } = require("node:worker_threads");
+      const n = require(workerData);
+      const a = n.openUdp(4, "127.0.0.1", 0, 0, 0, false);
+      const b = n.openUdp(4, "127.0.0.1", 0, 0, 0, false);
+      const p = new n.Poller(b.fd, () => {});
+      p.start(n.READABLE);
+      new n.Poller(a.fd, () => {});  // created, never started
+      const mem = new Uint8Array(65536);
+      const r = n.recvBatch(b.fd, mem, Uint32Array.of(0, 2048), 2000, new Uint32Array(2), 0, 2, new Float64Array(8), 4, b.port, 0);
+      parentPort.postMessage(r);`;
+    for (let i = 0; i < 3; i++) {
+      const w = new Worker(code, { eval: true, workerData: addonPath });
+      const msg = await new Promise((resolve, reject) => {
+        w.once("message", resolve);
+        w.once("error", reject);
+      });
+      expect(msg).toBe(0);
+      await w.terminate();  // would crash the process if libuv called back into an unloaded addon
+    }
+  });
+
+  it("lets the process exit with an active poll handle", () => {
+    const r = spawnSync(process.execPath, ["-e", `
+      const n = require(${JSON.stringify(addonPath)});
+      const u = n.openUdp(4, "127.0.0.1", 0, 0, 0, false);
+      new n.Poller(u.fd, () => {}).start(n.READABLE);
+      setTimeout(() => process.exit(0), 10);`], { timeout: 10_000 });
+    expect(r.status).toBe(0);
   });
 
   it("accepts the memory as an ArrayBuffer or any view; offsets are relative to the view", () => {

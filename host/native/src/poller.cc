@@ -10,14 +10,29 @@ namespace {
 
 class Poller;
 
+// Lives until libuv has closed the poll handle. An async cleanup hook stays registered until then,
+// so a worker thread's environment (and this library) is not torn down while libuv still owes
+// us the close callback.
 struct PollHandle {
   uv_poll_t poll;
   Poller* owner;
-  napi_env env;
-  bool cleanupHook;
+  napi_async_cleanup_hook_handle hook;
+  bool closing;
 };
 
-void OnClosed(uv_handle_t* h) { delete static_cast<PollHandle*>(h->data); }
+void OnClosed(uv_handle_t* h) {
+  PollHandle* ph = static_cast<PollHandle*>(h->data);
+  if (ph->hook) napi_remove_async_cleanup_hook(ph->hook);
+  delete ph;
+}
+
+void BeginClose(PollHandle* ph) {
+  if (ph->closing) return;
+  ph->closing = true;
+  ph->owner = nullptr;
+  uv_poll_stop(&ph->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(&ph->poll), OnClosed);
+}
 
 // new Poller(fd, callback(events: number, status: number)); status < 0 is a libuv error code.
 class Poller : public Napi::ObjectWrap<Poller> {
@@ -36,7 +51,6 @@ class Poller : public Napi::ObjectWrap<Poller> {
     if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) ThrowType(env, "no event loop");
     h_ = new PollHandle{};
     h_->owner = this;
-    h_->env = env;
     h_->poll.data = h_;
     int rc = uv_poll_init(loop, &h_->poll, fd);
     if (rc != 0) {
@@ -45,7 +59,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
       ThrowErrno(env, -rc, "uv_poll_init");
     }
     cb_ = Napi::Persistent(info[1].As<Napi::Function>());
-    if (napi_add_env_cleanup_hook(env, &Poller::EnvCleanup, h_) == napi_ok) h_->cleanupHook = true;
+    if (napi_add_async_cleanup_hook(env, &Poller::EnvCleanup, h_, &h_->hook) != napi_ok) h_->hook = nullptr;
   }
 
   ~Poller() override { CloseHandle(); }
@@ -87,20 +101,16 @@ class Poller : public Napi::ObjectWrap<Poller> {
 
   void CloseHandle() {
     if (!h_) return;
-    if (h_->cleanupHook) napi_remove_env_cleanup_hook(h_->env, &Poller::EnvCleanup, h_);
-    h_->owner = nullptr;
-    uv_poll_stop(&h_->poll);
-    uv_close(reinterpret_cast<uv_handle_t*>(&h_->poll), OnClosed);
+    BeginClose(h_);
     h_ = nullptr;
   }
 
-  static void EnvCleanup(void* arg) {
+  // The environment is going away (worker exit) with the handle still open: close it; OnClosed
+  // removes the hook, which lets teardown continue.
+  static void EnvCleanup(napi_async_cleanup_hook_handle, void* arg) {
     PollHandle* h = static_cast<PollHandle*>(arg);
-    h->cleanupHook = false;
     if (h->owner) h->owner->h_ = nullptr;
-    h->owner = nullptr;
-    uv_poll_stop(&h->poll);
-    uv_close(reinterpret_cast<uv_handle_t*>(&h->poll), OnClosed);
+    BeginClose(h);
   }
 
   static void OnPoll(uv_poll_t* p, int status, int events) {
