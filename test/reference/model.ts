@@ -14,6 +14,11 @@
 // - Values that are implementation-defined are made deterministic here and must be masked by a
 //   comparison (see `normalizeUnderlay`): the outer UDP source port (a symmetric flow hash into
 //   32768..60999), the outer IPv4 ID (0 here), and the IP IDs of our ICMP errors (0 here).
+// - Every packet that crosses the router is a router hop (RFC 1812 §5.3.1): TTL / hop limit is
+//   decremented for pods, the host port and the tunnel alike; packets the router originates
+//   (ARP/NDP answers, ICMP errors) are not.
+// - Anti-spoofing: a pod sends only from its MAC and addresses; the underlay accepts tunnel
+//   traffic only from known peers, and inner sources only from that peer's pod CIDRs.
 // - Not modelled: ICMP rate limiting (the Wasm code has a token bucket; tests that compare ICMP
 //   output must keep under its burst), reassembly (outer fragments are dropped).
 
@@ -360,7 +365,7 @@ function podNdp(t: ModelTables, pod: ModelPod, srcMac: string, pkt: Uint8Array, 
   if (unspecified) {
     // DAD (RFC 4861 §7.1.1): destination must be solicited-node multicast, no source link-layer option.
     if (sllao || !p.repr.dst.startsWith("ff02::1:ff")) return drop("ndp-malformed");
-  } else if (p.repr.src !== pod.ipv6 && !(parseIp6(p.repr.src)[0] === 0xfe)) {
+  } else if (p.repr.src !== pod.ipv6 && !isLinkLocal6(parseIp6(p.repr.src))) {
     return drop("spoofed-ip");
   }
   if (sllao && sllao.lladdr !== pod.mac) return drop("spoofed-mac");
@@ -376,6 +381,8 @@ function podNdp(t: ModelTables, pod: ModelPod, srcMac: string, pkt: Uint8Array, 
   ]);
   return { verdict: "deliver", outputs: [{ port: pod.port, bytes: na }] };
 }
+
+const isLinkLocal6 = (a: Uint8Array) => a[0] === 0xfe && (a[1]! & 0xc0) === 0x80;
 
 // ---- from the host ---------------------------------------------------------------------------
 
