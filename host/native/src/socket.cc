@@ -37,7 +37,7 @@ namespace {
 constexpr uint32_t kMaxVec = 256;
 constexpr uint32_t kHdr4 = 20 + 8;
 constexpr uint32_t kHdr6 = 40 + 8;
-constexpr size_t kCtrl = 128;
+constexpr size_t kCtrl = 192;  // v6 uses 112 bytes of cmsgs (pktinfo, tclass, hoplimit, flowinfo)
 
 enum RecvFlags : uint32_t {
   RECV_V6_ZERO_CSUM = 1,  // leave the synthesized IPv6 UDP checksum 0 instead of computing it
