@@ -20,6 +20,8 @@ import {
 import { build, bytesToHex, dissect, find, hexToBytes, parseEthernet, type Layer } from "./reference/packet.ts";
 import { internetChecksum } from "./reference/checksum.ts";
 import { KERNEL_DIR, scapyVector } from "./vectors/load.ts";
+import { modelTablesFromConfig } from "./reference/tables.ts";
+import { parseNodeConfig } from "../host/config/node-config.ts";
 
 const POD_A = "02:00:00:01:00:11";
 const GW_A = "02:00:00:01:00:01";
@@ -373,6 +375,55 @@ describe("rules", () => {
     expect(referenceProcess(t, PORT_HOST, pkt).verdict).toBe("forward");
     expect(referenceProcess(t, PORT_HOST, ping({ src: "10.0.0.5", dst: "10.244.1.1" }).subarray(14)).reason).toBe("host-loop");
     expect(referenceProcess(t, POD_PORT, ping({ dst: "10.244.1.1" })).outputs[0]!.port).toBe(PORT_HOST);
+  });
+
+  it("a decapsulated packet whose TTL runs out: time exceeded goes back through the tunnel", () => {
+    const inner = build([
+      { kind: "ipv4", tos: 0, id: 9, df: false, mf: false, fragOffset: 0, ttl: 1, protocol: 17, src: "10.244.2.11", dst: "10.244.1.11" },
+      { kind: "udp", srcPort: 1000, dstPort: 2000 },
+      { kind: "payload", bytes: new Uint8Array(4) },
+    ]);
+    const outer = build([
+      { kind: "ipv4", tos: 0, id: 1, df: false, mf: false, fragOffset: 0, ttl: 64, protocol: 17, src: "10.99.0.2", dst: "10.99.0.1" },
+      { kind: "udp", srcPort: 40000, dstPort: 8472 },
+      { kind: "vxlan", flags: 8, vni: 1 },
+      { kind: "eth", dst: "02:aa:00:00:01:04", src: "02:bb:00:00:02:04", ethertype: 0x0800 },
+      { kind: "payload", bytes: inner },
+    ]);
+    const r = referenceProcess(t, PORT_UNDERLAY, outer);
+    expect(r).toMatchObject({ verdict: "drop", reason: "ttl-exceeded" });
+    expect(r.outputs).toHaveLength(1);
+    expect(r.outputs[0]).toMatchObject({ port: PORT_UNDERLAY, peer: "b" });
+    const ls = dissect(r.outputs[0]!.bytes, "ipv4");
+    expect(find(ls, "ipv4")).toMatchObject({ src: "10.99.0.1", dst: "10.99.0.2", ttl: 64, df: false, tos: 0 });
+    expect(find(ls, "ipv4", 1)).toMatchObject({ src: "10.244.1.1", dst: "10.244.2.11", ttl: 64 });
+    expect(find(ls, "icmp")).toMatchObject({ type: 11, code: 0 });
+    expect(bytesToHex(find(ls, "payload")!.bytes)).toBe(bytesToHex(inner));
+    // an inner source outside the peer's pod CIDRs is refused
+    const spoofed = outer.slice();
+    spoofed.set([10, 244, 9, 9], 20 + 8 + 8 + 14 + 12);
+    const ip = spoofed.subarray(50);
+    ip[10] = ip[11] = 0;
+    const c = internetChecksum(ip, 0, 20);
+    ip[10] = c >> 8;
+    ip[11] = c & 0xff;
+    expect(referenceProcess(t, PORT_UNDERLAY, spoofed).reason).toBe("spoofed-ip");
+  });
+
+  it("tables built from the router's own node configuration", () => {
+    const cfg = parseNodeConfig({
+      name: "a", vtepMac: "02:aa:00:00:01:04", routerMac: GW_A,
+      underlay: { ipv4: "10.99.0.1", mtu: 1500 }, podCIDRs: ["10.244.1.0/24"],
+      peers: [{ name: "b", underlay: "10.99.0.2", vtepMac: "02:bb:00:00:02:04", podCIDRs: ["10.244.2.0/24"] }],
+      pods: [{ name: "a", mac: POD_A, ipv4: "10.244.1.11" }],
+    });
+    const mt = modelTablesFromConfig(cfg);
+    expect(mt.pods).toEqual([{ name: "a", port: 2, mac: POD_A, ipv4: "10.244.1.11", ipv6: undefined }]);
+    expect(mt.node).toMatchObject({ port: 8472, vni: 1, gateway4: "10.244.1.1", udpChecksum4: false });
+    const r = referenceProcess(mt, 2, ping());
+    expect(r.verdict).toBe("forward");
+    const ls = dissect(r.outputs[0]!.bytes, "ipv4");
+    expect(find(ls, "udp")!.checksum).toBe(0); // the config's default: no outer checksum over IPv4
   });
 
   it("the flow hash is symmetric and stable, and in range", () => {
