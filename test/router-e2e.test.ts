@@ -2,7 +2,7 @@
 // node (in this process), real TAP/TUN devices and UDP sockets. Every suite builds and removes
 // its own uniquely named namespaces.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { startCluster, startServer, type Env } from "./e2e/harness.ts";
+import { startCluster, startServer, TOOLS, type Env } from "./e2e/harness.ts";
 
 for (const encapsulation of ["vxlan", "geneve"] as const) {
   for (const underlay of [4, 6] as const) {
@@ -33,7 +33,7 @@ for (const encapsulation of ["vxlan", "geneve"] as const) {
         await c.ping(c.pod("n2p1").ns, c.nodes[0]!.config.gateway6!, 2);
         // no NAT: the far pod sees the node's gateway address as the source
         const srv = await startServer(c.pod("n2p1").ns, "udp_echo.py", ["serve", c.pod("n2p1").ipv4, "7001"]);
-        await c.exec(c.nodes[0]!.ns, ["python3", new URL("./e2e/udp_echo.py", import.meta.url).pathname, "send", c.pod("n2p1").ipv4, "7001", "100"]);
+        await c.exec(c.nodes[0]!.ns, ["python3", TOOLS + "udp_echo.py", "send", c.pod("n2p1").ipv4, "7001", "100"]);
         await srv.result;
       });
     });
@@ -49,7 +49,7 @@ describe("vxlan over IPv4: transfers, MTU, fragments and drops", () => {
     const c = env.cluster;
     const dst = c.pod("n2p1");
     const sink = await startServer(dst.ns, "tcp_sink.py", [dst.ipv4, "7100"]);
-    const sent = (await c.exec(c.pod("n1p1").ns, ["python3", new URL("./e2e/tcp_source.py", import.meta.url).pathname, dst.ipv4, "7100", String(100 << 20)], 180_000)).trim();
+    const sent = (await c.exec(c.pod("n1p1").ns, ["python3", TOOLS + "tcp_source.py", dst.ipv4, "7100", String(100 << 20)], 180_000)).trim();
     const got = (await sink.result).trim();
     expect(got).toBe(sent);
     expect(got.split(" ")[0]).toBe(String(100 << 20));
@@ -60,7 +60,7 @@ describe("vxlan over IPv4: transfers, MTU, fragments and drops", () => {
     for (const fam of ["ipv4", "ipv6"] as const) {
       const dst = c.pod("n2p2");
       const srv = await startServer(dst.ns, "udp_echo.py", ["serve", dst[fam], "7200"]);
-      const out = (await c.exec(c.pod("n1p1").ns, ["python3", new URL("./e2e/udp_echo.py", import.meta.url).pathname, "send", dst[fam], "7200", "2000"])).trim().split(" ");
+      const out = (await c.exec(c.pod("n1p1").ns, ["python3", TOOLS + "udp_echo.py", "send", dst[fam], "7200", "2000"])).trim().split(" ");
       await srv.result;
       expect(out[0]).toBe("2000");
       expect(out[1]).toBe(out[2]);
@@ -76,7 +76,7 @@ describe("vxlan over IPv4: transfers, MTU, fragments and drops", () => {
     const before = env.routers[0]!.counters().counters["drop.FragNeeded"]!;
     await expect(c.ping(src.ns, dst.ipv4, 1, ["-M", "do", "-s", "1472"])).rejects.toThrow();
     const sink = await startServer(dst.ns, "tcp_sink.py", [dst.ipv4, "7300"]);
-    const sent = (await c.exec(src.ns, ["python3", new URL("./e2e/tcp_source.py", import.meta.url).pathname, dst.ipv4, "7300", String(4 << 20)], 60_000)).trim();
+    const sent = (await c.exec(src.ns, ["python3", TOOLS + "tcp_source.py", dst.ipv4, "7300", String(4 << 20)], 60_000)).trim();
     expect((await sink.result).trim()).toBe(sent);
     const k = env.routers[0]!.counters().counters;
     expect(k["drop.FragNeeded"]!).toBeGreaterThan(before);

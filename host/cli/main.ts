@@ -14,6 +14,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, () => Promise<{ run: Command; help: string }>> = {
   replay: async () => { const m = await import("./replay.ts"); return { run: m.replayCommand, help: m.replayUsage }; },
+  demo: async () => { const m = await import("./demo.ts"); return { run: m.demoCommand, help: m.demoUsage }; },
   router: async () => { const m = await import("./router.ts"); return { run: m.routerCommand, help: m.routerUsage }; },
   status: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("status"), help: m.queryUsage }; },
   routes: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("routes"), help: m.queryUsage }; },

@@ -29,9 +29,15 @@ export interface ClusterSpec {
   /** Second octet of the IPv4 nets (and the IPv6 prefix); default random 100..199. */
   net?: number;
   metricsBasePort?: number;
+  /**
+   * Nodes that run the Linux kernel's own VXLAN, set up as flannel's `vxlan` backend does (device
+   * flannel.<VNI>, static FDB, neighbour and route entries per peer, pods on a bridge) instead of
+   * Weft: the interoperability peer.
+   */
+  kernelNodes?: number[];
 }
 
-export interface ClusterNode { index: number; ns: string; underlay4: string; underlay6: string; config: NodeConfig; pods: ClusterPod[] }
+export interface ClusterNode { index: number; ns: string; underlay4: string; underlay6: string; config: NodeConfig; pods: ClusterPod[]; kernel: boolean }
 export interface ClusterPod { name: string; ns: string; node: number; ipv4: string; ipv6: string; ifName: string }
 
 function sh(argv: string[]): string {
@@ -58,6 +64,7 @@ export class Cluster {
       nodes: spec.nodes ?? 2, podsPerNode: spec.podsPerNode ?? 2, underlay: spec.underlay ?? 4,
       encapsulation: spec.encapsulation ?? "vxlan", mtu: spec.mtu ?? 1500, socketDir: spec.socketDir ?? "/run/weft",
       net: spec.net ?? 100 + (randomBytes(1)[0]! % 100), metricsBasePort: spec.metricsBasePort,
+      kernelNodes: spec.kernelNodes ?? [],
     };
     const c = new Cluster(full);
     try { c.build(); } catch (e) { c.destroy(); throw e; }
@@ -91,9 +98,55 @@ export class Cluster {
         const pns = this.addNs(`${p}n${i}p${j}`);
         pods.push({ name: `n${i}p${j}`, ns: pns, node: i, ipv4: `10.${net}.${i}.${10 + j}`, ipv6: `${this.v6}:${i}::${(10 + j).toString(16)}`, ifName: "eth0" });
       }
-      this.nodes.push({ index: i, ns, underlay4: u4, underlay6: u6, config: undefined as unknown as NodeConfig, pods });
+      this.nodes.push({ index: i, ns, underlay4: u4, underlay6: u6, config: undefined as unknown as NodeConfig, pods, kernel: this.spec.kernelNodes.includes(i) });
     }
     for (const n of this.nodes) n.config = this.nodeConfig(n.index);
+    for (const n of this.nodes) if (n.kernel) this.buildKernelNode(n);
+  }
+
+  /**
+   * A flannel-style kernel VXLAN node (dataplane-anchors.md §1.2): flannel.<vni> with our VTEP MAC,
+   * learning off; per peer a permanent neighbour <peer pod net address> -> peer VTEP MAC, an FDB
+   * entry peer VTEP MAC -> peer underlay address, and a route <peer pod CIDR> via that address
+   * onlink; the device owns <own pod net address>/32. Pods hang off a bridge with the gateway.
+   */
+  private buildKernelNode(n: ClusterNode): void {
+    const c = n.config, ns = n.ns, dev = `flannel.${c.vni}`;
+    const ipn = (args: string[]) => sh(["ip", "-n", ns, ...args]);
+    sh(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]);
+    // veth hands CHECKSUM_PARTIAL packets to the next namespace as they are; a real wire never
+    // carries a partial checksum, and neither must our underlay (the receiving node would read the
+    // inner TCP checksum unfinished): make the kernel finish checksums before the underlay.
+    sh(["ip", "netns", "exec", ns, "ethtool", "-K", "eth0", "tx", "off"]);
+    const local = c.underlay.ipv4 ? ["local", c.underlay.ipv4] : ["local", c.underlay.ipv6!];
+    ipn(["link", "add", dev, "type", "vxlan", "id", String(c.vni), "dstport", String(c.port), ...local, "dev", "eth0", "nolearning"]);
+    ipn(["link", "set", dev, "address", c.vtepMac, "mtu", String(c.mtu.pod), "up"]);
+    const [p4, p6] = [c.podCIDRs.find((x) => !x.includes(":"))!, c.podCIDRs.find((x) => x.includes(":"))!];
+    ipn(["addr", "add", `${p4.split("/")[0]}/32`, "dev", dev]);
+    ipn(["link", "add", "cni0", "type", "bridge"]);
+    ipn(["link", "set", "cni0", "mtu", String(c.mtu.pod), "up"]);
+    ipn(["addr", "add", `${c.gateway4}/${p4.split("/")[1]}`, "dev", "cni0"]);
+    ipn(["-6", "addr", "add", `${c.gateway6}/${p6.split("/")[1]}`, "dev", "cni0", "nodad"]);
+    for (const peer of c.peers) {
+      const [q4, q6] = [peer.podCIDRs.find((x) => !x.includes(":"))!, peer.podCIDRs.find((x) => x.includes(":"))!];
+      const gw4 = q4.split("/")[0]!, gw6 = q6.split("/")[0]!;
+      ipn(["neigh", "add", gw4, "lladdr", peer.vtepMac, "dev", dev, "nud", "permanent"]);
+      ipn(["-6", "neigh", "add", gw6, "lladdr", peer.vtepMac, "dev", dev, "nud", "permanent"]);
+      sh(["ip", "netns", "exec", ns, "bridge", "fdb", "append", peer.vtepMac, "dev", dev, "dst", peer.underlay, "self", "permanent"]);
+      ipn(["route", "add", q4, "via", gw4, "dev", dev, "onlink"]);
+      ipn(["-6", "route", "add", q6, "via", gw6, "dev", dev, "onlink"]);
+    }
+    for (const p of n.pods) {
+      const hostEnd = `v${p.name}`;
+      sh(["ip", "link", "add", hostEnd, "netns", ns, "type", "veth", "peer", "name", p.ifName, "netns", p.ns]);
+      ipn(["link", "set", hostEnd, "master", "cni0", "mtu", String(c.mtu.pod), "up"]);
+      const ipp = (args: string[]) => sh(["ip", "-n", p.ns, ...args]);
+      ipp(["link", "set", p.ifName, "mtu", String(c.mtu.pod), "up"]);
+      ipp(["addr", "add", `${p.ipv4}/${p4.split("/")[1]}`, "dev", p.ifName]);
+      ipp(["-6", "addr", "add", `${p.ipv6}/${p6.split("/")[1]}`, "dev", p.ifName, "nodad"]);
+      ipp(["route", "add", "default", "via", c.gateway4!]);
+      ipp(["-6", "route", "add", "default", "via", c.gateway6!]);
+    }
   }
 
   vtepMac(i: number): string { return `02:77:${this.net.toString(16).padStart(2, "0")}:00:00:${i.toString(16).padStart(2, "0")}`; }

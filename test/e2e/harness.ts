@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { Cluster, type ClusterSpec } from "../../host/demo/cluster.ts";
 import { createRouter, type Router } from "../../host/router/router.ts";
 
-export const TOOLS = new URL(".", import.meta.url).pathname;
+export const TOOLS = new URL("../../host/demo/", import.meta.url).pathname;
 
 export interface Env { cluster: Cluster; routers: Router[]; close(): Promise<void> }
 
