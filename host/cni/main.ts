@@ -6,7 +6,7 @@
  * `process.stdin`/`process.stdout` would load stream machinery this short-lived process does
  * not need (startup time is the plugin's main cost).
  */
-import { readSync, writeSync } from 'node:fs';
+import { fstatSync, readSync, writeSync } from 'node:fs';
 import { runPlugin } from './plugin.ts';
 
 function readStdin(): string {
@@ -29,6 +29,14 @@ function readStdin(): string {
     chunks.push(Buffer.from(buf.subarray(0, n)));
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+function isTerminal(): boolean {
+  try {
+    return fstatSync(0).isCharacterDevice();
+  } catch {
+    return false;
+  }
 }
 
 function writeAll(fd: number, text: string): void {
@@ -61,7 +69,9 @@ async function main(): Promise<void> {
   if (process.env.WEFT_CNI_TRACE) writeAll(2, `weft-cni trace ${performance.now().toFixed(2)} ms main\n`);
   let stdin: string;
   try {
-    stdin = process.env.CNI_COMMAND ? readStdin() : '';
+    // VERSION needs no input: do not wait for EOF on a terminal (someone typing the command)
+    const tty = process.env.CNI_COMMAND === 'VERSION' && isTerminal();
+    stdin = process.env.CNI_COMMAND && !tty ? readStdin() : '';
   } catch (e) {
     const err = { cniVersion: '1.1.0', code: 5, msg: 'failed to read network configuration from stdin', details: (e as Error).message };
     writeAll(1, JSON.stringify(err));
