@@ -404,7 +404,7 @@ describe('crash safety (processes killed mid-operation)', () => {
     const before = s.scan().length;
     expect(s.gc(new Set()).released).toHaveLength(before);
     expect(readdirSync(join(dir, 'leases'))).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('concurrency across processes', () => {
@@ -421,7 +421,7 @@ describe('concurrency across processes', () => {
     for (const a of v4) expect(pool[0].contains(parseIp(a)!)).toBe(true);
     const byKey = checkInvariants(dir);
     expect(byKey.size).toBe(50);
-  }, 60_000);
+  }, 180_000);
 
   it('50 processes racing for 29 addresses: 29 win, 21 get a clear exhaustion error, nothing leaks', async () => {
     const dir = freshDir();
@@ -435,5 +435,5 @@ describe('concurrency across processes', () => {
     expect(new Set(won.map((r) => r.out.addrs[0])).size).toBe(29);
     const byKey = checkInvariants(dir);
     expect(byKey.size).toBe(29); // losers left no IPv6 lease behind
-  }, 60_000);
+  }, 180_000);
 });
