@@ -22,6 +22,8 @@ import { internetChecksum } from "./reference/checksum.ts";
 import { KERNEL_DIR, scapyVector } from "./vectors/load.ts";
 import { modelTablesFromConfig } from "./reference/tables.ts";
 import { parseNodeConfig } from "../host/config/node-config.ts";
+import { DROP_REASONS } from "../host/wasm/abi.ts";
+import { comparableOutput, wasmReasonName } from "./reference/differential.ts";
 
 const POD_A = "02:00:00:01:00:11";
 const GW_A = "02:00:00:01:00:01";
@@ -432,6 +434,22 @@ describe("rules", () => {
     expect(flowSourcePort(t.node, a)).toBe(flowSourcePort(t.node, b));
     expect(flowSourcePort(t.node, a)).toBeGreaterThanOrEqual(32768);
     expect(flowSourcePort({ ...t.node, sourcePortRange: [1000, 1000] }, a)).toBe(1000);
+  });
+
+  it("every model drop reason names a reason of the Wasm drop list", () => {
+    for (const r of MODEL_DROP_REASONS) expect(DROP_REASONS as readonly string[], r).toContain(wasmReasonName(r));
+  });
+
+  it("comparable outputs ignore our ICMP errors' IP ID and the underlay's implementation-defined fields", () => {
+    const r1 = referenceProcess(t, POD_PORT, ping({ ttl: 1 }));
+    const other = r1.outputs[0]!.bytes.slice();
+    other[18] = 0x12; // IP ID
+    expect(comparableOutput(POD_PORT, other)).toBe(comparableOutput(POD_PORT, r1.outputs[0]!.bytes));
+    const fwd = referenceProcess(t, POD_PORT, ping()).outputs[0]!.bytes;
+    const moved = fwd.slice();
+    moved[20] ^= 1; // UDP source port, still in range
+    moved[26] = moved[27] = 0; // UDP checksum now stale: zero it, which IPv4 allows
+    expect(comparableOutput(PORT_UNDERLAY, moved)).toBe(comparableOutput(PORT_UNDERLAY, fwd));
   });
 
   it("random bytes on every port never throw and always give one verdict with a known reason", () => {
