@@ -55,7 +55,8 @@ export class NativeUnavailableError extends Error {
   readonly code = "ERR_WEFT_NATIVE_UNAVAILABLE";
 }
 
-export const addonPath = fileURLToPath(new URL("./build/Release/weft_io.node", import.meta.url));
+/** The addon file; WEFT_NATIVE_ADDON overrides it (e.g. a sanitizer build). */
+export const addonPath = process.env.WEFT_NATIVE_ADDON || fileURLToPath(new URL("./build/Release/weft_io.node", import.meta.url));
 
 let cached: NativeIo | undefined;
 let loadError: Error | undefined;
