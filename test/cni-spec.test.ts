@@ -576,8 +576,11 @@ describe('the built executable', () => {
     expect(r.code).toBe(1);
     expect(r.json).toMatchObject({ code: 1 });
     expect(r.stderr).toBe('');
-    const bad = await runCni(plugin, { command: 'ADD' }, 'not json');
+    const bad = await runCni(plugin, { command: 'ADD', containerId: 'c', netns, ifName: 'eth0' }, 'not json');
     expect(bad).toMatchObject({ code: 1, json: { code: 6 } });
+    // environment errors come first, as with the reference plugins
+    const both = await runCni(plugin, { command: 'ADD' }, 'not json');
+    expect(both).toMatchObject({ code: 1, json: { code: 4 } });
   });
 
   it('prints the about text without CNI_COMMAND and exits 0', async () => {

@@ -54,7 +54,7 @@ export const defaultDeps: PluginDeps = {
   connect: (socketPath, timeoutMs) => RouterClient.connect({ socketPath, timeoutMs }),
   leaseStore: (dir) => new LeaseStore(dir),
   inspect: async (netns, ifName) => (await import('./netns.ts')).inspectInterface(netns, ifName),
-  log: (msg) => process.stderr.write(`weft-cni: ${msg}\n`),
+  log: (msg) => writeSync(2, `weft-cni: ${msg}\n`),
 };
 
 /**
@@ -84,10 +84,19 @@ export async function runPlugin(env: NodeJS.ProcessEnv, stdin: string, deps: Plu
     const command = commandOf(env);
     if (command === undefined) return { stdout: '', stderr: ABOUT + '\n', exitCode: 0 };
     if (command === 'VERSION') return ok(versionInfo(stdin));
-    const raw = decodeConfig(stdin);
-    if (isSupportedVersion(raw.cniVersion)) version = raw.cniVersion;
-    const conf = parseConfig(raw, command);
+    // like the reference plugins (skel): environment errors first, then the configuration;
+    // decode early anyway so that errors are reported in the config's version
+    let raw: Record<string, unknown> | null = null;
+    let decodeError: unknown = null;
+    try {
+      raw = decodeConfig(stdin);
+      if (isSupportedVersion(raw.cniVersion)) version = raw.cniVersion;
+    } catch (e) {
+      decodeError = e;
+    }
     const cenv = readEnv(env, command);
+    if (decodeError || !raw) throw decodeError;
+    const conf = parseConfig(raw, command);
     const out = await dispatch(command, cenv, conf, deps);
     trace('done');
     return ok(out === undefined ? '' : JSON.stringify(out));
