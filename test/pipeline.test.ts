@@ -99,7 +99,8 @@ describe("encapsulation", () => {
     expect(outer[0]).toBe(0x45);
     expect(ipv4HeaderValid(outer)).toBe(true);
     expect(F.be16(outer, 2)).toBe(outer.length);
-    expect(F.be16(outer, 6) & 0x4000).toBe(0x4000); // DF
+    expect(F.be16(outer, 6) & 0x4000).toBe(0); // DF clear, as the kernel's VXLAN sends it
+    expect(outer[8]).toBe(64);
     expect(outer[9]).toBe(17);
     expect(formatIp(outer.subarray(12, 16))).toBe(NODE.underlay4);
     expect(formatIp(outer.subarray(16, 20))).toBe(PEER4.underlay);
@@ -209,6 +210,8 @@ describe("decapsulation", () => {
     expect(runOne(dp, outer4(innerTo(POD_A.ipv4), { dst: "192.168.0.9" }), PORT_UNDERLAY).result.reason).toBe("UnderlayNotForUs");
     const wrongMac = F.eth("02:00:00:00:00:77", PEER4.vtepMac, 0x0800, F.ipv4("10.244.2.7", POD_A.ipv4, 1, F.icmpEcho()));
     expect(runOne(dp, outer4(wrongMac), PORT_UNDERLAY).result.reason).toBe("InnerBadDstMac");
+    // a peer may only send from its own pod CIDRs
+    expect(runOne(dp, outer4(innerTo(POD_A.ipv4, "10.244.3.5")), PORT_UNDERLAY).result.reason).toBe("SpoofedIp");
     // a decapsulated packet for another peer is not relayed
     expect(runOne(dp, outer4(innerTo("10.244.3.5")), PORT_UNDERLAY).result.reason).toBe("UnderlayHairpin");
   });
@@ -247,6 +250,7 @@ describe("TTL, unreachable, MTU and fragments", () => {
     expect(formatIp(ip.subarray(16, 20))).toBe(POD_A.ipv4);
     const icmp = ip.subarray(20);
     expect([icmp[0], icmp[1]]).toEqual([11, 0]);
+    expect(ip[1]).toBe(0xc0); // RFC 1812 §4.3.2.5
     expect(F.checksum(icmp)).toBe(0);
     expect(icmp.subarray(8)).toEqual(pkt);
   });

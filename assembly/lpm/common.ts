@@ -7,12 +7,14 @@
 //   * a direct-pointing first level of 2^dirBits u64 entries (IPv4 18 bits, IPv6 16 bits):
 //       lo32 = `default`, the value of the longest route of length <= dirBits covering the entry
 //              (or LPM_MISS), hi32 = address of the root node record of the block, or 0.
-//   * below it, nodes of stride 6 (levels at depth dirBits + 6*lv). A node record is 24 bytes:
+//   * below it, nodes of stride 6 (levels at depth dirBits + 6*lv). A node record is RS bytes
+//     (24 for IPv4, 32 for IPv6):
 //       u64 vector   bit i: slot i is an internal node (a child)
 //       u64 leafvec  bit i: slot i is a leaf slot that starts a run of equal leaves
-//       u32 kidBase  address of the first child record - 24
+//       u32 kidBase  address of the first child record - RS
 //       u32 leafBase address of the first leaf - 4
-//     so child = kidBase + 24*popcnt(vector << (63-i)) and leaf = leafBase + 4*popcnt(leafvec << (63-i)).
+//       (IPv6 only) u32 chain target, u32 chain info: see chainOf
+//     so child = kidBase + RS*popcnt(vector << (63-i)) and leaf = leafBase + 4*popcnt(leafvec << (63-i)).
 //     Children slots are "transparent" for leafvec (they neither start nor break a run).
 //   * leaves are u32 values, leaf-pushed *within* the block of one direct entry only: a leaf holds
 //     the longest route of length > dirBits covering its slot, or LPM_MISS when there is none, in
@@ -43,11 +45,16 @@ export const ERR_BAD_VALUE: i32 = -3;
 export const ERR_NOT_FOUND: i32 = -4;
 
 // ---- layout constants ------------------------------------------------------------------------
-export const REC_SIZE: i32 = 24;
 export const REC_VEC: i32 = 0;
 export const REC_LEAFVEC: i32 = 8;
 export const REC_KIDS: i32 = 16;
 export const REC_LEAVES: i32 = 20;
+/** 32-byte records only (IPv6): a shortcut over a chain of single-child nodes without routes. */
+export const REC_CHAIN_TARGET: i32 = 24;
+export const REC_CHAIN_INFO: i32 = 28;   // (levels << 27) | expected key bits (6 per level)
+const CHAIN_MAX: i32 = 4;
+/** Record size of the table being worked on (24: IPv4, 32: IPv6 with chain shortcuts). */
+let RS: i32 = 24;
 
 export const HDR_SIZE: i32 = 8;
 const HDR_OWNER: i32 = 0;
@@ -71,12 +78,10 @@ export const LIST_SLOTS: i32 = 1 + 64 + 4096;
 const SC_OLDP: i32 = 0;      // 64 x u32 painted values before the update
 const SC_NEWP: i32 = 256;    // 64 x u32 painted values after the update
 const SC_LEAVES: i32 = 512;  // 64 x u32 new leaves
-const SC_RECS: i32 = 768;    // 64 x 24 new child records
-const SC_LIST: i32 = 2304;   // 127 x 8 new route list
-export const LV_SCRATCH: i32 = 2304 + 127 * 8 + 8;
+const SC_RECS: i32 = 768;    // 64 x (24 or 32) new child records
+const SC_LIST: i32 = 2816;   // 127 x 8 new route list
+export const LV_SCRATCH: i32 = 2816 + 127 * 8 + 8;
 
-/** Largest block: root record, 64 child records, 126 route entries. */
-export const MAX_BLOCK: i32 = HDR_SIZE + REC_SIZE + 64 * REC_SIZE + 126 * ENT_SIZE;
 
 /**
  * One table (one address family). Lives in linear memory; fields are set by `tableInit`.
@@ -94,6 +99,7 @@ export const MAX_BLOCK: i32 = HDR_SIZE + REC_SIZE + 64 * REC_SIZE + 126 * ENT_SI
   reserved: usize = 0;
   dirBits: i32 = 0;
   levels: i32 = 0;
+  recSize: i32 = 24;
   width: i32 = 0;
   count: i32 = 0;
   maxRoutes: i32 = 0;
@@ -110,7 +116,7 @@ export function tableNew(): Table {
  * (Re)initialises `t` for up to `maxRoutes` routes with an arena of `arenaBytes`, reusing the
  * previous reservation when it is large enough. The only place that allocates.
  */
-export function tableInit(t: Table, dirBits: i32, levels: i32, width: i32, maxRoutes: i32, arenaBytes: usize): void {
+export function tableInit(t: Table, dirBits: i32, levels: i32, width: i32, recSize: i32, maxRoutes: i32, arenaBytes: usize): void {
   const dirBytes = (<usize>1 << <usize>dirBits) << 3;
   const listBytes = <usize>((LIST_SLOTS * 4 + 7) & ~7);
   const scratchBytes = <usize>(levels * LV_SCRATCH);
@@ -132,6 +138,7 @@ export function tableInit(t: Table, dirBits: i32, levels: i32, width: i32, maxRo
   t.dirBits = dirBits;
   t.levels = levels;
   t.width = width;
+  t.recSize = recSize;
   t.count = 0;
   t.maxRoutes = maxRoutes < 0 ? 0 : maxRoutes;
   t.compactions = 0;
@@ -156,6 +163,45 @@ let gVec: u64 = 0;       // record of the node the builder just made
 let gLeafVec: u64 = 0;
 let gKids: u32 = 0;
 let gLeaves: u32 = 0;
+let gTarget: u32 = 0;    // its chain shortcut (32-byte records)
+let gInfo: u32 = 0;
+
+@inline function useTable(t: Table): void { RS = t.recSize; }
+
+/**
+ * The chain shortcut of a node (32-byte records only; sets gTarget/gInfo, 0 = none). A node with
+ * no routes and exactly one child is a chain link: its leaves all hold the inherited value, so a
+ * key that follows the child slots through the next `levels` such nodes ends in the target
+ * record, and any other key takes the normal step. The shortcut never crosses depth 64 (where
+ * the lookup switches from the high to the low half of the key) and spans at most CHAIN_MAX levels.
+ */
+function chainOf(vec: u64, nRoutes: i32, kids: usize, lv: i32): void {
+  gTarget = 0;
+  gInfo = 0;
+  if (RS != 32 || nRoutes != 0 || popcnt<u64>(vec) != 1) return;
+  const j = <u32>ctz<u64>(vec);
+  const cT = load<u32>(kids, REC_CHAIN_TARGET);
+  const cInfo = load<u32>(kids, REC_CHAIN_INFO);
+  const cLen = cInfo >> 27;
+  if (cT != 0 && cLen < <u32>CHAIN_MAX && lv + 1 != 8) {
+    gTarget = cT;
+    gInfo = ((cLen + 1) << 27) | (j << (6 * cLen)) | (cInfo & 0x7FFFFFF);
+  } else {
+    gTarget = <u32>kids;
+    gInfo = (1 << 27) | j;
+  }
+}
+
+@inline function storeRec(dst: usize): void {
+  store<u64>(dst, gVec, REC_VEC);
+  store<u64>(dst, gLeafVec, REC_LEAFVEC);
+  store<u32>(dst, gKids, REC_KIDS);
+  store<u32>(dst, gLeaves, REC_LEAVES);
+  if (RS == 32) {
+    store<u32>(dst, gTarget, REC_CHAIN_TARGET);
+    store<u32>(dst, gInfo, REC_CHAIN_INFO);
+  }
+}
 
 /** The 6-bit field at bit depth d of a left-aligned 128-bit key (bits beyond 128 read as 0). */
 @inline export function fieldAt(hi: u64, lo: u64, d: i32): i32 {
@@ -192,18 +238,19 @@ export function opSetPrefix(hi: u64, lo: u64, len: i32): void {
 
 /** Block of the node whose record is `rec` at FIB level `lv`. */
 @inline function blockOfRec(rec: usize, lv: i32): usize {
-  return lv == 0 ? rec - <usize>HDR_SIZE : <usize>load<u32>(rec, REC_KIDS) + <usize>(REC_SIZE - HDR_SIZE);
+  return lv == 0 ? rec - <usize>HDR_SIZE : <usize>load<u32>(rec, REC_KIDS) + <usize>(RS - HDR_SIZE);
 }
 @inline function listOfRec(rec: usize): usize {
   return <usize>load<u32>(rec, REC_LEAVES) + 4 + (<usize>popcnt<u64>(load<u64>(rec, REC_LEAFVEC)) << 2);
 }
 /** Record of the child in slot j of the node `rec` (slot j must be a child). */
 @inline function childRec(rec: usize, vec: u64, j: i32): usize {
-  return <usize>load<u32>(rec, REC_KIDS) + <usize>(REC_SIZE * <i32>popcnt<u64>(vec << <u64>(j ^ 63)));
+  return <usize>load<u32>(rec, REC_KIDS) + <usize>(RS * <i32>popcnt<u64>(vec << <u64>(j ^ 63)));
 }
 
 /** Slides live blocks down over dead ones, fixing the one pointer that names each moved block. */
 export function tableCompact(t: Table): void {
+  useTable(t);
   let src = t.arena;
   let dst = t.arena;
   const end = t.bump;
@@ -223,7 +270,7 @@ export function tableCompact(t: Table): void {
           if (kind == KIND_ROOT) {
             rec = dst + <usize>HDR_SIZE;
             store<u32>(owner, <u32>rec);   // hi half of the direct entry
-            kids = rec + <usize>REC_SIZE;
+            kids = rec + <usize>RS;
           } else {
             rec = owner;
             kids = dst + <usize>HDR_SIZE;
@@ -232,8 +279,8 @@ export function tableCompact(t: Table): void {
           store<u32>(rec, load<u32>(rec, REC_LEAVES) - delta, REC_LEAVES);
           const k = <i32>popcnt<u64>(load<u64>(rec, REC_VEC));
           for (let c = 0; c < k; c++) {
-            const crec = kids + <usize>(c * REC_SIZE);
-            store<u32>(<usize>load<u32>(crec, REC_KIDS) + <usize>(REC_SIZE - HDR_SIZE), <u32>crec, HDR_OWNER);
+            const crec = kids + <usize>(c * RS);
+            store<u32>(<usize>load<u32>(crec, REC_KIDS) + <usize>(RS - HDR_SIZE), <u32>crec, HDR_OWNER);
           }
         }
       }
@@ -244,6 +291,24 @@ export function tableCompact(t: Table): void {
   t.bump = dst;
   t.dead = 0;
   t.compactions++;
+  if (RS == 32) {
+    // shortcuts name records two or more levels down, which may have moved: recompute them all
+    const n = 1 << t.dirBits;
+    for (let i = 0; i < n; i++) {
+      const rec = <usize>load<u32>(t.dir + <usize>(i << 3), 4);
+      if (rec != 0) refreshChains(rec, 0);
+    }
+  }
+}
+
+function refreshChains(rec: usize, lv: i32): void {
+  const vec = load<u64>(rec, REC_VEC);
+  const kids = <usize>load<u32>(rec, REC_KIDS) + <usize>RS;
+  const k = <i32>popcnt<u64>(vec);
+  for (let c = 0; c < k; c++) refreshChains(kids + <usize>(c * RS), lv + 1);
+  chainOf(vec, <i32>load<u8>(blockOfRec(rec, lv), HDR_ROUTES), kids, lv);
+  store<u32>(rec, gTarget, REC_CHAIN_TARGET);
+  store<u32>(rec, gInfo, REC_CHAIN_INFO);
 }
 
 // ---- route lists -------------------------------------------------------------------------------
@@ -346,17 +411,14 @@ function buildNode(t: Table, oldRec: usize, lv: i32, inhOld: u32, inhNew: u32, o
     const oc: usize = (oVec >> <u64>j) & 1 ? childRec(oldRec, oVec, j) : 0;
     const pOld = load<u32>(oldP + <usize>(j << 2));
     const pNew = load<u32>(newP + <usize>(j << 2));
-    const dst = recs + <usize>(k * REC_SIZE);
+    const dst = recs + <usize>(k * RS);
     if (j == ps || pOld != pNew) {
       const r = buildNode(t, oc, lv + 1, pOld, pNew, j == ps);
       if (r < 0) return -1;
       if (r == 0) continue;
-      store<u64>(dst, gVec, REC_VEC);
-      store<u64>(dst, gLeafVec, REC_LEAFVEC);
-      store<u32>(dst, gKids, REC_KIDS);
-      store<u32>(dst, gLeaves, REC_LEAVES);
+      storeRec(dst);
     } else {
-      memory.copy(dst, oc, <usize>REC_SIZE);
+      memory.copy(dst, oc, <usize>RS);
     }
     nVec |= <u64>1 << <u64>j;
     k++;
@@ -380,8 +442,8 @@ function buildNode(t: Table, oldRec: usize, lv: i32, inhOld: u32, inhNew: u32, o
   }
 
   // the block
-  const own = isRoot ? REC_SIZE : 0;
-  const bytes = (HDR_SIZE + own + k * REC_SIZE + m * 4 + nN * ENT_SIZE + 7) & ~7;
+  const own = isRoot ? RS : 0;
+  const bytes = (HDR_SIZE + own + k * RS + m * 4 + nN * ENT_SIZE + 7) & ~7;
   const blk = arenaAlloc(t, bytes);
   if (blk == 0) return -1;
   store<u32>(blk, 0, HDR_OWNER);
@@ -389,29 +451,24 @@ function buildNode(t: Table, oldRec: usize, lv: i32, inhOld: u32, inhNew: u32, o
   store<u8>(blk, isRoot ? KIND_ROOT : KIND_NODE, HDR_KIND);
   store<u8>(blk, <u8>nN, HDR_ROUTES);
   const kids = blk + <usize>(HDR_SIZE + own);
-  memory.copy(kids, recs, <usize>(k * REC_SIZE));
-  const lv0 = kids + <usize>(k * REC_SIZE);
+  memory.copy(kids, recs, <usize>(k * RS));
+  const lv0 = kids + <usize>(k * RS);
   memory.copy(lv0, leaves, <usize>(m << 2));
   memory.copy(lv0 + <usize>(m << 2), nList, <usize>(nN * ENT_SIZE));
   gVec = nVec;
   gLeafVec = leafVec;
-  gKids = <u32>(kids - <usize>REC_SIZE);
+  gKids = <u32>(kids - <usize>RS);
   gLeaves = <u32>(lv0 - 4);
-  if (isRoot) {
-    const rec = blk + <usize>HDR_SIZE;
-    store<u64>(rec, gVec, REC_VEC);
-    store<u64>(rec, gLeafVec, REC_LEAFVEC);
-    store<u32>(rec, gKids, REC_KIDS);
-    store<u32>(rec, gLeaves, REC_LEAVES);
-  }
+  chainOf(nVec, nN, kids, lv);
+  if (isRoot) storeRec(blk + <usize>HDR_SIZE);
   return 1;
 }
 
 function killSubtree(t: Table, rec: usize, lv: i32): void {
   const vec = load<u64>(rec, REC_VEC);
   const k = <i32>popcnt<u64>(vec);
-  const kids = <usize>load<u32>(rec, REC_KIDS) + <usize>REC_SIZE;
-  for (let c = 0; c < k; c++) killSubtree(t, kids + <usize>(c * REC_SIZE), lv + 1);
+  const kids = <usize>load<u32>(rec, REC_KIDS) + <usize>RS;
+  for (let c = 0; c < k; c++) killSubtree(t, kids + <usize>(c * RS), lv + 1);
   markDead(t, blockOfRec(rec, lv));
 }
 
@@ -421,16 +478,16 @@ function killSubtree(t: Table, rec: usize, lv: i32): void {
  */
 function commitNode(t: Table, newRec: usize, oldRec: usize, lv: i32): void {
   const nVec = load<u64>(newRec, REC_VEC);
-  const nKids = <usize>load<u32>(newRec, REC_KIDS) + <usize>REC_SIZE;
+  const nKids = <usize>load<u32>(newRec, REC_KIDS) + <usize>RS;
   const oVec: u64 = oldRec != 0 ? load<u64>(oldRec, REC_VEC) : 0;
   let slots = nVec;
   let c = 0;
   while (slots != 0) {
     const j = <i32>ctz<u64>(slots);
     slots &= slots - 1;
-    const crec = nKids + <usize>(c * REC_SIZE);
+    const crec = nKids + <usize>(c * RS);
     c++;
-    const cblk = <usize>load<u32>(crec, REC_KIDS) + <usize>(REC_SIZE - HDR_SIZE);
+    const cblk = <usize>load<u32>(crec, REC_KIDS) + <usize>(RS - HDR_SIZE);
     store<u32>(cblk, <u32>crec, HDR_OWNER);
     if (cblk >= opMark) {
       const oc: usize = (oVec >> <u64>j) & 1 ? childRec(oldRec, oVec, j) : 0;
@@ -452,6 +509,7 @@ function commitNode(t: Table, newRec: usize, oldRec: usize, lv: i32): void {
  * exists (0 otherwise). Must be called before `tableApply`.
  */
 export function opLocate(t: Table): usize {
+  useTable(t);
   const s = t.dirBits;
   const L = opLen;
   if (L <= s) {
@@ -482,6 +540,7 @@ export function opLocate(t: Table): usize {
 
 /** Applies the located op (insert/replace when !del, else delete). 0 or ERR_FULL (table unchanged). */
 export function tableApply(t: Table, value: u32, del: bool): i32 {
+  useTable(t);
   opVal = value;
   opDelete = del;
   if (opLen <= t.dirBits) return applyShort(t);
@@ -634,10 +693,10 @@ function checkNode(t: Table, rec: usize, lv: i32, owner: usize): i32 {
   const n = <i32>load<u8>(blk, HDR_ROUTES);
   if (k == 0 && n == 0) return 15;                       // empty nodes must not exist
   if (lv == t.levels - 1 && k != 0) return 16;
-  const own = lv == 0 ? REC_SIZE : 0;
-  const bytes = (HDR_SIZE + own + k * REC_SIZE + m * 4 + n * ENT_SIZE + 7) & ~7;
+  const own = lv == 0 ? RS : 0;
+  const bytes = (HDR_SIZE + own + k * RS + m * 4 + n * ENT_SIZE + 7) & ~7;
   if (<i32>load<u16>(blk, HDR_BYTES) != bytes) return 17;
-  if (<usize>load<u32>(rec, REC_LEAVES) + 4 != <usize>load<u32>(rec, REC_KIDS) + <usize>(REC_SIZE + k * REC_SIZE)) return 18;
+  if (<usize>load<u32>(rec, REC_LEAVES) + 4 != <usize>load<u32>(rec, REC_KIDS) + <usize>(RS + k * RS)) return 18;
   // leaves: first leaf slot starts a run, adjacent runs differ
   const leaves = <usize>load<u32>(rec, REC_LEAVES) + 4;
   let seen = false;
@@ -667,11 +726,15 @@ function checkNode(t: Table, rec: usize, lv: i32, owner: usize): i32 {
   chkBytes += <usize>bytes;
   chkRoutes += n;
   chkNodes++;
-  const kids = <usize>load<u32>(rec, REC_KIDS) + <usize>REC_SIZE;
+  const kids = <usize>load<u32>(rec, REC_KIDS) + <usize>RS;
   for (let c = 0; c < k; c++) {
-    const crec = kids + <usize>(c * REC_SIZE);
+    const crec = kids + <usize>(c * RS);
     const r = checkNode(t, crec, lv + 1, crec);
     if (r != 0) return r;
+  }
+  if (RS == 32) {
+    chainOf(vec, n, kids, lv);
+    if (load<u32>(rec, REC_CHAIN_TARGET) != gTarget || load<u32>(rec, REC_CHAIN_INFO) != gInfo) return 25;
   }
   return 0;
 }
@@ -681,6 +744,7 @@ function checkNode(t: Table, rec: usize, lv: i32, owner: usize): i32 {
  * canonical leaf runs, sorted lists, no empty nodes, byte and route accounting).
  */
 export function tableCheck(t: Table): i32 {
+  useTable(t);
   chkBytes = 0; chkRoutes = 0; chkNodes = 0;
   const n = 1 << t.dirBits;
   for (let i = 0; i < n; i++) {

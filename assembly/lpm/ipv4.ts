@@ -35,7 +35,7 @@ export function lpm4Init(maxRoutes: i32): void {
 /** As lpm4Init with an explicit arena size (tests use a small one to exercise ERR_FULL). */
 export function lpm4InitSized(maxRoutes: i32, arenaBytes: i32): void {
   if (changetype<usize>(T4) == 0) T4 = tableNew();
-  tableInit(T4, DIR_BITS, LEVELS, 32, maxRoutes, <usize>(arenaBytes < 0 ? 0 : arenaBytes));
+  tableInit(T4, DIR_BITS, LEVELS, 32, 24, maxRoutes, <usize>(arenaBytes < 0 ? 0 : arenaBytes));
   dir4 = T4.dir;
 }
 

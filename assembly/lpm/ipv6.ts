@@ -1,6 +1,8 @@
 // IPv6 longest-prefix match: direct 16-bit level, then 6-bit Poptrie levels at depths
 // 16, 22, ..., 58 (bits of the high half) and 64, 70, ..., 124 (low half; the last reads bits
 // 124..127 and two zero bits). Addresses and prefixes are 16 bytes in network byte order.
+// Records are 32 bytes: the extra 8 hold a chain shortcut (common.ts chainOf), which lets a
+// lookup skip up to 4 single-child levels at once; sparse IPv6 tables are mostly such chains.
 // See common.ts and docs/LPM.md.
 
 import {
@@ -12,13 +14,13 @@ const DIR_BITS: i32 = 16;
 const LEVELS: i32 = 19;
 
 /**
- * Default arena size for `maxRoutes` routes. A route can need up to 19 nodes of 40 bytes when it
- * shares nothing with the others; real tables share most of their upper levels (docs/LPM.md has
- * the measured bytes per route), so this reserves 384 bytes per route plus 1 MiB of room for
- * rebuilding subtrees. A table that does not fit gets ERR_FULL and stays as it was.
+ * Arena bytes that hold any set of `maxRoutes` routes: a route keeps at most 19 nodes alive, each
+ * at most 48 bytes (header, 32-byte record, 1 + 2 leaves per route in the node, alignment), plus
+ * 16 bytes of list entry and leaves per route, plus 1 MiB to rebuild subtrees beside the old ones
+ * (realistic tables use ~190 B/route, docs/LPM.md).
  */
 export function lpm6ArenaBytesFor(maxRoutes: i32): usize {
-  return <usize>(maxRoutes < 0 ? 0 : maxRoutes) * 384 + (1 << 20);
+  return <usize>(maxRoutes < 0 ? 0 : maxRoutes) * 928 + (1 << 20);
 }
 
 let T6: Table = changetype<Table>(0);
@@ -30,7 +32,7 @@ export function lpm6Init(maxRoutes: i32): void {
 
 export function lpm6InitSized(maxRoutes: i32, arenaBytes: i32): void {
   if (changetype<usize>(T6) == 0) T6 = tableNew();
-  tableInit(T6, DIR_BITS, LEVELS, 128, maxRoutes, <usize>(arenaBytes < 0 ? 0 : arenaBytes));
+  tableInit(T6, DIR_BITS, LEVELS, 128, 32, maxRoutes, <usize>(arenaBytes < 0 ? 0 : arenaBytes));
   dir6 = T6.dir;
 }
 
@@ -78,15 +80,28 @@ export function lpm6Delete(prefixPtr: usize, len: i32): i32 {
   const def = <u32>e;
   if (rec == 0) return def;
   const lo = <u64>i64x2.extract_lane(k, 0);
-  let cur = hi << 16;
-  let n = 0;
+  let cur = hi << 16;   // key bits from the current depth on, left-aligned
+  let n = 0;            // levels below the root; at 8 the key continues in `lo`
   let t: u64;
   let sh: u64;
   while (true) {
+    const target = load<u32>(rec, 24);
+    if (target != 0) {
+      // chain shortcut: `levels` single-child nodes whose slots must match the next key bits
+      const info = load<u32>(rec, 28);
+      const levels = info >> 27;
+      const bits = <u64>(levels * 6);
+      if ((cur >> (64 - bits)) == <u64>(info & 0x7FFFFFF)) {
+        rec = <usize>target;
+        n += <i32>levels;
+        cur = select<u64>(lo, cur << bits, n == 8);
+        continue;
+      }
+    }
     sh = (cur >> 58) ^ 63;
     t = load<u64>(rec) << sh;
     if (<i64>t >= 0) break;
-    rec = <usize>load<u32>(rec, 16) + <usize>(<u32>popcnt<u64>(t) * 24);
+    rec = <usize>load<u32>(rec, 16) + (<usize>popcnt<u64>(t) << 5);
     n++;
     cur = select<u64>(lo, cur << 6, n == 8);
   }

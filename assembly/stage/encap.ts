@@ -5,12 +5,13 @@
 // src = our VTEP MAC; UDP dst = configured port (8472 default); UDP source port = a hash of
 // the inner flow scaled into the ephemeral range (as udp_flow_src_port() in Linux), so that
 // fragments of one datagram and packets of one flow always use one port; outer IPv4 with DF
-// (RFC 7348 §4.3: VTEPs never fragment) and a correct header checksum; outer UDP checksum zero
+// clear, TTL 64, TOS 0 as the kernel sends it (test/vectors/kernel captures) and a correct header
+// checksum (we never exceed the underlay MTU ourselves: RFC 7348 §4.3); outer UDP checksum zero
 // over IPv4 unless configured (RFC 7348 §5 allows zero) and always computed over IPv6
 // (RFC 8200 §8.1).
 
 import { ETH_HEADER_LEN, ethEmit, ETHERTYPE_IPV4_LE, ETHERTYPE_IPV6_LE } from "../wire/ethernet";
-import { ipv4Emit, IPV4_FLAG_DF, IPV4_MIN_HEADER_LEN } from "../wire/ipv4";
+import { ipv4Emit, IPV4_MIN_HEADER_LEN } from "../wire/ipv4";
 import { ipv6Emit, IPV6_HEADER_LEN } from "../wire/ipv6";
 import { udpEmit, UDP_HEADER_LEN, UDP_CHECKSUM, IPPROTO_UDP } from "../wire/udp";
 import { vxlanEmit } from "../wire/vxlan";
@@ -77,7 +78,7 @@ export function encapsulate(p: usize, len: i32, innerIs6: bool, peer: usize, flo
     return ip;
   }
   const ip = udp - IPV4_MIN_HEADER_LEN;
-  ipv4Emit(ip, 0, udpLen + IPV4_MIN_HEADER_LEN, nextIpv4Id(), IPV4_FLAG_DF, OUTER_TTL, IPPROTO_UDP, cfgUnderlay4, load<u32>(peerAddr(peer)));
+  ipv4Emit(ip, 0, udpLen + IPV4_MIN_HEADER_LEN, nextIpv4Id(), 0, OUTER_TTL, IPPROTO_UDP, cfgUnderlay4, load<u32>(peerAddr(peer)));
   if (cfgFlags & CFGF_UDP_CSUM4) {
     const sum = csumPartial(udp, udpLen, csumPseudo4(ip + 12, ip + 16, IPPROTO_UDP, <u32>udpLen));
     let c = csumFinish(sum);

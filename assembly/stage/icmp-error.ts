@@ -60,7 +60,8 @@ export function icmpError4(i: i32, p: usize, len: i32, type: u8, code: u8, mtu: 
   const quote = min(len, ICMP_ERROR_MAX_LEN - over);
   const e = p - <usize>over;
   const total = over + quote;
-  ipv4Emit(e, 0, total, nextIpv4Id(), 0, ICMP_TTL, IPPROTO_ICMP, cfgGateway4, src);
+  // RFC 1812 §4.3.2.5: ICMP errors go with precedence 6 (internetwork control), TOS 0xc0, as Linux.
+  ipv4Emit(e, 0xc0, total, nextIpv4Id(), 0, ICMP_TTL, IPPROTO_ICMP, cfgGateway4, src);
   const m = e + IPV4_MIN_HEADER_LEN;
   icmpEmit(m, type, code, mtu & 0xffff);
   store<u16>(m, csumFinish(csumPartial(m, ICMP_HEADER_LEN + quote, 0)), ICMP_CHECKSUM);

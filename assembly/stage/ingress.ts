@@ -4,7 +4,8 @@
 // outer IP + UDP + VXLAN/Geneve + inner Ethernet.
 
 import {
-  PORT_HOST, PORT_UNDERLAY, NO_PEER, POD_HAS_IPV4, POD_HAS_IPV6, RX_FLAG_CSUM_VERIFIED, CFGF_GENEVE, CFGF_HAS_UNDERLAY6,
+  PORT_HOST, PORT_UNDERLAY, NO_PEER, POD_HAS_IPV4, POD_HAS_IPV6, RX_FLAG_CSUM_VERIFIED, CFGF_GENEVE, CFGF_HAS_UNDERLAY4,
+  CFGF_HAS_UNDERLAY6, TARGET_KIND_SHIFT, TARGET_PEER,
   CFGF_HAS_GATEWAY4, CFGF_HAS_GATEWAY6, PC_RX_PACKETS, EV_ARP_REPLIES, EV_NDP_ADVERTS,
   DROP_UNKNOWN_PORT, DROP_ETH_TRUNCATED, DROP_ETH_NOT_FOR_ROUTER, DROP_ETH_UNSUPPORTED_TYPE, DROP_SPOOFED_MAC,
   DROP_SPOOFED_IP, DROP_ARP_MALFORMED, DROP_ARP_NOT_FOR_GATEWAY, DROP_ARP_IGNORED, DROP_NOT_IP,
@@ -45,16 +46,29 @@ import {
 import { csumPartial, csumFold, csumFinish, csumPseudo4, csumPseudo6 } from "../csum/checksum";
 import { podRecord, podAttached, podFlags, podMac, podIpv4, podIpv6 } from "../tables/pods";
 import { peerByAddr4, peerByAddr6 } from "../tables/peers";
+import { routeLookup4, routeLookup6 } from "../tables/routes";
 import { drop, deliver, txPush } from "./output";
 import { route4, route6, ORIGIN_INPUT, setL4 } from "./forward";
 
 // ---- shared: a validated IP packet goes on to forwarding --------------------------------------
 
-/** Validates the IPv4 packet at `p` (`avail` bytes) and forwards it. `podRec` != 0: anti-spoofing. */
-function ipv4In(i: i32, p: usize, avail: i32, inPort: i32, podRec: usize, malformed: u8): void {
+/**
+ * The route of an inner source must lead back to the peer it came from: a peer may only send
+ * from its own pod CIDRs (flannel's host-to-pod traffic uses the peer's `.0` address, inside them).
+ */
+@inline function fromPeerOwned(target: u32, peer: i32): bool {
+  return target == ((TARGET_PEER << TARGET_KIND_SHIFT) | <u32>peer);
+}
+
+/**
+ * Validates the IPv4 packet at `p` (`avail` bytes) and forwards it. Anti-spoofing: `podRec` != 0
+ * for a pod's packet, `peer` >= 0 for a decapsulated one.
+ */
+function ipv4In(i: i32, p: usize, avail: i32, inPort: i32, podRec: usize, malformed: u8, peer: i32 = -1): void {
   const r = ipv4Check(p, avail);
   if (r != IPV4_OK) { drop(i, r == IPV4_BAD_CHECKSUM ? DROP_IPV4_BAD_CHECKSUM : malformed); return; }
   if (podRec != 0 && (!(podFlags(podRec) & POD_HAS_IPV4) || ipv4Src(p) != podIpv4(podRec))) { drop(i, DROP_SPOOFED_IP); return; }
+  if (peer >= 0 && !fromPeerOwned(routeLookup4(ipv4Src(p)), peer)) { drop(i, DROP_SPOOFED_IP); return; }
   if (ipv4IsMulticastOrBroadcast(ipv4Dst(p))) { drop(i, DROP_MULTICAST_NOT_ROUTED); return; }
   const len = ipv4TotalLen(p); // trailing padding (e.g. Ethernet minimum frame) is not part of the packet
   setL4(ipv4Proto(p), ipv4IsFragment(p) ? -1 : ipv4HeaderLen(p));
@@ -62,7 +76,7 @@ function ipv4In(i: i32, p: usize, avail: i32, inPort: i32, podRec: usize, malfor
 }
 
 /** Validates the IPv6 packet at `p` and forwards it; `ndpFrom` = pod record whose NS we may answer. */
-function ipv6In(i: i32, p: usize, avail: i32, inPort: i32, podRec: usize, malformed: u8): void {
+function ipv6In(i: i32, p: usize, avail: i32, inPort: i32, podRec: usize, malformed: u8, peer: i32 = -1): void {
   if (!ipv6Check(p, avail)) { drop(i, malformed); return; }
   const len = IPV6_HEADER_LEN + ipv6PayloadLen(p);
   if (ipv6Walk(p, len) != WALK_OK) { drop(i, DROP_IPV6_BAD_EXT_HEADER); return; }
@@ -73,12 +87,15 @@ function ipv6In(i: i32, p: usize, avail: i32, inPort: i32, podRec: usize, malfor
       return;
     }
     if (ipv6IsLinkLocal(src) || ipv6IsUnspecified(src)) {
-      // Router solicitations, MLD reports, DAD: link-local control traffic we do not serve.
-      drop(i, walkProto == NH_ICMPV6 ? DROP_NDP_IGNORED : DROP_LINK_LOCAL_NOT_ROUTED);
+      // Router solicitations and other NDP (RFC 4861 types 133..137) we do not serve; anything
+      // else from a link-local or unspecified source (MLD reports, ...) is not routable.
+      const t = walkProto == NH_ICMPV6 && !walkIsFragment && walkOffset < len ? icmp6Type(p + <usize>walkOffset) : 0;
+      drop(i, t >= 133 && t <= 137 ? DROP_NDP_IGNORED : DROP_LINK_LOCAL_NOT_ROUTED);
       return;
     }
     if (!(podFlags(podRec) & POD_HAS_IPV6) || !ipv6AddrEqual(src, podIpv6(podRec))) { drop(i, DROP_SPOOFED_IP); return; }
   }
+  if (peer >= 0 && !fromPeerOwned(routeLookup6(src), peer)) { drop(i, DROP_SPOOFED_IP); return; }
   const dst = p + IPV6_DST;
   if (load<u8>(dst) == 0xff) { drop(i, DROP_MULTICAST_NOT_ROUTED); return; }
   if (ipv6IsLinkLocal(dst) || ipv6IsLinkLocal(src)) { drop(i, DROP_LINK_LOCAL_NOT_ROUTED); return; }
@@ -92,8 +109,8 @@ export function podIn(i: i32, f: usize, len: i32, port: i32): void {
   const rec = podRecord(port);
   if (rec == 0 || !podAttached(rec)) { drop(i, DROP_UNKNOWN_PORT); return; }
   if (len < ETH_HEADER_LEN) { drop(i, DROP_ETH_TRUNCATED); return; }
-  if (!ethDstIsGroup(f) && !macEqual(f, cfgRouterMac)) { drop(i, DROP_ETH_NOT_FOR_ROUTER); return; }
   if (!macEqual(f + ETH_SRC, podMac(rec))) { drop(i, DROP_SPOOFED_MAC); return; }
+  if (!ethDstIsGroup(f) && !macEqual(f, cfgRouterMac)) { drop(i, DROP_ETH_NOT_FOR_ROUTER); return; }
   const type = ethType(f);
   const p = f + ETH_HEADER_LEN;
   const avail = len - ETH_HEADER_LEN;
@@ -197,9 +214,9 @@ export function underlayIn(i: i32, p: usize, len: i32, rxFlags: u16): void {
   if (v == 4) {
     const r = ipv4Check(p, len);
     if (r != IPV4_OK) { drop(i, r == IPV4_BAD_CHECKSUM ? DROP_UNDERLAY_BAD_CHECKSUM : DROP_UNDERLAY_MALFORMED); return; }
+    if (ipv4Dst(p) != cfgUnderlay4 || !(cfgFlags & CFGF_HAS_UNDERLAY4)) { drop(i, DROP_UNDERLAY_NOT_FOR_US); return; }
     if (ipv4IsFragment(p)) { drop(i, DROP_UNDERLAY_FRAGMENT); return; }
     if (ipv4Proto(p) != IPPROTO_UDP) { drop(i, DROP_NOT_TUNNEL_PORT); return; }
-    if (ipv4Dst(p) != cfgUnderlay4 || cfgUnderlay4 == 0) { drop(i, DROP_UNDERLAY_NOT_FOR_US); return; }
     peer = peerByAddr4(ipv4Src(p));
     if (peer < 0) { drop(i, DROP_UNKNOWN_PEER); return; }
     const hlen = ipv4HeaderLen(p);
@@ -216,10 +233,10 @@ export function underlayIn(i: i32, p: usize, len: i32, rxFlags: u16): void {
   } else if (v == 6) {
     if (!ipv6Check(p, len)) { drop(i, DROP_UNDERLAY_MALFORMED); return; }
     const tot = IPV6_HEADER_LEN + ipv6PayloadLen(p);
+    if (!(cfgFlags & CFGF_HAS_UNDERLAY6) || !ipv6AddrEqual(p + IPV6_DST, cfgUnderlay6)) { drop(i, DROP_UNDERLAY_NOT_FOR_US); return; }
     if (ipv6Walk(p, tot) != WALK_OK) { drop(i, DROP_UNDERLAY_MALFORMED); return; }
     if (walkIsFragment) { drop(i, DROP_UNDERLAY_FRAGMENT); return; }
     if (walkProto != IPPROTO_UDP) { drop(i, DROP_NOT_TUNNEL_PORT); return; }
-    if (!(cfgFlags & CFGF_HAS_UNDERLAY6) || !ipv6AddrEqual(p + IPV6_DST, cfgUnderlay6)) { drop(i, DROP_UNDERLAY_NOT_FOR_US); return; }
     peer = peerByAddr6(p + IPV6_SRC);
     if (peer < 0) { drop(i, DROP_UNKNOWN_PEER); return; }
     u = p + <usize>walkOffset;
@@ -262,7 +279,7 @@ export function underlayIn(i: i32, p: usize, len: i32, rxFlags: u16): void {
   const type = ethType(inner);
   const ip = inner + ETH_HEADER_LEN;
   const ipAvail = innerLen - ETH_HEADER_LEN;
-  if (type == ETHERTYPE_IPV4_LE) ipv4In(i, ip, ipAvail, <i32>PORT_UNDERLAY, 0, DROP_INNER_MALFORMED);
-  else if (type == ETHERTYPE_IPV6_LE) ipv6In(i, ip, ipAvail, <i32>PORT_UNDERLAY, 0, DROP_INNER_MALFORMED);
+  if (type == ETHERTYPE_IPV4_LE) ipv4In(i, ip, ipAvail, <i32>PORT_UNDERLAY, 0, DROP_INNER_MALFORMED, peer);
+  else if (type == ETHERTYPE_IPV6_LE) ipv6In(i, ip, ipAvail, <i32>PORT_UNDERLAY, 0, DROP_INNER_MALFORMED, peer);
   else drop(i, DROP_INNER_MALFORMED);
 }
