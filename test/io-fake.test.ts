@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createFakeTunPair } from "../host/io/fake/tun.ts";
 import { FakeUnderlayNetwork } from "../host/io/fake/underlay.ts";
 import { makeMemory, readUntil, tunDeviceCompliance, underlayCompliance, writeTunTestPacket } from "../host/io/testing/compliance.ts";
+import { parseUdp, writeUdp } from "../host/io/testing/packets.ts";
 
 for (const kind of ["tap", "tun"] as const) {
   tunDeviceCompliance("fake", kind, () => {
@@ -52,6 +53,27 @@ describe("fake TUN pair backpressure", () => {
   });
 });
 
+describe("fake port conveniences for router tests", () => {
+  it("send() and receiveAll() move whole packets, with the underlay's receive normalization", () => {
+    const { device, peer } = createFakeTunPair({ kind: "tap" });
+    const frame = new Uint8Array(60).fill(7);
+    expect(peer.send(frame, frame)).toBe(2);
+    expect(device.receiveAll()).toEqual([frame, frame]);
+    expect(device.receiveAll()).toEqual([]);
+
+    const net = new FakeUnderlayNetwork();
+    const a = net.attach({ ipv4: "198.18.0.1" });
+    const b = net.attach({ ipv4: "198.18.0.2" });
+    const { mem, tx } = makeMemory();
+    const len = writeUdp(mem, tx.offsets[0]!, { src: "198.18.0.1", dst: "198.18.0.2", sport: 1, dport: 8472, id: 77, udpChecksum: true, payload: new Uint8Array(8) });
+    expect(a.send(mem.slice(tx.offsets[0]!, tx.offsets[0]! + len))).toBe(1);
+    const [got] = b.receiveAll();
+    const p = parseUdp(got!, 0, got!.length);
+    expect([p.sport, p.dport, p.udpChecksum, p.ipChecksumOk]).toEqual([1, 8472, 0, true]);
+    expect((got![4]! << 8) | got![5]!).toBe(0);  // IPv4 ID not preserved, as on Linux
+  });
+});
+
 describe("fake underlay network", () => {
   it("counts packets to unknown addresses as unroutable", () => {
     const net = new FakeUnderlayNetwork();
@@ -61,5 +83,17 @@ describe("fake underlay network", () => {
     tx.lengths[0] = 28;
     expect(a.sendBatch(mem, tx, 0, 1)).toBe(1);
     expect(net.unroutable).toBe(1);
+  });
+
+  it("drops at a full receive queue and counts it as kernelDrops of the receiver", () => {
+    const net = new FakeUnderlayNetwork();
+    const a = net.attach({ ipv4: "198.18.0.1" });
+    const b = net.attach({ ipv4: "198.18.0.2", queuePackets: 4 });
+    const { mem, tx } = makeMemory();
+    for (let i = 0; i < 10; i++)
+      tx.lengths[i] = writeUdp(mem, tx.offsets[i]!, { src: "198.18.0.1", dst: "198.18.0.2", sport: 1, dport: 8472, payload: new Uint8Array(8) });
+    expect(a.sendBatch(mem, tx, 0, 10)).toBe(10);
+    expect(b.stats.kernelDrops).toBe(6);
+    expect(net.overflow).toBe(6);
   });
 });

@@ -259,6 +259,28 @@ describe.skipIf(!root)("Underlay between two namespaces over veth", () => {
     }
   });
 
+  it("counts datagrams the kernel dropped at a full receive queue (SO_RXQ_OVFL)", async () => {
+    const a = openUnderlay({ netns: A.path, port: 8472, ipv6: false });
+    const b = openUnderlay({ netns: B.path, port: 8472, ipv6: false, rcvbuf: 32 << 10 });
+    try {
+      const { mem, rx, tx } = makeMemory();
+      for (let i = 0; i < 256; i++)
+        tx.lengths[i] = writeUdp(mem, tx.offsets[i]!, { src: "198.19.0.1", dst: "198.19.0.2", sport: 40001, dport: 8472, payload: seqPayload(i, 64) });
+      for (let k = 0; k < 4; k++) expect(a.sendBatch(mem, tx, 0, 256)).toBe(256);
+      await sleep(50);
+      let got = 0;
+      for (let r; (r = b.recvBatch(mem, rx, 0, 256)) > 0; ) got += r;
+      expect(got).toBeLessThan(1024);
+      expect(b.stats.kernelDrops).toBe(0);  // reported with the next datagram queued after the drops
+      expect(a.sendBatch(mem, tx, 0, 1)).toBe(1);
+      expect(await readUntil(b, mem, rx, 1)).toBe(1);
+      expect(b.stats.packets + b.stats.kernelDrops).toBe(1025);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
   it("stops on EAGAIN when the send buffer is full and resumes after onWritable", async () => {
     // A slow qdisc on A's veth keeps packets (and their send-buffer charge) queued.
     fx.exec(A.name, ["tc", "qdisc", "replace", "dev", va, "root", "tbf", "rate", "2mbit", "burst", "4kb", "limit", "1mb"]);

@@ -19,7 +19,8 @@ describe.skipIf(!root && !nativeAvailable())("weft_io addon", () => {
     const n = loadNative();
     expect(n.STAT).toEqual({
       PACKETS: Stat.Packets, BYTES: Stat.Bytes, CALLS: Stat.Calls, WOULD_BLOCK: Stat.WouldBlock, ERRORS: Stat.Errors,
-      LAST_ERRNO: Stat.LastErrno, TRUNCATED: Stat.Truncated, SYSCALLS: Stat.Syscalls, COUNT: Stat.Count,
+      LAST_ERRNO: Stat.LastErrno, TRUNCATED: Stat.Truncated, SYSCALLS: Stat.Syscalls, KERNEL_DROPS: Stat.KernelDrops,
+      COUNT: Stat.Count,
     });
   });
 
@@ -69,7 +70,7 @@ describe.skipIf(!root && !nativeAvailable())("weft_io addon", () => {
       p.start(n.READABLE);
       new n.Poller(a.fd, () => {});  // created, never started
       const mem = new Uint8Array(65536);
-      const r = n.recvBatch(b.fd, mem, Uint32Array.of(0, 2048), 2000, new Uint32Array(2), 0, 2, new Float64Array(8), 4, b.port, 0);
+      const r = n.recvBatch(b.fd, mem, Uint32Array.of(0, 2048), 2000, new Uint32Array(2), 0, 2, new Float64Array(16), 4, b.port, 0);
       parentPort.postMessage(r);`;
     for (let i = 0; i < 3; i++) {
       const w = new Worker(code, { eval: true, workerData: addonPath });

@@ -10,7 +10,8 @@ export const Stat = {
   LastErrno: 5,
   Truncated: 6,
   Syscalls: 7,
-  Count: 8,
+  KernelDrops: 8,
+  Count: 9,
 } as const;
 
 export class IoStats {
@@ -33,11 +34,17 @@ export class IoStats {
   get truncated(): number { return this.array[Stat.Truncated]!; }
   /** System calls made (0 for fakes). */
   get syscalls(): number { return this.array[Stat.Syscalls]!; }
+  /**
+   * Datagrams dropped at this port's full receive queue before we read them (underlay:
+   * SO_RXQ_OVFL, reported by the kernel with the next datagram queued after the drops).
+   */
+  get kernelDrops(): number { return this.array[Stat.KernelDrops]!; }
 
   toJSON(): Record<string, number> {
     return {
       packets: this.packets, bytes: this.bytes, calls: this.calls, wouldBlock: this.wouldBlock,
       errors: this.errors, lastErrno: this.lastErrno, truncated: this.truncated, syscalls: this.syscalls,
+      kernelDrops: this.kernelDrops,
     };
   }
 }

@@ -16,7 +16,7 @@ export type Capacity = number | Uint32Array;
 
 export interface NativeIo {
   readonly ABI: number;
-  readonly STAT: Readonly<Record<"PACKETS" | "BYTES" | "CALLS" | "WOULD_BLOCK" | "ERRORS" | "LAST_ERRNO" | "TRUNCATED" | "SYSCALLS" | "COUNT", number>>;
+  readonly STAT: Readonly<Record<"PACKETS" | "BYTES" | "CALLS" | "WOULD_BLOCK" | "ERRORS" | "LAST_ERRNO" | "TRUNCATED" | "SYSCALLS" | "KERNEL_DROPS" | "COUNT", number>>;
   readonly READABLE: number;
   readonly WRITABLE: number;
   readonly RECV: { readonly V6_ZERO_CSUM: number; readonly ONE_BY_ONE: number };
@@ -36,7 +36,8 @@ export interface NativeIo {
 
   openUdp(family: 4 | 6, address: string, port: number, rcvbuf: number, sndbuf: number, reusePort: boolean, netns?: string): { fd: number; port: number; rcvbuf: number; sndbuf: number };
   openRawSender(family: 4 | 6, sndbuf: number, mark: number, netns?: string): { fd: number; sndbuf: number };
-  recvBatch(fd: number, mem: Mem, offsets: Uint32Array, capacity: Capacity, lengths: Uint32Array, start: number, count: number, stats: Float64Array | undefined, family: 4 | 6, localPort: number, flags: number): number;
+  /** `ovfl` keeps the socket's last SO_RXQ_OVFL value between calls (growth → STAT.KERNEL_DROPS). */
+  recvBatch(fd: number, mem: Mem, offsets: Uint32Array, capacity: Capacity, lengths: Uint32Array, start: number, count: number, stats: Float64Array | undefined, family: 4 | 6, localPort: number, flags: number, ovfl?: Float64Array): number;
   sendBatch(fd4: number, fd6: number, mem: Mem, offsets: Uint32Array, capacity: null, lengths: Uint32Array, start: number, count: number, stats: Float64Array | undefined, flags: number): number;
 
   Poller: new (fd: number, cb: (events: number, status: number) => void) => NativePoller;

@@ -109,6 +109,33 @@ export abstract class FakePort implements PacketBatchIO {
     this.readiness.onWritable(cb);
   }
 
+  /**
+   * Test convenience (allocates): hands whole packets to `deliver` as one writeBatch would;
+   * returns how many were consumed.
+   */
+  send(...packets: Uint8Array[]): number {
+    let n = 0;
+    for (const p of packets) {
+      const r = this.deliver(p, 0, p.length);
+      if (r === WouldBlock) break;
+      n++;
+    }
+    return n;
+  }
+
+  /** Test convenience (allocates): removes and returns everything queued, as readBatch would. */
+  receiveAll(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const scratch = new Uint8Array(this.inbound.maxPacketSize + 64);
+    for (let p = this.inbound.peek(); p; p = this.inbound.peek()) {
+      const len = this.copyIn(p, scratch, 0, scratch.length);
+      out.push(scratch.slice(0, len));
+      this.inbound.shift();
+    }
+    if (out.length) this.roomFreed();
+    return out;
+  }
+
   /** Input arrived or room appeared: re-evaluate readiness. */
   poke(): void {
     this.readiness.poke();

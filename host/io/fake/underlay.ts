@@ -6,6 +6,7 @@
 // ports as sent. Sends never block (UDP); receivers drop when their queue is full.
 import { parseIp } from "../addr.ts";
 import { fold, sum16, udpChecksum } from "../checksum.ts";
+import { Stat } from "../stats.ts";
 import type { Underlay } from "../types.ts";
 import { Delivered, FakePort, type DeliverResult } from "./port.ts";
 import { PacketQueue } from "./queue.ts";
@@ -72,7 +73,10 @@ export class FakeUnderlayNetwork {
       let same = true;
       for (let k = 0; k < a.length; k++) if (p[at + k] !== a[k]) { same = false; break; }
       if (!same) continue;
-      if (!e.inbound.push(p, off, len)) this.overflow++;
+      if (!e.inbound.push(p, off, len)) {
+        this.overflow++;
+        e.stats.array[Stat.KernelDrops]!++;
+      }
       else e.poke();
       return;
     }

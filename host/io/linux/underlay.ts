@@ -40,6 +40,8 @@ export class LinuxUnderlay implements Underlay {
   readonly buffers: { rcvbuf: number; sndbuf: number };
   private isClosed = false;
   private flip = false;
+  private readonly ovfl4 = new Float64Array(1);
+  private readonly ovfl6 = new Float64Array(1);
   private readonly recvFlags: number;
   private readonly watch: FdWatch;
 
@@ -68,7 +70,7 @@ export class LinuxUnderlay implements Underlay {
         const fd = fam === 4 ? rx4 : rx6;
         if (fd < 0 || got === count) continue;
         got += n.recvBatch(fd, mem, slots.offsets, slots.capacity, slots.lengths, start + got, count - got,
-          this.stats.array, fam, this.port, this.recvFlags);
+          this.stats.array, fam, this.port, this.recvFlags, fam === 4 ? this.ovfl4 : this.ovfl6);
       }
     } catch (e) {
       if (got > 0) return got;

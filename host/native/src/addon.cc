@@ -16,6 +16,7 @@ Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   stat.Set("LAST_ERRNO", Napi::Number::New(env, STAT_LAST_ERRNO));
   stat.Set("TRUNCATED", Napi::Number::New(env, STAT_TRUNCATED));
   stat.Set("SYSCALLS", Napi::Number::New(env, STAT_SYSCALLS));
+  stat.Set("KERNEL_DROPS", Napi::Number::New(env, STAT_KERNEL_DROPS));
   stat.Set("COUNT", Napi::Number::New(env, STAT_COUNT));
   exports.Set("STAT", stat);
   exports.Set("ABI", Napi::Number::New(env, 1));

@@ -111,7 +111,8 @@ enum Stat : int {
   STAT_LAST_ERRNO = 5,  // errno of the last per-packet error
   STAT_TRUNCATED = 6,   // received packets larger than their slot (delivered with length 0)
   STAT_SYSCALLS = 7,    // read/write/recvmmsg/sendmmsg/sendto calls made
-  STAT_COUNT = 8,
+  STAT_KERNEL_DROPS = 8,  // datagrams the kernel dropped at a full receive queue (SO_RXQ_OVFL)
+  STAT_COUNT = 9,
 };
 
 // ---- netns -------------------------------------------------------------------------------------

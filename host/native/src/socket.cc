@@ -166,6 +166,7 @@ static Napi::Value OpenUdp(const Napi::CallbackInfo& info) {
   SetBuf(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcvbuf);
   SetBuf(fd, SO_SNDBUFFORCE, SO_SNDBUF, sndbuf);
   if (reusePort) SetIntOpt(env, fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+  SetIntOpt(env, fd, SOL_SOCKET, SO_RXQ_OVFL, 1, "SO_RXQ_OVFL");
   if (family == 4) {
     SetIntOpt(env, fd, IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO");
     SetIntOpt(env, fd, IPPROTO_IP, IP_RECVTOS, 1, "IP_RECVTOS");
@@ -224,8 +225,10 @@ static Napi::Value OpenRawSender(const Napi::CallbackInfo& info) {
   return r;
 }
 
-// recvBatch(fd, mem, offsets, capacity, lengths, start, count, stats?, family, localPort, flags)
-//   -> slots filled. Each filled slot holds a full outer IP packet (synthesized IP + UDP header,
+// recvBatch(fd, mem, offsets, capacity, lengths, start, count, stats?, family, localPort, flags,
+//           ovfl?: Float64Array(1)) -> slots filled.
+// ovfl keeps this socket's last SO_RXQ_OVFL value; the growth since is added to KERNEL_DROPS (the
+// kernel reports drops with the next datagram queued after them). Each filled slot holds a full outer IP packet (synthesized IP + UDP header,
 //   then the datagram). A datagram larger than its slot is consumed and left with length 0
 //   (counted as TRUNCATED), so it still occupies its slot: the data plane drops runts.
 WEFT_RAW_CALLBACK(RecvBatch) {
@@ -236,6 +239,17 @@ WEFT_RAW_CALLBACK(RecvBatch) {
   int family = GetFamily(env, Napi::Value(env, a.argv[8]));
   uint32_t localPort = GetUint32(a.env, a.argv[9], "localPort");
   uint32_t flags = GetUint32(a.env, a.argv[10], "flags");
+  double* ovfl = nullptr;
+  {
+    napi_typedarray_type t;
+    size_t len = 0;
+    void* data = nullptr;
+    if (napi_get_typedarray_info(a.env, a.argv[11], &t, &len, &data, nullptr, nullptr) == napi_ok &&
+        t == napi_float64_array && len >= 1)
+      ovfl = static_cast<double*>(data);
+  }
+  bool sawOvfl = false;
+  uint32_t lastOvfl = 0;
   const uint32_t hdr = family == 4 ? kHdr4 : kHdr6;
   for (uint32_t i = s.start; i < s.start + s.count; i++)
     if (s.capacity.at(i) <= hdr) ThrowRange(env, "slot capacity must exceed the synthesized header");
@@ -281,6 +295,12 @@ WEFT_RAW_CALLBACK(RecvBatch) {
       uint32_t i = s.start + n + j;
       struct msghdr& m = x.msgs[j].msg_hdr;
       uint32_t payload = x.msgs[j].msg_len;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+          std::memcpy(&lastOvfl, CMSG_DATA(c), sizeof lastOvfl);
+          sawOvfl = true;
+        }
+      }
       if (m.msg_flags & MSG_TRUNC) {
         s.lengths.data[i] = 0;
         truncated++;
@@ -395,6 +415,12 @@ WEFT_RAW_CALLBACK(RecvBatch) {
     st[STAT_SYSCALLS] += static_cast<double>(syscalls);
     st[STAT_TRUNCATED] += truncated;
     if (wouldBlock) st[STAT_WOULD_BLOCK] += 1;
+  }
+  if (ovfl && sawOvfl) {
+    uint32_t prev = static_cast<uint32_t>(ovfl[0]);
+    uint32_t delta = lastOvfl - prev;  // modulo 2^32, as the kernel's counter wraps
+    if (st) st[STAT_KERNEL_DROPS] += delta;
+    ovfl[0] = lastOvfl;
   }
   if (fatal && n == 0) ThrowErrno(env, fatal, "recvmmsg");
   return MakeUint32(a.env, n);
