@@ -58,10 +58,13 @@ export class FakeReadiness {
   private scheduled = false;
   private closed = false;
 
-  constructor(
-    private readonly hasInput: () => boolean,
-    private readonly hasRoom: () => boolean,
-  ) {}
+  private readonly hasInput: () => boolean;
+  private readonly hasRoom: () => boolean;
+
+  constructor(hasInput: () => boolean, hasRoom: () => boolean) {
+    this.hasInput = hasInput;
+    this.hasRoom = hasRoom;
+  }
 
   onReadable(cb: (() => void) | null): void {
     this.readable = cb;

@@ -12,8 +12,11 @@ export class PacketSocket implements PacketBatchIO {
   private fd: number;
   private readonly watch: FdWatch;
 
-  constructor(fd: number, readonly ifname: string) {
+  readonly ifname: string;
+
+  constructor(fd: number, ifname: string) {
     this.fd = fd;
+    this.ifname = ifname;
     this.watch = new FdWatch([fd], [fd]);
   }
 

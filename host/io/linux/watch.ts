@@ -9,9 +9,14 @@ export class FdWatch {
   private readable: (() => void) | null = null;
   private writable: (() => void) | null = null;
   private closed = false;
+  private readonly readFds: number[];
+  private readonly writeFds: number[];
 
   /** `readFds` are watched for readable, `writeFds` for writable (an fd may be in both). */
-  constructor(private readonly readFds: number[], private readonly writeFds: number[]) {}
+  constructor(readFds: number[], writeFds: number[]) {
+    this.readFds = readFds;
+    this.writeFds = writeFds;
+  }
 
   onReadable(cb: (() => void) | null): void {
     this.readable = cb;
