@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaseStore } from '../host/ipam/store.ts';
 import { FakeRouter } from './fakes/fake-router.ts';
-import { type CniInvocation, NetnsRegistry, builtPlugin, canUseNetns, ipJson, runCni, tempDir } from './fakes/fake-router-harness.ts';
+import { type CniInvocation, NetnsRegistry, builtPlugin, canUseNetns, ipJson, removeBuiltPlugin, runCni, tempDir } from './fakes/fake-router-harness.ts';
 
 const POD_CIDRS = ['10.70.0.0/24', 'fd00:70::/64'];
 
@@ -36,6 +36,7 @@ describe.skipIf(!canUseNetns())('weft CNI plugin, black box, real namespaces', (
     await router?.stop();
     reg.removeAll();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    await removeBuiltPlugin();
   });
 
   const store = () => new LeaseStore(join(dir, 'ipam'));

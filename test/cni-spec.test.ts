@@ -13,7 +13,7 @@ import { ABOUT, type PluginDeps, defaultDeps, runPlugin } from '../host/cni/plug
 import { SUPPORTED_VERSIONS } from '../host/cni/spec.ts';
 import { LeaseStore } from '../host/ipam/store.ts';
 import { FakeRouter } from './fakes/fake-router.ts';
-import { builtPlugin, runCni } from './fakes/fake-router-harness.ts';
+import { builtPlugin, removeBuiltPlugin, runCni } from './fakes/fake-router-harness.ts';
 
 let dir: string;
 let router: FakeRouter;
@@ -563,6 +563,7 @@ describe('the built executable', () => {
   beforeAll(async () => {
     plugin = (await builtPlugin()).plugin;
   });
+  afterAll(removeBuiltPlugin);
 
   it('prints VERSION on stdout and exits 0', async () => {
     const r = await runCni(plugin, { command: 'VERSION' }, '');

@@ -107,15 +107,23 @@ export function tempDir(prefix = 'weft-cni-'): string {
 }
 
 let built: Promise<{ dir: string; plugin: string }> | null = null;
-/** Build the plugin once per process into a temporary directory. */
+/**
+ * Build the plugin once per process into a temporary directory. Callers remove it with
+ * {@link removeBuiltPlugin} (in afterAll: test workers do not reliably run 'exit' handlers).
+ */
 export function builtPlugin(): Promise<{ dir: string; plugin: string }> {
   built ??= (async () => {
     const dir = tempDir('weft-cni-bin-');
     const plugin = await buildCniPlugin(join(dir, 'weft'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     return { dir, plugin };
   })();
   return built;
+}
+
+export async function removeBuiltPlugin(): Promise<void> {
+  const b = built;
+  built = null;
+  if (b) rmSync((await b).dir, { recursive: true, force: true });
 }
 
 export interface CniInvocation {
