@@ -2,7 +2,7 @@
 // and in docs/ABI.md; host/wasm/abi.ts mirrors it and checks ABI_VERSION at load.
 
 /** Bumped on every incompatible change of layout, calls or numbering. */
-export const ABI_VERSION: i32 = 2;
+export const ABI_VERSION: i32 = 3;
 
 /** Packets per `process(n)` call, at most. */
 export const BATCH_MAX: i32 = 256;
@@ -34,13 +34,10 @@ export const RES_PORT: i32 = 2;
 export const RES_PEER: i32 = 4;
 export const RES_TX_COUNT: i32 = 6;
 
-/** TX entry, one per packet to send: off u32 | len u32 | port u16 | peer u16 | input index u32. */
-export const TX_DESC_SIZE: i32 = 16;
-export const TX_OFF: i32 = 0;
-export const TX_LEN: i32 = 4;
-export const TX_PORT: i32 = 8;
-export const TX_PEER: i32 = 10;
-export const TX_INPUT: i32 = 12;
+/**
+ * The TX list, one entry per packet to send in generation order, as parallel arrays of
+ * txCapacity entries: offsets u32[], lengths u32[], ports u16[], peers u16[], input indexes u16[].
+ */
 
 /**
  * The TX list again, grouped by output port (stable: per-port order = generation order), as

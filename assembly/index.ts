@@ -41,7 +41,7 @@ export function init(slotSizeLog2: i32, headroom: i32, genSlots: i32, maxPods: i
 /** Where each region lives (byte offsets into memory), for the host wrapper. */
 export const LAYOUT_RX_OFFSETS = 0;
 export const LAYOUT_RESULTS = 1;
-export const LAYOUT_TX_DESC = 2;
+export const LAYOUT_TX_RAW_OFFSETS = 2;
 export const LAYOUT_SLOTS = 3;
 export const LAYOUT_GEN_SLOTS = 4;
 export const LAYOUT_DROP_COUNTERS = 5;
@@ -62,11 +62,15 @@ export const LAYOUT_RX_FLAGS = 19;
 export const LAYOUT_TX_OFFSETS = 20;
 export const LAYOUT_TX_LENGTHS = 21;
 export const LAYOUT_TX_RUNS = 22;
+export const LAYOUT_TX_RAW_LENGTHS = 23;
+export const LAYOUT_TX_RAW_PORTS = 24;
+export const LAYOUT_TX_RAW_PEERS = 25;
+export const LAYOUT_TX_RAW_INPUTS = 26;
 export function layout(what: i32): i32 {
   switch (what) {
     case 0: return <i32>S.rxOffsetsBase;
     case 1: return <i32>S.resultBase;
-    case 2: return <i32>S.txDescBase;
+    case 2: return <i32>S.txRawOffsetsBase;
     case 3: return <i32>S.slotsBase;
     case 4: return <i32>S.genSlotsBase;
     case 5: return <i32>S.dropCountersBase;
@@ -87,6 +91,10 @@ export function layout(what: i32): i32 {
     case 20: return <i32>S.txOffsetsBase;
     case 21: return <i32>S.txLengthsBase;
     case 22: return <i32>S.txRunsBase;
+    case 23: return <i32>S.txRawLengthsBase;
+    case 24: return <i32>S.txRawPortsBase;
+    case 25: return <i32>S.txRawPeersBase;
+    case 26: return <i32>S.txRawInputsBase;
   }
   return -1;
 }

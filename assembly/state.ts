@@ -3,7 +3,7 @@
 // memory never grows after init and host views never detach.
 
 import {
-  BATCH_MAX, RESULT_SIZE, TX_DESC_SIZE, TX_RUN_SIZE, DROP_REASON_COUNT, EVENT_COUNT, PC_STRIDE,
+  BATCH_MAX, RESULT_SIZE, TX_RUN_SIZE, DROP_REASON_COUNT, EVENT_COUNT, PC_STRIDE,
   PORT_POD_BASE, POD_RECORD_SIZE, PEER_RECORD_SIZE, CFG_SIZE, MIN_HEADROOM,
   CFG_FLAGS, CFG_TUNNEL_PORT, CFG_VNI, CFG_POD_MTU, CFG_HOST_MTU, CFG_TUNNEL_MTU4, CFG_TUNNEL_MTU6,
   CFG_SPORT_MIN, CFG_SPORT_MAX, CFG_ICMP_RATE, CFG_ICMP_BURST, CFG_UNDERLAY4, CFG_GATEWAY4,
@@ -31,7 +31,11 @@ export let txRunsBase: usize = 0;
 export let txPortCountBase: usize = 0;
 export let txPortPosBase: usize = 0;
 export let resultBase: usize = 0;
-export let txDescBase: usize = 0;
+export let txRawOffsetsBase: usize = 0;
+export let txRawLengthsBase: usize = 0;
+export let txRawPortsBase: usize = 0;
+export let txRawPeersBase: usize = 0;
+export let txRawInputsBase: usize = 0;
 export let slotsBase: usize = 0;
 export let genSlotsBase: usize = 0;
 export let dropCountersBase: usize = 0;
@@ -104,7 +108,11 @@ export function initState(slotSizeLog2: i32, headroomBytes: i32, genSlots: i32, 
   rxPortsBase = carve(BATCH_MAX * 2, 64);
   rxFlagsBase = carve(BATCH_MAX * 2, 64);
   resultBase = carve(BATCH_MAX * RESULT_SIZE, 64);
-  txDescBase = carve(txCapacity * TX_DESC_SIZE, 64);
+  txRawOffsetsBase = carve(txCapacity * 4, 64);
+  txRawLengthsBase = carve(txCapacity * 4, 64);
+  txRawPortsBase = carve(txCapacity * 2, 64);
+  txRawPeersBase = carve(txCapacity * 2, 64);
+  txRawInputsBase = carve(txCapacity * 2, 64);
   txOffsetsBase = carve(txCapacity * 4, 64);
   txLengthsBase = carve(txCapacity * 4, 64);
   txRunsBase = carve(txCapacity * TX_RUN_SIZE, 64);

@@ -88,8 +88,7 @@ describe("fuzz: random and mutated frames", () => {
         if (deliver + forward + drop !== n) fail("verdicts do not add up");
         if (txSum !== txn) fail(`tx entries ${txn} vs per-input counts ${txSum}`);
         for (let k = 0; k < txn; k++) {
-          const t = dp.txDesc + 16 * k;
-          const off = dp.dv.getUint32(t, true), len = dp.dv.getUint32(t + 4, true), input = dp.dv.getUint32(t + 12, true);
+          const off = dp.txRawOffsets[k]!, len = dp.txRawLengths[k]!, input = dp.txRawInputs[k]!;
           if (off < dp.slots || off + len > memEnd || input >= n) fail(`tx entry ${k} out of bounds`);
         }
         // The TX list grouped by port: every entry once, per-port order kept.
@@ -100,9 +99,8 @@ describe("fuzz: random and mutated frames", () => {
           if (start !== covered) fail(`run ${r} starts at ${start}, expected ${covered}`);
           let j = start;
           for (let k = 0; k < txn; k++) {
-            const t = dp.txDesc + 16 * k;
-            if (dp.dv.getUint16(t + 8, true) !== port) continue;
-            if (dp.txOffsets[j] !== dp.dv.getUint32(t, true) || dp.txLengths[j] !== dp.dv.getUint32(t + 4, true)) fail(`run ${r} entry ${j} differs from the TX list`);
+            if (dp.txRawPorts[k] !== port) continue;
+            if (dp.txOffsets[j] !== dp.txRawOffsets[k] || dp.txLengths[j] !== dp.txRawLengths[k]) fail(`run ${r} entry ${j} differs from the TX list`);
             j++;
           }
           if (j !== start + count) fail(`run ${r} of port ${port} has ${count} entries, TX list ${j - start}`);

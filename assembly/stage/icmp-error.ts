@@ -51,7 +51,7 @@ export function icmpError4(i: i32, p: usize, len: i32, type: u8, code: u8, mtu: 
   const src = ipv4Src(p);
   const hlen = ipv4HeaderLen(p);
   if (!(cfgFlags & CFGF_HAS_GATEWAY4) || ipv4IsLaterFragment(p) || src == 0 || ipv4IsMulticastOrBroadcast(src)
-    || (src & 0xff) == 127 || (ipv4Proto(p) == IPPROTO_ICMP && hlen < len && icmpIsError(load<u8>(p + <usize>hlen)))) {
+    || (src & 0xff) == 127 || (src & 0xf0) == 0xf0 /* class E, RFC 1812 §4.3.2.7 */ || (ipv4Proto(p) == IPPROTO_ICMP && hlen < len && icmpIsError(load<u8>(p + <usize>hlen)))) {
     countEvent(EV_ICMP_SUPPRESSED);
     return;
   }

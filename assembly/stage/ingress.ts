@@ -76,7 +76,7 @@ function ipv4In(i: i32, p: usize, avail: i32, inPort: i32, podRec: usize, malfor
 }
 
 /** Validates the IPv6 packet at `p` and forwards it; `ndpFrom` = pod record whose NS we may answer. */
-function ipv6In(i: i32, p: usize, avail: i32, inPort: i32, podRec: usize, malformed: u8, peer: i32 = -1): void {
+function ipv6In(i: i32, p: usize, avail: i32, inPort: i32, podRec: usize, malformed: u8, peer: i32 = -1, groupFrame: bool = false): void {
   if (!ipv6Check(p, avail)) { drop(i, malformed); return; }
   const len = IPV6_HEADER_LEN + ipv6PayloadLen(p);
   if (ipv6Walk(p, len) != WALK_OK) { drop(i, DROP_IPV6_BAD_EXT_HEADER); return; }
@@ -94,6 +94,9 @@ function ipv6In(i: i32, p: usize, avail: i32, inPort: i32, podRec: usize, malfor
       return;
     }
     if (!(podFlags(podRec) & POD_HAS_IPV6) || !ipv6AddrEqual(src, podIpv6(podRec))) { drop(i, DROP_SPOOFED_IP); return; }
+    // Only neighbour discovery is served from link-layer group frames; nothing is routed from
+    // them (RFC 1812 §5.3.4 in spirit; and RFC 4443 §2.4(e.3) forbids errors about them).
+    if (groupFrame) { drop(i, DROP_MULTICAST_NOT_ROUTED); return; }
   }
   if (peer >= 0 && !fromPeerOwned(routeLookup6(src), peer)) { drop(i, DROP_SPOOFED_IP); return; }
   const dst = p + IPV6_DST;
@@ -118,7 +121,7 @@ export function podIn(i: i32, f: usize, len: i32, port: i32): void {
     if (ethDstIsGroup(f)) { drop(i, DROP_MULTICAST_NOT_ROUTED); return; }
     ipv4In(i, p, avail, port, rec, DROP_IPV4_MALFORMED);
   } else if (type == ETHERTYPE_IPV6_LE) {
-    ipv6In(i, p, avail, port, rec, DROP_IPV6_MALFORMED);
+    ipv6In(i, p, avail, port, rec, DROP_IPV6_MALFORMED, -1, ethDstIsGroup(f));
   } else if (type == ETHERTYPE_ARP_LE) {
     arpIn(i, f, p, avail, port, rec);
   } else {
@@ -136,7 +139,8 @@ function arpIn(i: i32, f: usize, a: usize, avail: i32, port: i32, rec: usize): v
   const spa = arpSpa(a);
   if (spa != 0 && (!(podFlags(rec) & POD_HAS_IPV4) || spa != podIpv4(rec))) { drop(i, DROP_SPOOFED_IP); return; }
   if (arpOper(a) != ARP_OP_REQUEST) { drop(i, DROP_ARP_IGNORED); return; }
-  if (!(cfgFlags & CFGF_HAS_GATEWAY4) || arpTpa(a) != cfgGateway4 || spa == 0) { drop(i, DROP_ARP_NOT_FOR_GATEWAY); return; }
+  // A probe (sender 0.0.0.0) for the gateway is answered too: RFC 5227 §2.1.1, we own the address.
+  if (!(cfgFlags & CFGF_HAS_GATEWAY4) || arpTpa(a) != cfgGateway4) { drop(i, DROP_ARP_NOT_FOR_GATEWAY); return; }
   arpEmitReplyInPlace(a, cfgRouterMac);
   ethEmit(f, podMac(rec), cfgRouterMac, ETHERTYPE_ARP_LE);
   txPush(f, ETH_HEADER_LEN + ARP_LEN, port, <i32>NO_PEER, i);
@@ -153,34 +157,38 @@ function neighborSolicit(i: i32, p: usize, len: i32, port: i32, rec: usize): voi
   const m = p + <usize>walkOffset;
   const mlen = len - walkOffset;
   // §7.1.1: hop limit 255, valid checksum, code 0, length, options
-  if (load<u8>(p, IPV6_HOP_LIMIT) != 255 || walkOffset != IPV6_HEADER_LEN || !ndpCheckSolicit(m, mlen)
+  if (load<u8>(p, IPV6_HOP_LIMIT) != 255 || !ndpCheckSolicit(m, mlen)
     || csumFold(csumPartial(m, mlen, csumPseudo6(p + IPV6_SRC, p + IPV6_DST, NH_ICMPV6, <u32>mlen))) != 0xffff) {
     drop(i, DROP_NDP_MALFORMED);
     return;
   }
   const src = p + IPV6_SRC;
-  if (!(cfgFlags & CFGF_HAS_GATEWAY6) || !ipv6AddrEqual(m + NDP_TARGET, cfgGateway6) || ipv6IsUnspecified(src)) {
+  if (!(cfgFlags & CFGF_HAS_GATEWAY6) || !ipv6AddrEqual(m + NDP_TARGET, cfgGateway6)) {
     drop(i, DROP_NDP_IGNORED);
     return;
   }
-  if (!ipv6IsLinkLocal(src) && (!(podFlags(rec) & POD_HAS_IPV6) || !ipv6AddrEqual(src, podIpv6(rec)))) {
+  const dad = ipv6IsUnspecified(src);
+  if (!dad && !ipv6IsLinkLocal(src) && (!(podFlags(rec) & POD_HAS_IPV6) || !ipv6AddrEqual(src, podIpv6(rec)))) {
     drop(i, DROP_SPOOFED_IP);
     return;
   }
   // Build the advertisement in front of the solicitation: Ethernet + IPv6 + NA (86 bytes) starting
-  // 32 bytes before the frame. The destination (the solicitor) is copied out first.
-  const d0 = load<u64>(src);
-  const d1 = load<u64>(src, 8);
+  // 32 bytes before the frame. The destination (the solicitor) is copied out first. Duplicate
+  // address detection of the gateway (source ::) is defended with an unsolicited advertisement to
+  // all nodes, ff02::1 (RFC 4861 §7.2.4, RFC 4862 §5.4.3).
+  const d0: u64 = dad ? 0x00000000000002ff : load<u64>(src);
+  const d1: u64 = dad ? 0x0100000000000000 : load<u64>(src, 8);
   const f = p - ETH_HEADER_LEN - 32;
   const ip = f + ETH_HEADER_LEN;
   const na = ip + IPV6_HEADER_LEN;
-  ndpEmitAdvert(na, NA_FLAG_ROUTER | NA_FLAG_SOLICITED | NA_FLAG_OVERRIDE, cfgGateway6, cfgRouterMac);
+  ndpEmitAdvert(na, dad ? NA_FLAG_ROUTER | NA_FLAG_OVERRIDE : NA_FLAG_ROUTER | NA_FLAG_SOLICITED | NA_FLAG_OVERRIDE, cfgGateway6, cfgRouterMac);
   ipv6Emit(ip, 0, 0, NA_EMIT_LEN, NH_ICMPV6, 255, cfgGateway6, cfgGateway6);
   store<u64>(ip, d0, IPV6_DST);
   store<u64>(ip, d1, IPV6_DST + 8);
   const sum = csumPartial(na, NA_EMIT_LEN, csumPseudo6(ip + IPV6_SRC, ip + IPV6_DST, NH_ICMPV6, <u32>NA_EMIT_LEN));
   store<u16>(na, csumFinish(sum), ICMP6_CHECKSUM);
   ethEmit(f, podMac(rec), cfgRouterMac, ETHERTYPE_IPV6_LE);
+  if (dad) { store<u32>(f, 0x00003333); store<u16>(f, 0x0100, 4); } // 33:33:00:00:00:01
   txPush(f, ETH_HEADER_LEN + IPV6_HEADER_LEN + NA_EMIT_LEN, port, <i32>NO_PEER, i);
   deliver(i, port);
   countEvent(EV_NDP_ADVERTS);

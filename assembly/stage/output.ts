@@ -2,29 +2,44 @@
 // drop with one reason) in the result records, and the TX list of packets to send.
 
 import {
-  RESULT_SIZE, RES_VERDICT, RES_REASON, RES_PORT, RES_PEER, RES_TX_COUNT, TX_DESC_SIZE, TX_OFF, TX_LEN,
-  TX_PORT, TX_PEER, TX_INPUT, VERDICT_DROP, VERDICT_DELIVER, VERDICT_FORWARD, NO_PEER, PC_TX_PACKETS,
-  PORT_UNDERLAY, TX_RUN_SIZE,
+  RESULT_SIZE, RES_VERDICT, RES_REASON, RES_PORT, RES_PEER, RES_TX_COUNT, VERDICT_DROP, VERDICT_DELIVER,
+  VERDICT_FORWARD, NO_PEER, PC_TX_PACKETS, PORT_UNDERLAY, TX_RUN_SIZE,
 } from "../abi";
 import {
-  resultBase, txDescBase, txCount, txCapacity, setTxCount, countDrop, countPort, countPeer, txOffsetsBase,
-  txLengthsBase, txRunsBase, txPortCountBase, txPortPosBase,
+  resultBase, txCount, txCapacity, setTxCount, countDrop, countPort, countPeer, txOffsetsBase, txLengthsBase,
+  txRunsBase, txPortCountBase, txPortPosBase, txRawOffsetsBase, txRawLengthsBase, txRawPortsBase, txRawPeersBase,
+  txRawInputsBase,
 } from "../state";
 
 let runCount: i32 = 0;
+/** Output port of the first TX entry of the batch, and whether any later entry differs. */
+let firstPort: i32 = 0;
+let mixedPorts = false;
+
 /** Runs (one per output port) of the last batch. */
 export function txRunCount(): i32 { return runCount; }
 
 /**
- * Stable counting sort of the TX list by output port into the parallel arrays txOffsets /
- * txLengths, with one run (port, start, count) per port in first-use order. Touches only the
- * ports used in this batch (the per-port counters are zero between batches).
+ * Groups the TX list by output port into txOffsets / txLengths (stable: per-port order is
+ * generation order), with one run (port, start, count) per port in first-use order. The usual
+ * batch sends everything to one port: then the arrays are copied whole. Otherwise a counting
+ * sort touches only the ports used (their per-port counters are zero between batches).
  */
 export function groupTxByPort(): void {
   const n = txCount;
+  if (n == 0) { runCount = 0; return; }
+  if (!mixedPorts) {
+    memory.copy(txOffsetsBase, txRawOffsetsBase, <usize>n << 2);
+    memory.copy(txLengthsBase, txRawLengthsBase, <usize>n << 2);
+    store<u16>(txRunsBase, <u16>firstPort);
+    store<u16>(txRunsBase, 0, 4);
+    store<u16>(txRunsBase, <u16>n, 6);
+    runCount = 1;
+    return;
+  }
   let runs = 0;
   for (let k = 0; k < n; k++) {
-    const port = <usize>load<u16>(txDescBase + <usize>(k * TX_DESC_SIZE), TX_PORT);
+    const port = <usize>load<u16>(txRawPortsBase + (<usize>k << 1));
     const c = txPortCountBase + (port << 1);
     const v = load<u16>(c);
     if (v == 0) {
@@ -45,13 +60,12 @@ export function groupTxByPort(): void {
     start += cnt;
   }
   for (let k = 0; k < n; k++) {
-    const t = txDescBase + <usize>(k * TX_DESC_SIZE);
-    const port = <usize>load<u16>(t, TX_PORT);
+    const port = <usize>load<u16>(txRawPortsBase + (<usize>k << 1));
     const pp = txPortPosBase + (port << 1);
     const pos = <usize>load<u16>(pp);
     store<u16>(pp, <u16>(pos + 1));
-    store<u32>(txOffsetsBase + (pos << 2), load<u32>(t, TX_OFF));
-    store<u32>(txLengthsBase + (pos << 2), load<u32>(t, TX_LEN));
+    store<u32>(txOffsetsBase + (pos << 2), load<u32>(txRawOffsetsBase + (<usize>k << 2)));
+    store<u32>(txLengthsBase + (pos << 2), load<u32>(txRawLengthsBase + (<usize>k << 2)));
   }
   runCount = runs;
 }
@@ -90,12 +104,12 @@ export function forward(i: i32, peer: i32): void {
 export function txPush(off: usize, len: i32, port: i32, peer: i32, i: i32): bool {
   const n = txCount;
   if (n >= txCapacity) return false;
-  const t = txDescBase + <usize>(n * TX_DESC_SIZE);
-  store<u32>(t, <u32>off, TX_OFF);
-  store<u32>(t, <u32>len, TX_LEN);
-  store<u16>(t, <u16>port, TX_PORT);
-  store<u16>(t, <u16>peer, TX_PEER);
-  store<u32>(t, <u32>i, TX_INPUT);
+  store<u32>(txRawOffsetsBase + (<usize>n << 2), <u32>off);
+  store<u32>(txRawLengthsBase + (<usize>n << 2), <u32>len);
+  store<u16>(txRawPortsBase + (<usize>n << 1), <u16>port);
+  store<u16>(txRawPeersBase + (<usize>n << 1), <u16>peer);
+  store<u16>(txRawInputsBase + (<usize>n << 1), <u16>i);
+  if (n == 0) { firstPort = port; mixedPorts = false; } else if (port != firstPort) mixedPorts = true;
   setTxCount(n + 1);
   const r = result(i);
   store<u16>(r, load<u16>(r, RES_TX_COUNT) + 1, RES_TX_COUNT);

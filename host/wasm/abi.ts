@@ -1,7 +1,7 @@
 // Mirror of assembly/abi.ts for the host. The Wasm module reports ABI_VERSION, the number of
 // drop reasons and events at load, and Dataplane refuses a module that disagrees.
 
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 export const BATCH_MAX = 256;
 
 export const PORT_HOST = 0;
@@ -11,7 +11,6 @@ export const MIN_HEADROOM = 192;
 
 export const RX_FLAG_CSUM_VERIFIED = 1;
 export const RESULT_SIZE = 8;
-export const TX_DESC_SIZE = 16;
 export const TX_RUN_SIZE = 8;
 export const NO_PEER = 0xffff;
 
@@ -58,10 +57,11 @@ export const POD = { MAC: 0, FLAGS: 8, IPV4: 12, IPV6: 16, SIZE: 32, HAS_IPV4: 2
 export const PEER = { MAC: 0, FLAGS: 8, ADDR: 12, SIZE: 32, IPV6: 2 } as const;
 
 export const LAYOUT = {
-  RX_OFFSETS: 0, RESULTS: 1, TX_DESC: 2, SLOTS: 3, GEN_SLOTS: 4, DROP_COUNTERS: 5, EVENT_COUNTERS: 6,
+  RX_OFFSETS: 0, RESULTS: 1, TX_RAW_OFFSETS: 2, SLOTS: 3, GEN_SLOTS: 4, DROP_COUNTERS: 5, EVENT_COUNTERS: 6,
   PORT_COUNTERS: 7, PEER_COUNTERS: 8, SCRATCH: 9, SLOT_SIZE: 10, HEADROOM: 11, GEN_SLOT_COUNT: 12,
   PORT_COUNT: 13, MAX_PEERS: 14, TX_CAPACITY: 15, MEMORY_BYTES: 16,
   RX_LENGTHS: 17, RX_PORTS: 18, RX_FLAGS: 19, TX_OFFSETS: 20, TX_LENGTHS: 21, TX_RUNS: 22,
+  TX_RAW_LENGTHS: 23, TX_RAW_PORTS: 24, TX_RAW_PEERS: 25, TX_RAW_INPUTS: 26,
 } as const;
 
 export const ERRORS: Record<number, string> = {

@@ -107,8 +107,13 @@ export class Dataplane {
   readonly txOffsets: Uint32Array;
   readonly txLengths: Uint32Array;
   private readonly txRuns: Uint16Array;
+  /** The TX list in generation order (views; txCapacity entries). */
+  readonly txRawOffsets: Uint32Array;
+  readonly txRawLengths: Uint32Array;
+  readonly txRawPorts: Uint16Array;
+  readonly txRawPeers: Uint16Array;
+  readonly txRawInputs: Uint16Array;
   readonly results: number;
-  readonly txDesc: number;
   readonly slots: number;
   readonly genSlots: number;
   readonly scratch: number;
@@ -128,7 +133,6 @@ export class Dataplane {
     this.memory = exports.memory;
     const L = (k: number) => exports.layout!(k);
     this.results = L(A.LAYOUT.RESULTS);
-    this.txDesc = L(A.LAYOUT.TX_DESC);
     this.slots = L(A.LAYOUT.SLOTS);
     this.genSlots = L(A.LAYOUT.GEN_SLOTS);
     this.scratch = L(A.LAYOUT.SCRATCH);
@@ -152,6 +156,11 @@ export class Dataplane {
     this.txOffsets = new Uint32Array(buf, L(A.LAYOUT.TX_OFFSETS), this.txCapacity);
     this.txLengths = new Uint32Array(buf, L(A.LAYOUT.TX_LENGTHS), this.txCapacity);
     this.txRuns = new Uint16Array(buf, L(A.LAYOUT.TX_RUNS), this.txCapacity * 4);
+    this.txRawOffsets = new Uint32Array(buf, L(A.LAYOUT.TX_RAW_OFFSETS), this.txCapacity);
+    this.txRawLengths = new Uint32Array(buf, L(A.LAYOUT.TX_RAW_LENGTHS), this.txCapacity);
+    this.txRawPorts = new Uint16Array(buf, L(A.LAYOUT.TX_RAW_PORTS), this.txCapacity);
+    this.txRawPeers = new Uint16Array(buf, L(A.LAYOUT.TX_RAW_PEERS), this.txCapacity);
+    this.txRawInputs = new Uint16Array(buf, L(A.LAYOUT.TX_RAW_INPUTS), this.txCapacity);
     for (let i = 0; i < A.BATCH_MAX; i++) this.rxOffsets[i] = this.dataStart(i);
   }
 
@@ -349,10 +358,9 @@ export class Dataplane {
   verdictOf(i: number): number { return this.u8[this.results + i * A.RESULT_SIZE]!; }
   reasonOf(i: number): number { return this.u8[this.results + i * A.RESULT_SIZE + 1]!; }
 
+  /** TX entry k of the last batch, in generation order. */
   tx(k: number): TxEntry {
-    const t = this.txDesc + k * A.TX_DESC_SIZE;
-    const dv = this.dv;
-    return { off: dv.getUint32(t, true), len: dv.getUint32(t + 4, true), port: dv.getUint16(t + 8, true), peer: dv.getUint16(t + 10, true), input: dv.getUint32(t + 12, true) };
+    return { off: this.txRawOffsets[k]!, len: this.txRawLengths[k]!, port: this.txRawPorts[k]!, peer: this.txRawPeers[k]!, input: this.txRawInputs[k]! };
   }
 
   /** A copy of TX entry k's bytes. */
