@@ -7,7 +7,8 @@ import {
 } from "./abi";
 import * as S from "./state";
 import { podSet, podDel } from "./tables/pods";
-import { peerSet, peerDel, peersInit } from "./tables/peers";
+import { peerSet, peerDel, peersInit, peerActive, peerRecord } from "./tables/peers";
+import { rebuildTemplate } from "./stage/encap";
 import { routeSetFromScratch, routeDelFromScratch, routeGetFromScratch } from "./tables/routes";
 import { lpm4Init } from "./lpm/ipv4";
 import { lpm6Init } from "./lpm/ipv6";
@@ -104,6 +105,7 @@ export function configSet(): i32 {
   if (!S.initialized) return ERR_NOT_INITIALIZED;
   if (!S.applyConfig(S.scratchBase)) return ERR_BAD_ARGUMENT;
   icmpResetBucket();
+  for (let k = 0; k < S.maxPeers; k++) if (peerActive(peerRecord(k))) rebuildTemplate(k);
   return 0;
 }
 
@@ -112,7 +114,12 @@ export function podAttach(port: i32): i32 { return S.initialized ? podSet(port, 
 export function podDetach(port: i32): i32 { return S.initialized ? podDel(port) : ERR_NOT_INITIALIZED; }
 
 /** Adds/replaces peer `idx` from the peer record in scratch. */
-export function peerAdd(idx: i32): i32 { return S.initialized ? peerSet(idx, S.scratchBase) : ERR_NOT_INITIALIZED; }
+export function peerAdd(idx: i32): i32 {
+  if (!S.initialized) return ERR_NOT_INITIALIZED;
+  const r = peerSet(idx, S.scratchBase);
+  if (r == 0) rebuildTemplate(idx);
+  return r;
+}
 export function peerRemove(idx: i32): i32 { return S.initialized ? peerDel(idx) : ERR_NOT_INITIALIZED; }
 
 /** Inserts/replaces the route for the prefix in scratch (`family` 4 or 6, `len` bits) to `target`. */

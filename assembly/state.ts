@@ -44,6 +44,9 @@ export let portCountersBase: usize = 0;
 export let peerCountersBase: usize = 0;
 export let podTableBase: usize = 0;
 export let peerTableBase: usize = 0;
+/** Per peer, the precomputed outer headers (stage/encap.ts): PEER_TEMPLATE_SIZE bytes each. */
+export let peerTemplateBase: usize = 0;
+export const PEER_TEMPLATE_SIZE: i32 = 96;
 export let scratchBase: usize = 0;
 export let configBase: usize = 0;
 export const SCRATCH_SIZE: i32 = 4096;
@@ -126,6 +129,7 @@ export function initState(slotSizeLog2: i32, headroomBytes: i32, genSlots: i32, 
   peerCountersBase = carve(peers * PC_STRIDE * 8, 64);
   podTableBase = carve(pods * POD_RECORD_SIZE, 64);
   peerTableBase = carve(peers * PEER_RECORD_SIZE, 64);
+  peerTemplateBase = carve(peers * PEER_TEMPLATE_SIZE, 64);
   scratchBase = carve(SCRATCH_SIZE, 64);
   configBase = carve(CFG_SIZE, 64);
   initialized = true;

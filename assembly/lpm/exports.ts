@@ -25,3 +25,16 @@ export function lpmScratch(bytes: i32): usize {
   }
   return scratch;
 }
+
+/**
+ * Benchmark calibration only (bench/lpm.ts): the memory cost of a DIR-24-8 lookup for routes up
+ * to /24, i.e. one random u32 load per address from a 2^24-entry table at `tbl` (64 MiB, filled
+ * by the caller so its pages are real). out[i] = tbl[addrs[i] >> 8]. Measured beside the tables
+ * in the same run, it makes the LPM numbers comparable across machine load.
+ */
+export function lpmBenchDir24Proxy(tbl: usize, addrsPtr: usize, outPtr: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>(i << 2);
+    store<u32>(outPtr + o, load<u32>(tbl + (<usize>(load<u32>(addrsPtr + o) >> 8) << 2)));
+  }
+}

@@ -10,18 +10,19 @@
 // over IPv4 unless configured (RFC 7348 §5 allows zero) and always computed over IPv6
 // (RFC 8200 §8.1).
 
-import { ETH_HEADER_LEN, ethEmit, ETHERTYPE_IPV4_LE, ETHERTYPE_IPV6_LE } from "../wire/ethernet";
+import { ETH_HEADER_LEN, ETHERTYPE_IPV4_LE, ETHERTYPE_IPV6_LE, macCopy } from "../wire/ethernet";
 import { ipv4Emit, IPV4_MIN_HEADER_LEN } from "../wire/ipv4";
 import { ipv6Emit, IPV6_HEADER_LEN } from "../wire/ipv6";
 import { udpEmit, UDP_HEADER_LEN, UDP_CHECKSUM, IPPROTO_UDP } from "../wire/udp";
 import { vxlanEmit } from "../wire/vxlan";
 import { geneveEmit } from "../wire/geneve";
-import { csumPartial, csumPseudo4, csumPseudo6, csumFinish } from "../csum/checksum";
+import { csumPartial, csumPseudo4, csumPseudo6, csumFinish, csumIpv4Header20 } from "../csum/checksum";
 import { CFGF_GENEVE, CFGF_UDP_CSUM4 } from "../abi";
 import {
-  cfgFlags, cfgTunnelPort, cfgVni, cfgVtepMac, cfgUnderlay4, cfgUnderlay6, cfgSportMin, cfgSportSpan, nextIpv4Id,
+  cfgFlags, cfgTunnelPort, cfgTunnelPortLe, cfgVni, cfgVtepMac, cfgUnderlay4, cfgUnderlay6, cfgSportMin, cfgSportSpan,
+  nextIpv4Id, peerTemplateBase, PEER_TEMPLATE_SIZE,
 } from "../state";
-import { peerMac, peerAddr, peerIsV6 } from "../tables/peers";
+import { peerRecord, peerMac, peerAddr, peerIsV6 } from "../tables/peers";
 
 /** Outer TTL / hop limit (Linux: the route's default, 64). */
 const OUTER_TTL: u8 = 64;
@@ -54,31 +55,85 @@ export const ENCAP_OVERHEAD6: i32 = ETH_HEADER_LEN + TUNNEL_HEADER_LEN + UDP_HEA
   return <u16>(<u32>((<u64>hash * <u64>cfgSportSpan) >> 32) + cfgSportMin);
 }
 
+// ---- precomputed outer headers (VPP-style rewrite strings) ------------------------------------
+// Per peer, the 48 (IPv4) or 68 (IPv6) bytes in front of the inner ethertype are fixed but for
+// lengths, the IPv4 ID and checksums, the UDP source port and the IPv6 flow label. They are built
+// once per peer and per config change (rebuildTemplate), and per packet copied with four
+// 16-byte stores and patched. Template layout: header bytes at offset 0 (IPv4: IP 20, UDP 8,
+// tunnel 8, inner dst+src MAC 12 = 48; IPv6: 40 + 8 + 8 + 12 = 68), then at TPL_SUM the partial
+// sum (u64) of the fixed IPv4 header words (checksum, length and ID fields zero).
+const TPL_SUM: i32 = 80;
+const TPL_LEN4: i32 = 48;
+const TPL_LEN6: i32 = 68;
+
+@inline function templateOf(peerIdx: i32): usize { return peerTemplateBase + <usize>(peerIdx * PEER_TEMPLATE_SIZE); }
+
+/** Builds peer `peerIdx`'s template from its record and the current config. */
+export function rebuildTemplate(peerIdx: i32): void {
+  const peer = peerRecord(peerIdx);
+  const t = templateOf(peerIdx);
+  memory.fill(t, 0, <usize>PEER_TEMPLATE_SIZE);
+  const v6 = peerIsV6(peer);
+  const ipLen = v6 ? IPV6_HEADER_LEN : IPV4_MIN_HEADER_LEN;
+  const udp = t + <usize>ipLen;
+  const tun = udp + UDP_HEADER_LEN;
+  const macs = tun + TUNNEL_HEADER_LEN;
+  if (v6) {
+    ipv6Emit(t, 0, 0, 0, IPPROTO_UDP, OUTER_TTL, cfgUnderlay6, peerAddr(peer));
+  } else {
+    ipv4Emit(t, 0, 0, 0, 0, OUTER_TTL, IPPROTO_UDP, cfgUnderlay4, load<u32>(peerAddr(peer)));
+    store<u16>(t, 0, 10); // checksum field: computed per packet
+    store<u64>(t, csumIpv4Header20(t), TPL_SUM);
+  }
+  udpEmit(udp, 0, cfgTunnelPort, 0);
+  if (cfgFlags & CFGF_GENEVE) geneveEmit(tun, cfgVni); else vxlanEmit(tun, cfgVni);
+  macCopy(macs, peerMac(peer));
+  macCopy(macs + 6, cfgVtepMac);
+}
+
 /**
  * Prepends inner Ethernet, tunnel, UDP and outer IP headers to the inner IP packet at `p`
- * (`len` bytes, `innerIs6` its family) for peer record `peer`. Returns the start of the outer
- * IP header; the outer packet is encapLength(len, peerIsV6(peer)) bytes long.
- * Precondition: at least ENCAP_OVERHEAD6 bytes of headroom before `p`.
+ * (`len` bytes, `innerIs6` its family) for peer `peerIdx` (record `peer`). Returns the start of
+ * the outer IP header; the outer packet is encapLength(len, peerIsV6(peer)) bytes long.
+ * Precondition: at least ENCAP_OVERHEAD6 bytes of headroom before `p`; the peer's template is
+ * current (rebuildTemplate after every peer or config change).
  */
-export function encapsulate(p: usize, len: i32, innerIs6: bool, peer: usize, flowHash: u32): usize {
-  const eth = p - ETH_HEADER_LEN;
-  ethEmit(eth, peerMac(peer), cfgVtepMac, innerIs6 ? ETHERTYPE_IPV6_LE : ETHERTYPE_IPV4_LE);
-  const tun = eth - TUNNEL_HEADER_LEN;
-  if (cfgFlags & CFGF_GENEVE) geneveEmit(tun, cfgVni); else vxlanEmit(tun, cfgVni);
-  const udp = tun - UDP_HEADER_LEN;
+export function encapsulate(p: usize, len: i32, innerIs6: bool, peerIdx: i32, peer: usize, flowHash: u32): usize {
+  const t = templateOf(peerIdx);
   const udpLen = len + ETH_HEADER_LEN + TUNNEL_HEADER_LEN + UDP_HEADER_LEN;
-  udpEmit(udp, sourcePortFor(flowHash), cfgTunnelPort, <u16>udpLen);
+  const sport = sourcePortFor(flowHash);
+  store<u16>(p - 2, innerIs6 ? ETHERTYPE_IPV6_LE : ETHERTYPE_IPV4_LE);
   if (peerIsV6(peer)) {
-    const ip = udp - IPV6_HEADER_LEN;
-    ipv6Emit(ip, 0, flowHash & 0xfffff, udpLen, IPPROTO_UDP, OUTER_TTL, cfgUnderlay6, peerAddr(peer));
+    const ip = p - <usize>(2 + TPL_LEN6);
+    v128.store(ip, v128.load(t));
+    v128.store(ip, v128.load(t, 16), 16);
+    v128.store(ip, v128.load(t, 32), 32);
+    v128.store(ip, v128.load(t, 48), 48);
+    store<u32>(ip, load<u32>(t, 64), 64);
+    store<u32>(ip, bswap<u32>((6 << 28) | (flowHash & 0xfffff)));
+    store<u16>(ip, bswap<u16>(<u16>udpLen), 4);
+    const udp = ip + IPV6_HEADER_LEN;
+    store<u32>(udp, <u32>bswap<u16>(sport) | (<u32>cfgTunnelPortLe << 16));
+    store<u32>(udp, <u32>bswap<u16>(<u16>udpLen), 4);
     const sum = csumPartial(udp, udpLen, csumPseudo6(ip + 8, ip + 24, IPPROTO_UDP, <u32>udpLen));
     let c = csumFinish(sum);
     if (c == 0) c = 0xffff; // RFC 768: a computed zero is sent as all ones
     store<u16>(udp, c, UDP_CHECKSUM);
     return ip;
   }
-  const ip = udp - IPV4_MIN_HEADER_LEN;
-  ipv4Emit(ip, 0, udpLen + IPV4_MIN_HEADER_LEN, nextIpv4Id(), 0, OUTER_TTL, IPPROTO_UDP, cfgUnderlay4, load<u32>(peerAddr(peer)));
+  const ip = p - <usize>(2 + TPL_LEN4);
+  v128.store(ip, v128.load(t));
+  v128.store(ip, v128.load(t, 16), 16);
+  v128.store(ip, v128.load(t, 32), 32);
+  const total = udpLen + IPV4_MIN_HEADER_LEN;
+  const lenLe = <u32>bswap<u16>(<u16>total);
+  const idLe = <u32>bswap<u16>(nextIpv4Id());
+  store<u16>(ip, <u16>lenLe, 2);
+  store<u16>(ip, <u16>idLe, 4);
+  store<u16>(ip, csumFinish(load<u64>(t, TPL_SUM) + <u64>lenLe + <u64>idLe), 10);
+  const udp = ip + IPV4_MIN_HEADER_LEN;
+  store<u32>(udp, <u32>bswap<u16>(sport) | (<u32>cfgTunnelPortLe << 16));
+  store<u32>(udp, <u32>bswap<u16>(<u16>udpLen), 4);
   if (cfgFlags & CFGF_UDP_CSUM4) {
     const sum = csumPartial(udp, udpLen, csumPseudo4(ip + 12, ip + 16, IPPROTO_UDP, <u32>udpLen));
     let c = csumFinish(sum);

@@ -80,7 +80,7 @@ function emit(i: i32, p: usize, len: i32, is6: bool, kind: u32, idx: i32, rec: u
     ethEmit(eth, podMac(rec), cfgRouterMac, is6 ? ETHERTYPE_IPV6_LE : ETHERTYPE_IPV4_LE);
     txPush(eth, len + ETH_HEADER_LEN, idx, <i32>NO_PEER, i);
   } else {
-    const o = encapsulate(p, len, is6, rec, hash);
+    const o = encapsulate(p, len, is6, idx, rec, hash);
     txPush(o, encapLength(len, peerIsV6(rec)), <i32>PORT_UNDERLAY, idx, i);
   }
 }
