@@ -81,6 +81,9 @@ describe("pod ingress", () => {
     expect(formatMac(f.subarray(6, 12))).toBe(R);
     expect(f[14 + 8]).toBe(63);
     expect(ipv4HeaderValid(f.subarray(14))).toBe(true);
+    const pc = dp.counters().ports;
+    expect(pc[POD_A.port]).toMatchObject({ rxPackets: 1n, rxBytes: BigInt(f.length), txPackets: 0n });
+    expect(pc[POD_B.port]).toMatchObject({ txPackets: 1n, txBytes: BigInt(f.length), rxPackets: 0n });
     const r6 = runOne(dp, fromA6(POD_B.ipv6, 17, F.udp(POD_A.ipv6, POD_B.ipv6, 1, 2, new Uint8Array(10))), POD_A.port);
     expect(r6.result).toMatchObject({ verdict: "deliver", port: POD_B.port });
     expect(r6.out[0]!.bytes[14 + 7]).toBe(63);

@@ -6,7 +6,7 @@ import {
   DROP_BAD_DESCRIPTOR, DROP_UNKNOWN_PORT, EV_BATCHES, EV_PACKETS, BATCH_MAX,
 } from "../abi";
 import {
-  rxOffsetsBase, rxLengthsBase, rxPortsBase, rxFlagsBase, slotSize, headroom, portCount, setTxCount, setGenUsed, setNow, countEvent, countEventBy, countPort, slotStart,
+  rxOffsetsBase, rxLengthsBase, rxPortsBase, rxFlagsBase, slotSize, headroom, portCount, setTxCount, setGenUsed, setNow, countEvent, countEventBy, countPortBy, slotStart,
   txCount,
 } from "../state";
 import { resultReset, drop, groupTxByPort } from "./output";
@@ -25,6 +25,10 @@ export function processBatch(n: i32, now: u32): i32 {
   setNow(now);
   countEvent(EV_BATCHES);
   countEventBy(EV_PACKETS, n);
+  // RX counters accumulate over runs of one port (a batch usually comes from one port).
+  let runPort = -1;
+  let runPackets = 0;
+  let runBytes = 0;
   for (let i = 0; i < n; i++) {
     resultReset(i);
     const off = <usize>load<u32>(rxOffsetsBase + (<usize>i << 2));
@@ -34,11 +38,19 @@ export function processBatch(n: i32, now: u32): i32 {
     const hi = slotStart(i) + <usize>slotSize;
     if (off < lo || len < 0 || len > slotSize || off + <usize>len > hi) { drop(i, DROP_BAD_DESCRIPTOR); continue; }
     if (port >= portCount) { drop(i, DROP_UNKNOWN_PORT); continue; }
-    countPort(port, PC_RX_PACKETS, len);
+    if (port != runPort) {
+      if (runPackets) countPortBy(runPort, PC_RX_PACKETS, runPackets, runBytes);
+      runPort = port;
+      runPackets = 0;
+      runBytes = 0;
+    }
+    runPackets++;
+    runBytes += len;
     if (port == <i32>PORT_UNDERLAY) underlayIn(i, off, len, load<u16>(rxFlagsBase + (<usize>i << 1)));
     else if (port == <i32>PORT_HOST) hostIn(i, off, len);
     else podIn(i, off, len, port);
   }
+  if (runPackets) countPortBy(runPort, PC_RX_PACKETS, runPackets, runBytes);
   groupTxByPort();
   return txCount;
 }

@@ -6,7 +6,7 @@ import {
   VERDICT_FORWARD, NO_PEER, PC_TX_PACKETS, PORT_UNDERLAY, TX_RUN_SIZE,
 } from "../abi";
 import {
-  resultBase, txCount, txCapacity, setTxCount, countDrop, countPort, countPeer, txOffsetsBase, txLengthsBase,
+  resultBase, txCount, txCapacity, setTxCount, countDrop, countPortBy, countPeer, portCountersBase, txOffsetsBase, txLengthsBase,
   txRunsBase, txPortCountBase, txPortPosBase, txRawOffsetsBase, txRawLengthsBase, txRawPortsBase, txRawPeersBase,
   txRawInputsBase,
 } from "../state";
@@ -31,6 +31,9 @@ export function groupTxByPort(): void {
   if (!mixedPorts) {
     memory.copy(txOffsetsBase, txRawOffsetsBase, <usize>n << 2);
     memory.copy(txLengthsBase, txRawLengthsBase, <usize>n << 2);
+    let bytes: i32 = 0;
+    for (let k = 0; k < n; k++) bytes += <i32>load<u32>(txRawLengthsBase + (<usize>k << 2));
+    countPortBy(firstPort, PC_TX_PACKETS, n, bytes);
     store<u16>(txRunsBase, <u16>firstPort);
     store<u16>(txRunsBase, 0, 4);
     store<u16>(txRunsBase, <u16>n, 6);
@@ -58,14 +61,18 @@ export function groupTxByPort(): void {
     store<u16>(txPortPosBase + (port << 1), <u16>start);
     store<u16>(txPortCountBase + (port << 1), 0);
     start += cnt;
+    countPortBy(<i32>port, PC_TX_PACKETS, cnt, 0);
   }
   for (let k = 0; k < n; k++) {
     const port = <usize>load<u16>(txRawPortsBase + (<usize>k << 1));
     const pp = txPortPosBase + (port << 1);
     const pos = <usize>load<u16>(pp);
     store<u16>(pp, <u16>(pos + 1));
+    const len = load<u32>(txRawLengthsBase + (<usize>k << 2));
     store<u32>(txOffsetsBase + (pos << 2), load<u32>(txRawOffsetsBase + (<usize>k << 2)));
-    store<u32>(txLengthsBase + (pos << 2), load<u32>(txRawLengthsBase + (<usize>k << 2)));
+    store<u32>(txLengthsBase + (pos << 2), len);
+    const c = portCountersBase + ((port * 4 + <usize>PC_TX_PACKETS) << 3);
+    store<u64>(c, load<u64>(c, 8) + <u64>len, 8);
   }
   runCount = runs;
 }
@@ -113,7 +120,6 @@ export function txPush(off: usize, len: i32, port: i32, peer: i32, i: i32): bool
   setTxCount(n + 1);
   const r = result(i);
   store<u16>(r, load<u16>(r, RES_TX_COUNT) + 1, RES_TX_COUNT);
-  countPort(port, PC_TX_PACKETS, len);
   if (peer != <i32>NO_PEER) countPeer(peer, PC_TX_PACKETS, len);
   return true;
 }
