@@ -17,7 +17,7 @@ all.checksum = await runChecksumBench({ timeMs });
 printTable("Checksum", all.checksum);
 try {
   const { runLpmBench } = await import("./lpm.ts");
-  all.lpm = await runLpmBench({ timeMs, quick });
+  all.lpm = await runLpmBench({ quick });
   printTable("Longest-prefix match", all.lpm);
 } catch (e) {
   console.error(`LPM bench unavailable: ${(e as Error).message}`);

@@ -84,7 +84,7 @@ function compile(path: string): WebAssembly.Module {
     try { bytes = readFileSync(path); } catch (e) {
       throw new DataplaneError(`cannot read the data plane module ${path} (run \`npm run build\`): ${(e as Error).message}`);
     }
-    const mod = new WebAssembly.Module(bytes);
+    const mod = new WebAssembly.Module(new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength));
     if (path !== defaultWasmPath()) return mod;
     compiled = mod;
   }
