@@ -13,12 +13,18 @@
 //   bytes; ICMPv6 errors with hop limit 64 quoting up to 1280 bytes.
 // - Values that are implementation-defined are made deterministic here and must be masked by a
 //   comparison (see `normalizeUnderlay`): the outer UDP source port (a symmetric flow hash into
-//   32768..60999), the outer IPv4 ID (0 here), and the IP IDs of our ICMP errors (0 here).
-// - Every packet that crosses the router is a router hop (RFC 1812 §5.3.1): TTL / hop limit is
-//   decremented for pods, the host port and the tunnel alike; packets the router originates
-//   (ARP/NDP answers, ICMP errors) are not.
+//   32768..60999), the outer IPv4 ID (0 here), the outer IPv6 flow label (0 here, as the kernel;
+//   RFC 6438 §3 recommends a flow hash, which the Wasm sends), and the IP IDs of our ICMP errors
+//   (0 here).
+// - A packet forwarded to a pod or a peer is a router hop (RFC 1812 §5.3.1): TTL / hop limit is
+//   checked and decremented. Delivery to the host port is delivery to the node itself, not a hop:
+//   no TTL check or decrement. Packets the router originates (ARP/NDP answers, ICMP errors) are
+//   not decremented either.
 // - Anti-spoofing: a pod sends only from its MAC and addresses; the underlay accepts tunnel
-//   traffic only from known peers, and inner sources only from that peer's pod CIDRs.
+//   traffic only from known peers, and inner sources only where the route back leads to that peer.
+// - Where the RFCs name no order of checks (or no drop reason), the model takes the Wasm's order
+//   (docs/ABI.md drop list): e.g. source MAC before destination MAC on pod ports; outer
+//   destination, fragment, protocol, peer, then UDP port and checksum on the underlay.
 // - Not modelled: ICMP rate limiting (the Wasm code has a token bucket; tests that compare ICMP
 //   output must keep under its burst), reassembly (outer fragments are dropped).
 
@@ -37,9 +43,7 @@ import {
   concatBytes,
   formatMac,
   parseArp,
-  parseEthernet,
   parseGeneve,
-  parseIcmpv6,
   parseIp4,
   parseIp6,
   parseIpv4,
@@ -84,6 +88,19 @@ export interface ModelNode {
   acceptZeroChecksum6?: boolean;
   /** Outer UDP source port range (kernel: ip_local_port_range). Default 32768..60999. */
   sourcePortRange?: [number, number];
+  /**
+   * Whether the router's pod-facing side has the EUI-64 link-local address of `routerMac` and
+   * answers neighbour solicitations for it. Default true; the router's node config has no such
+   * address (modelTablesFromConfig sets false).
+   */
+  linkLocalGateway?: boolean;
+  /**
+   * RFC 7348 §5: reserved VXLAN flag bits and fields "MUST be set to zero on transmission and
+   * ignored on receipt"; only the I flag matters. Default false: drop anything but exactly the I
+   * flag, as the Linux kernel does (vxlan_rcv, knowingly against the RFC) in the captures the
+   * model was checked against. The router follows the RFC (modelTablesFromConfig sets true).
+   */
+  vxlanIgnoreReserved?: boolean;
 }
 export interface ModelPod {
   name: string;
@@ -161,8 +178,8 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.e
 
 type Target = { kind: "pod"; pod: ModelPod } | { kind: "peer"; peer: ModelPeer } | { kind: "host" } | { kind: "blackhole" };
 
-/** Longest-prefix match by linear scan over every route the tables imply. */
-export function lookupRoute(t: ModelTables, family: 4 | 6, dst: Uint8Array): Target | undefined {
+/** Every route the tables imply, in no particular order. */
+function routesOf(t: ModelTables): { p: Prefix; target: Target }[] {
   const routes: { p: Prefix; target: Target }[] = [];
   for (const pod of t.pods) {
     if (pod.ipv4) routes.push({ p: parsePrefix(`${pod.ipv4}/32`), target: { kind: "pod", pod } });
@@ -186,8 +203,25 @@ export function lookupRoute(t: ModelTables, family: 4 | 6, dst: Uint8Array): Tar
     }
     if (target) routes.push({ p: parsePrefix(r.dst), target });
   }
+  return routes;
+}
+
+/**
+ * The parsed routes of a tables object, kept while what they derive from is unchanged (a cache
+ * only: differential tests run hundreds of thousands of packets over one set of tables).
+ */
+const routeCache = new WeakMap<ModelTables, { key: string; routes: { p: Prefix; target: Target }[] }>();
+
+/** Longest-prefix match by linear scan over every route the tables imply. */
+export function lookupRoute(t: ModelTables, family: 4 | 6, dst: Uint8Array): Target | undefined {
+  const key = JSON.stringify([t.pods, t.peers, t.node.gateway4, t.node.gateway6, t.hostRoutes, t.routes]);
+  let cached = routeCache.get(t);
+  if (!cached || cached.key !== key) {
+    cached = { key, routes: routesOf(t) };
+    routeCache.set(t, cached);
+  }
   let best: { p: Prefix; target: Target } | undefined;
-  for (const r of routes) if (inPrefix(r.p, family, dst) && (!best || r.p.len > best.p.len)) best = r;
+  for (const r of cached.routes) if (inPrefix(r.p, family, dst) && (!best || r.p.len > best.p.len)) best = r;
   return best?.target;
 }
 
@@ -258,6 +292,31 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+// ---- IPv6 header checks shared by every port -----------------------------------------------------
+
+/** RFC 8200 §3: 40 bytes, version 6, payload length inside the buffer (no jumbograms). */
+function ipv6FixedHeaderOk(b: Uint8Array): boolean {
+  return b.length >= 40 && b[0]! >> 4 === 6 && 40 + ((b[4]! << 8) | b[5]!) <= b.length;
+}
+
+/** Most extension headers walked before the upper-layer header (a bound on work per packet). */
+export const MAX_EXT_HEADERS = 8;
+
+/**
+ * `parseIpv6` plus a bound on the chain: RFC 8200 §4.1 lets each header occur once (Destination
+ * Options twice), so a legitimate chain is short; a router may refuse longer ones (RFC 7112,
+ * RFC 8504 §5.3). At most MAX_EXT_HEADERS headers before the upper layer, or before a non-first
+ * fragment's header ends the walk as the (MAX_EXT_HEADERS + 1)th.
+ */
+function parseIpv6Chain(b: Uint8Array): ReturnType<typeof parseIpv6> {
+  const p = parseIpv6(b);
+  const n = p.repr.extHeaders.length;
+  const last = p.repr.extHeaders[n - 1];
+  const endsInLaterFragment = last !== undefined && last.type === 44 && last.fragOffset !== 0;
+  if (endsInLaterFragment ? n - 1 > MAX_EXT_HEADERS : n > MAX_EXT_HEADERS) throw new ParseError("ipv6", "extension header chain too long");
+  return p;
+}
+
 // ---- the entry point ------------------------------------------------------------------------
 
 const drop = (reason: ModelDropReason, outputs: ModelOutput[] = []): ModelResult => ({ verdict: "drop", reason, outputs });
@@ -273,23 +332,21 @@ export function referenceProcess(tables: ModelTables, port: number, frame: Uint8
 // ---- from a pod ------------------------------------------------------------------------------
 
 function fromPod(t: ModelTables, pod: ModelPod, frame: Uint8Array): ModelResult {
-  let eth;
-  try {
-    eth = parseEthernet(frame);
-  } catch {
-    return drop("eth-truncated");
-  }
-  const { repr: e, payload } = eth;
-  // Anti-spoofing: a pod may only send from its own MAC.
-  if (e.src !== pod.mac) return drop("spoofed-mac");
-  const broadcast = e.dst === "ff:ff:ff:ff:ff:ff";
-  const ipv6Multicast = e.dst.startsWith("33:33:");
-  if (e.dst !== t.node.routerMac && !broadcast && !ipv6Multicast) return drop("eth-not-for-router");
-  if (e.vlanTags) return drop("eth-unsupported-type");
+  if (frame.length < 14) return drop("eth-truncated");
+  // Anti-spoofing: a pod may only send from its own MAC (checked before the destination: a
+  // spoofed frame is refused whatever it is addressed to).
+  if (formatMac(frame, 6) !== pod.mac) return drop("spoofed-mac");
+  // Group addresses (the I/G bit: broadcast and every multicast) reach the router too.
+  const group = (frame[0]! & 1) !== 0;
+  if (!group && formatMac(frame, 0) !== t.node.routerMac) return drop("eth-not-for-router");
+  const ethertype = (frame[12]! << 8) | frame[13]!; // 802.1Q tags are an unsupported type here
+  const payload = frame.subarray(14);
 
-  if (e.ethertype === EtherType.Arp) return podArp(t, pod, payload);
-  if (e.ethertype === EtherType.Ipv4) {
-    if (broadcast || ipv6Multicast) return drop("multicast-not-routed");
+  if (ethertype === EtherType.Arp) return podArp(t, pod, payload);
+  if (ethertype === EtherType.Ipv4) {
+    // RFC 1812 §5.3.4: a packet received as a link-layer broadcast or multicast is not forwarded
+    // unless its destination is IP multicast, which the router does not route either.
+    if (group) return drop("multicast-not-routed");
     let ip;
     try {
       ip = parseIpv4(payload);
@@ -300,24 +357,29 @@ function fromPod(t: ModelTables, pod: ModelPod, frame: Uint8Array): ModelResult 
     if (ip.repr.src !== pod.ipv4) return drop("spoofed-ip");
     return route4(t, payload.subarray(0, ip.repr.totalLength), { kind: "pod", pod });
   }
-  if (e.ethertype === EtherType.Ipv6) {
+  if (ethertype === EtherType.Ipv6) {
+    if (!ipv6FixedHeaderOk(payload)) return drop("ipv6-malformed");
     let p;
     try {
-      p = parseIpv6(payload);
-    } catch (err) {
-      return drop(err instanceof ParseError && /extension|hop-by-hop/.test(err.reason) ? "ipv6-bad-ext-header" : "ipv6-malformed");
+      p = parseIpv6Chain(payload);
+    } catch {
+      return drop("ipv6-bad-ext-header");
     }
     const pkt = payload.subarray(0, 40 + p.repr.payloadLength!);
-    if (p.upperProtocol === IpProto.Icmpv6 && p.upperHeaderPresent && p.payload.length >= 1) {
-      const type = p.payload[0]!;
-      if (type >= 133 && type <= 137) return podNdp(t, pod, e.src, pkt, p);
-    }
-    const src = parseIp6(p.repr.src);
+    // RFC 6980 §5: neighbour discovery in a fragment is ignored as such (and routed like any packet).
+    const fragmented = p.repr.extHeaders.some((e) => e.type === 44);
+    const icmpType = p.upperProtocol === IpProto.Icmpv6 && !fragmented && p.payload.length >= 1 ? p.payload[0]! : -1;
+    if (icmpType === 135) return podNeighborSolicit(t, pod, pkt, p);
+    const src = pkt.subarray(8, 24);
     // Anti-spoofing: only the pod's own address. Link-local and unspecified sources are for
-    // on-link protocols (NDP, handled above; MLD), which the router does not route.
-    if (src[0] === 0xfe && (src[1]! & 0xc0) === 0x80) return drop("link-local-not-routed");
+    // on-link protocols: neighbour discovery we do not serve (RS, RA, NA, redirect) is ignored,
+    // anything else from them (MLD, ...) is not routable (RFC 4291 §2.5.6).
+    if (isLinkLocal6(src) || src.every((x) => x === 0)) return drop(icmpType >= 133 && icmpType <= 137 ? "ndp-ignored" : "link-local-not-routed");
     if (p.repr.src !== pod.ipv6) return drop("spoofed-ip");
-    if (ipv6Multicast || e.dst !== t.node.routerMac) return drop("multicast-not-routed");
+    // Only neighbour discovery is served from link-layer broadcast or multicast frames; nothing is
+    // routed from them (as RFC 1812 §5.3.4 has it for IPv4; and RFC 4443 §2.4(e.4), (e.5) forbid
+    // ICMPv6 errors about them, which routing could cause).
+    if (group) return drop("multicast-not-routed");
     return route6(t, pkt, { kind: "pod", pod });
   }
   return drop("eth-unsupported-type");
@@ -336,6 +398,8 @@ function podArp(t: ModelTables, pod: ModelPod, payload: Uint8Array): ModelResult
   if (a.senderIp !== pod.ipv4 && a.senderIp !== "0.0.0.0") return drop("spoofed-ip");
   if (a.op !== 1) return drop("arp-ignored"); // replies and gratuitous announcements: nothing to learn
   if (!t.node.gateway4 || a.targetIp !== t.node.gateway4) return drop("arp-not-for-gateway");
+  // RFC 826: a request for our address is answered, a probe (RFC 5227 §2.1.1, sender 0.0.0.0) too,
+  // so that a pod probing the gateway's address learns that it is taken. Linux answers both.
   const reply = build([
     { kind: "eth", dst: a.senderMac, src: t.node.routerMac, ethertype: EtherType.Arp },
     { kind: "arp", op: 2, senderMac: t.node.routerMac, senderIp: t.node.gateway4, targetMac: a.senderMac, targetIp: a.senderIp },
@@ -343,41 +407,48 @@ function podArp(t: ModelTables, pod: ModelPod, payload: Uint8Array): ModelResult
   return { verdict: "deliver", outputs: [{ port: pod.port, bytes: reply }] };
 }
 
-/** RFC 4861: answer Neighbor Solicitations for the gateway (global and link-local); ignore the rest. */
-function podNdp(t: ModelTables, pod: ModelPod, srcMac: string, pkt: Uint8Array, p: ReturnType<typeof parseIpv6>): ModelResult {
-  const icmp = pkt.subarray(p.upperOffset);
-  const type = icmp[0]!;
-  // RFC 4861 §7.1.1 / §6.1.1: hop limit 255, valid checksum, code 0, >= 24 bytes.
-  if (p.repr.hopLimit !== 255 || icmp[1] !== 0) return drop("ndp-malformed");
-  const ps = pseudoHeaderSum6(parseIp6(p.repr.src), parseIp6(p.repr.dst), IpProto.Icmpv6, icmp.length);
-  if (onesComplementSum(icmp, 0, icmp.length, ps) !== 0xffff) return drop("ndp-malformed");
-  let m;
-  try {
-    m = parseIcmpv6(icmp).repr;
-  } catch {
-    return drop("ndp-malformed");
+/** RFC 4861 §4.6: every option has a non-zero length and lies inside the message. */
+function ndpOptionsOk(icmp: Uint8Array): boolean {
+  for (let off = 24; off < icmp.length; ) {
+    if (off + 2 > icmp.length) return false;
+    const len = icmp[off + 1]! * 8;
+    if (len === 0 || off + len > icmp.length) return false;
+    off += len;
   }
-  if (type !== 135) return drop("ndp-ignored"); // RS, RA, NA, redirect: nothing for a router with static tables
-  const target = parseIp6(m.target!);
-  if (target[0] === 0xff) return drop("ndp-malformed");
-  const unspecified = p.repr.src === "::";
-  const sllao = m.options!.find((o) => o.type === 1);
+  return true;
+}
+
+/**
+ * RFC 4861: answer a Neighbor Solicitation for one of our addresses (the gateway; its link-local
+ * address where the node has one) with a Neighbor Advertisement carrying the router MAC.
+ */
+function podNeighborSolicit(t: ModelTables, pod: ModelPod, pkt: Uint8Array, p: ReturnType<typeof parseIpv6>): ModelResult {
+  const icmp = pkt.subarray(p.upperOffset);
+  const srcBytes = pkt.subarray(8, 24);
+  // RFC 4861 §7.1.1 validity checks (extension headers are allowed: none of them is a check).
+  if (p.repr.hopLimit !== 255 || icmp.length < 24 || icmp[1] !== 0 || icmp[8] === 0xff || !ndpOptionsOk(icmp)) return drop("ndp-malformed");
+  const ps = pseudoHeaderSum6(srcBytes, pkt.subarray(24, 40), IpProto.Icmpv6, icmp.length);
+  if (onesComplementSum(icmp, 0, icmp.length, ps) !== 0xffff) return drop("ndp-malformed");
+  const target = formatIp6(icmp, 8);
+  const ours = [t.node.gateway6, t.node.linkLocalGateway === false ? undefined : linkLocalOf(t.node.routerMac)].filter((x): x is string => !!x);
+  if (!ours.includes(target)) return drop("ndp-ignored"); // not ours: DAD and resolution of other addresses
+  const unspecified = srcBytes.every((x) => x === 0);
   if (unspecified) {
-    // DAD (RFC 4861 §7.1.1): destination must be solicited-node multicast, no source link-layer option.
-    if (sllao || !p.repr.dst.startsWith("ff02::1:ff")) return drop("ndp-malformed");
-  } else if (p.repr.src !== pod.ipv6 && !isLinkLocal6(parseIp6(p.repr.src))) {
+    // DAD for our own address (RFC 4862 §5.4.3): defended. §7.1.1: to a solicited-node address,
+    // without a source link-layer address option.
+    let hasSllao = false;
+    for (let off = 24; off < icmp.length; off += icmp[off + 1]! * 8) if (icmp[off] === 1) hasSllao = true;
+    if (hasSllao || !p.repr.dst.startsWith("ff02::1:ff")) return drop("ndp-malformed");
+  } else if (p.repr.src !== pod.ipv6 && !isLinkLocal6(srcBytes)) {
     return drop("spoofed-ip");
   }
-  if (sllao && sllao.lladdr !== pod.mac) return drop("spoofed-mac");
-  const ours = [t.node.gateway6, linkLocalOf(t.node.routerMac)].filter((x): x is string => !!x);
-  if (!ours.includes(m.target!)) return drop("ndp-ignored");
   // RFC 4861 §7.2.4: to the solicitation's source, or all-nodes when it was unspecified (S clear).
   const dst = unspecified ? "ff02::1" : p.repr.src;
   const flags = 0x80000000 /* R: we are a router */ | (unspecified ? 0 : 0x40000000) /* S */ | 0x20000000; /* O */
   const na = build([
-    { kind: "eth", dst: unspecified ? "33:33:00:00:00:01" : srcMac, src: t.node.routerMac, ethertype: EtherType.Ipv6 },
-    { kind: "ipv6", trafficClass: 0, flowLabel: 0, nextHeader: IpProto.Icmpv6, hopLimit: 255, src: m.target!, dst, extHeaders: [] },
-    { kind: "icmpv6", type: 136, code: 0, rest: flags, target: m.target!, options: [{ type: 2, lladdr: t.node.routerMac }] },
+    { kind: "eth", dst: unspecified ? "33:33:00:00:00:01" : pod.mac, src: t.node.routerMac, ethertype: EtherType.Ipv6 },
+    { kind: "ipv6", trafficClass: 0, flowLabel: 0, nextHeader: IpProto.Icmpv6, hopLimit: 255, src: target, dst, extHeaders: [] },
+    { kind: "icmpv6", type: 136, code: 0, rest: flags, target, options: [{ type: 2, lladdr: t.node.routerMac }] },
   ]);
   return { verdict: "deliver", outputs: [{ port: pod.port, bytes: na }] };
 }
@@ -402,7 +473,7 @@ function fromHost(t: ModelTables, pkt: Uint8Array): ModelResult {
   if (v === 6) {
     let p;
     try {
-      p = parseIpv6(pkt);
+      p = parseIpv6Chain(pkt);
     } catch (err) {
       return drop(err instanceof ParseError && /extension|hop-by-hop/.test(err.reason) ? "ipv6-bad-ext-header" : "ipv6-malformed");
     }
@@ -418,7 +489,8 @@ function fromUnderlay(t: ModelTables, pkt: Uint8Array): ModelResult {
   if (pkt.length < 1) return drop("underlay-malformed");
   const v = pkt[0]! >> 4;
   let src: string, udpBytes: Uint8Array, family: 4 | 6;
-  let pseudo: number;
+  // Check order (a choice; the RFCs name no drop reasons): the outer IP header, that it is for
+  // us, not a fragment, UDP; then the peer; then the UDP header, port and checksum.
   if (v === 4) {
     let ip;
     try {
@@ -433,24 +505,26 @@ function fromUnderlay(t: ModelTables, pkt: Uint8Array): ModelResult {
     src = ip.repr.src;
     udpBytes = ip.payload;
     family = 4;
-    pseudo = pseudoHeaderSum4(parseIp4(ip.repr.src), parseIp4(ip.repr.dst), IpProto.Udp, udpBytes.length);
   } else if (v === 6) {
+    if (!ipv6FixedHeaderOk(pkt)) return drop("underlay-malformed");
+    if (!n.underlay6 || formatIp6(pkt, 24) !== n.underlay6) return drop("underlay-not-for-us");
     let p;
     try {
-      p = parseIpv6(pkt);
+      p = parseIpv6Chain(pkt);
     } catch {
       return drop("underlay-malformed");
     }
-    if (!n.underlay6 || p.repr.dst !== n.underlay6) return drop("underlay-not-for-us");
     if (p.repr.extHeaders.some((e) => e.type === 44)) return drop("underlay-fragment");
     if (!p.upperHeaderPresent || p.upperProtocol !== IpProto.Udp) return drop("not-tunnel-port");
     src = p.repr.src;
     udpBytes = p.payload;
     family = 6;
-    pseudo = pseudoHeaderSum6(parseIp6(p.repr.src), parseIp6(p.repr.dst), IpProto.Udp, udpBytes.length);
   } else {
     return drop("underlay-malformed");
   }
+  // Anti-spoofing: only known peers may send us tunnel traffic.
+  const peer = t.peers.find((p) => sameAddr(p.underlay, src));
+  if (!peer) return drop("unknown-peer");
   let udp;
   try {
     udp = parseUdp(udpBytes);
@@ -458,7 +532,13 @@ function fromUnderlay(t: ModelTables, pkt: Uint8Array): ModelResult {
     return drop("underlay-malformed");
   }
   if (udp.repr.dstPort !== tunnelPort(n)) return drop("not-tunnel-port");
-  if (udp.repr.length !== udpBytes.length) return drop("underlay-malformed");
+  // RFC 768: the datagram is `length` bytes; bytes after it in the IP payload are not part of it
+  // (Linux trims them too, udp_rcv → pskb_trim_rcsum).
+  udpBytes = udpBytes.subarray(0, udp.repr.length!);
+  const pseudo =
+    family === 4
+      ? pseudoHeaderSum4(pkt.subarray(12, 16), pkt.subarray(16, 20), IpProto.Udp, udpBytes.length)
+      : pseudoHeaderSum6(pkt.subarray(8, 24), pkt.subarray(24, 40), IpProto.Udp, udpBytes.length);
   // RFC 7348 §5: a zero checksum MUST be accepted over IPv4. Over IPv6 a zero checksum is
   // accepted only when configured (RFC 6935/6936; kernel udp6zerocsumrx).
   if (udp.repr.checksum === 0) {
@@ -466,70 +546,65 @@ function fromUnderlay(t: ModelTables, pkt: Uint8Array): ModelResult {
   } else if (onesComplementSum(udpBytes, 0, udpBytes.length, pseudo) !== 0xffff) {
     return drop("underlay-bad-checksum");
   }
-  // Anti-spoofing: only known peers may send us tunnel traffic.
-  const peer = t.peers.find((p) => sameAddr(p.underlay, src));
-  if (!peer) return drop("unknown-peer");
 
   let innerFrame: Uint8Array;
+  const tun = udp.payload;
   if (n.encap === "vxlan") {
-    let vx;
-    try {
-      vx = parseVxlan(udp.payload);
-    } catch {
-      return drop("underlay-malformed");
-    }
-    // RFC 7348 §5: I flag set; other bits reserved. Like the kernel (which drops frames with
-    // flags or reserved bits it does not parse) and VPP, anything but exactly I is dropped.
-    if (vx.repr.flags !== 0x08 || vx.repr.reserved1 !== 0 || vx.repr.reserved2 !== 0) return drop("vxlan-bad-flags");
+    if (tun.length < 8) return drop("underlay-malformed");
+    const vx = parseVxlan(tun);
+    // RFC 7348 §5: the I flag MUST be set; the reserved bits are ignored on receipt (see
+    // `vxlanIgnoreReserved` for the kernel's stricter choice).
+    const flagsOk = n.vxlanIgnoreReserved ? (vx.repr.flags & 0x08) !== 0 : vx.repr.flags === 0x08 && vx.repr.reserved1 === 0 && vx.repr.reserved2 === 0;
+    if (!flagsOk) return drop("vxlan-bad-flags");
     if (vx.repr.vni !== vniOf(n)) return drop("vni-mismatch");
     innerFrame = vx.payload;
   } else {
+    // RFC 8926 §3.4: version 0 only (unknown versions MUST be dropped); the header and its options
+    // inside the datagram; OAM frames are control messages, not data; we carry Ethernet only.
+    if (tun.length < 8 || tun[0]! >> 6 !== 0 || 8 + (tun[0]! & 0x3f) * 4 > tun.length) return drop("geneve-malformed");
+    if (tun[1]! & 0x80) return drop("geneve-oam");
+    if (((tun[2]! << 8) | tun[3]!) !== EtherType.TransparentEthernet) return drop("geneve-not-ethernet");
     let g;
     try {
-      g = parseGeneve(udp.payload);
+      g = parseGeneve(tun);
     } catch {
       return drop("geneve-malformed");
     }
-    if (g.repr.version !== 0) return drop("geneve-malformed"); // RFC 8926 §3.4: MUST drop unknown versions
     // RFC 8926 §3.5.1: an option with the critical bit (type high bit) that the endpoint does not
-    // understand MUST cause a drop. We understand none.
+    // understand MUST cause a drop. We understand none; the C flag announces one.
     if (g.repr.critical || g.repr.options.some((o) => (o.type & 0x80) !== 0)) return drop("geneve-critical-option");
-    if (g.repr.oam) return drop("geneve-oam"); // §3.4: control messages, not data
-    if (g.repr.protocol !== EtherType.TransparentEthernet) return drop("geneve-not-ethernet");
     if (g.repr.vni !== vniOf(n)) return drop("vni-mismatch");
     innerFrame = g.payload;
   }
-  let inner;
-  try {
-    inner = parseEthernet(innerFrame);
-  } catch {
-    return drop("inner-malformed");
-  }
-  if (inner.repr.dst !== n.vtepMac) return drop("inner-bad-dst-mac");
-  if (inner.repr.vlanTags) return drop("eth-unsupported-type");
+  // The inner frame: Ethernet to our VTEP MAC carrying IPv4 or IPv6 (nothing else is malformed here).
+  if (innerFrame.length < 14) return drop("inner-malformed");
+  if (formatMac(innerFrame, 0) !== n.vtepMac) return drop("inner-bad-dst-mac");
+  const innerType = (innerFrame[12]! << 8) | innerFrame[13]!;
+  const innerIp = innerFrame.subarray(14);
   const from: Source = { kind: "peer", peer };
-  if (inner.repr.ethertype === EtherType.Ipv4) {
+  if (innerType === EtherType.Ipv4) {
     let ip;
     try {
-      ip = parseIpv4(inner.payload);
+      ip = parseIpv4(innerIp);
     } catch {
       return drop("inner-malformed");
     }
-    if (internetChecksum(inner.payload, 0, ip.headerLength) !== 0) return drop("ipv4-bad-checksum");
-    if (!peerOwns(peer, 4, parseIp4(ip.repr.src))) return drop("spoofed-ip");
-    return route4(t, inner.payload.subarray(0, ip.repr.totalLength), from);
+    if (internetChecksum(innerIp, 0, ip.headerLength) !== 0) return drop("ipv4-bad-checksum");
+    if (!peerOwns(t, peer, 4, innerIp.subarray(12, 16))) return drop("spoofed-ip");
+    return route4(t, innerIp.subarray(0, ip.repr.totalLength), from);
   }
-  if (inner.repr.ethertype === EtherType.Ipv6) {
+  if (innerType === EtherType.Ipv6) {
+    if (!ipv6FixedHeaderOk(innerIp)) return drop("inner-malformed");
     let p;
     try {
-      p = parseIpv6(inner.payload);
+      p = parseIpv6Chain(innerIp);
     } catch {
-      return drop("inner-malformed");
+      return drop("ipv6-bad-ext-header");
     }
-    if (!peerOwns(peer, 6, parseIp6(p.repr.src))) return drop("spoofed-ip");
-    return route6(t, inner.payload.subarray(0, 40 + p.repr.payloadLength!), from);
+    if (!peerOwns(t, peer, 6, innerIp.subarray(8, 24))) return drop("spoofed-ip");
+    return route6(t, innerIp.subarray(0, 40 + p.repr.payloadLength!), from);
   }
-  return drop("eth-unsupported-type");
+  return drop("inner-malformed");
 }
 
 function sameAddr(a: string, b: string): boolean {
@@ -539,66 +614,77 @@ function sameAddr(a: string, b: string): boolean {
 }
 
 /**
- * Inner-source anti-spoofing: a peer may only send from its own pod CIDRs (flannel's host-to-pod
- * traffic uses the peer's `.0` address, which is inside them).
+ * Inner-source anti-spoofing: the route back to the inner source must lead to the peer it came
+ * from (its pod CIDRs, or any route via it; flannel's host-to-pod traffic uses the peer's `.0`
+ * address, inside them).
  */
-function peerOwns(peer: ModelPeer, family: 4 | 6, addr: Uint8Array): boolean {
-  return peer.podCIDRs.some((c) => inPrefix(parsePrefix(c), family, addr));
+function peerOwns(t: ModelTables, peer: ModelPeer, family: 4 | 6, addr: Uint8Array): boolean {
+  const back = lookupRoute(t, family, addr);
+  return back?.kind === "peer" && back.peer.name === peer.name;
 }
 
 // ---- routing ---------------------------------------------------------------------------------
 
 type Source = { kind: "pod"; pod: ModelPod } | { kind: "host" } | { kind: "peer"; peer: ModelPeer };
 
+/** 224.0.0.0/4 or the limited broadcast 255.255.255.255. */
 function isMulticastOrBroadcast4(a: Uint8Array): boolean {
-  return a[0]! >= 224 || (a[0] === 255 && a[1] === 255 && a[2] === 255 && a[3] === 255);
+  return (a[0]! >= 224 && a[0]! <= 239) || (a[0] === 255 && a[1] === 255 && a[2] === 255 && a[3] === 255);
 }
 
-/** RFC 1812 §5.2/§5.3: forward an IPv4 packet (header already validated). */
+/**
+ * Where a routed packet leaves, or why it cannot: the checks that depend only on the route and the
+ * input port come before TTL and MTU (so a packet that cannot go anywhere earns no ICMP error).
+ */
+function egress(t: ModelTables, target: Target, from: Source): { mtu: number } | { reason: ModelDropReason } {
+  const m = mtus(t.node);
+  if (target.kind === "blackhole") return { reason: "blackhole" };
+  if (target.kind === "host") return from.kind === "host" ? { reason: "host-loop" } : { mtu: m.host };
+  if (target.kind === "pod") return { mtu: m.pod };
+  if (from.kind === "peer") return { reason: "underlay-hairpin" }; // no transit between peers
+  const family = familyOfPeer(target.peer);
+  if (!(family === 4 ? t.node.underlay4 : t.node.underlay6)) return { reason: "no-underlay-address" };
+  return { mtu: family === 4 ? m.tunnel4 : m.tunnel6 };
+}
+
+/**
+ * RFC 1812 §5.2/§5.3: forward an IPv4 packet (header already validated). Delivery to the node
+ * itself (the host port) is not a forwarding hop: no TTL check or decrement.
+ */
 function route4(t: ModelTables, pkt: Uint8Array, from: Source): ModelResult {
   const dst = pkt.subarray(16, 20);
   if (isMulticastOrBroadcast4(dst)) return drop("multicast-not-routed");
-  if (dst[0] === 127 || dst[0] === 0) return drop("no-route"); // RFC 1812 §5.3.7: martians
   const target = lookupRoute(t, 4, dst);
   if (!target) return drop("no-route", icmp4Error(t, pkt, 3, 0, 0)); // net unreachable, RFC 1812 §5.2.7.1
-  if (target.kind === "blackhole") return drop("blackhole");
-  if (target.kind === "host" && from.kind === "host") return drop("host-loop");
-  if (target.kind === "peer" && from.kind === "peer") return drop("underlay-hairpin");
+  const e = egress(t, target, from);
+  if ("reason" in e) return drop(e.reason);
+  const hop = target.kind !== "host";
   // RFC 1812 §5.3.1: a router must not forward a packet whose TTL is 0 or becomes 0.
-  if (pkt[8]! <= 1) return drop("ttl-exceeded", icmp4Error(t, pkt, 11, 0, 0));
-  const fwd = decrementTtl4(pkt);
-  const m = mtus(t.node);
-  const mtu = target.kind === "pod" ? m.pod : target.kind === "host" ? m.host : familyOfPeer(target.peer) === 4 ? m.tunnel4 : m.tunnel6;
-  let pieces = [fwd];
-  if (fwd.length > mtu) {
-    const df = (pkt[6]! & 0x40) !== 0;
-    // RFC 1191 §4 / RFC 1812 §5.2.7.1: DF set → "fragmentation needed" with the next-hop MTU.
-    if (df) return drop("frag-needed", icmp4Error(t, pkt, 3, 4, mtu));
-    pieces = fragment4(fwd, mtu); // RFC 791 §3.2
-  }
-  return deliver(t, target, pieces, 4);
+  if (hop && pkt[8]! <= 1) return drop("ttl-exceeded", icmp4Error(t, pkt, 11, 0, 0));
+  const df = (pkt[6]! & 0x40) !== 0;
+  // RFC 1191 §4 / RFC 1812 §5.2.7.1: DF set → "fragmentation needed" with the next-hop MTU.
+  if (pkt.length > e.mtu && df) return drop("frag-needed", icmp4Error(t, pkt, 3, 4, e.mtu));
+  const fwd = hop ? decrementTtl4(pkt) : pkt.slice();
+  return deliver(t, target, fwd.length > e.mtu ? fragment4(fwd, e.mtu) : [fwd], 4); // RFC 791 §3.2
 }
 
-/** RFC 8200 §3 / RFC 4443: forward an IPv6 packet. */
+/** RFC 8200 §3 / RFC 4443: forward an IPv6 packet. As for IPv4, the host port is not a hop. */
 function route6(t: ModelTables, pkt: Uint8Array, from: Source): ModelResult {
   const dst = pkt.subarray(24, 40);
   if (dst[0] === 0xff) return drop("multicast-not-routed");
-  if (dst[0] === 0xfe && (dst[1]! & 0xc0) === 0x80) return drop("link-local-not-routed");
   const src = pkt.subarray(8, 24);
-  if (src[0] === 0xfe && (src[1]! & 0xc0) === 0x80) return drop("link-local-not-routed"); // RFC 4291 §2.5.6
+  if (isLinkLocal6(dst) || isLinkLocal6(src)) return drop("link-local-not-routed"); // RFC 4291 §2.5.6
   const target = lookupRoute(t, 6, dst);
   if (!target) return drop("no-route", icmp6Error(t, pkt, 1, 0, 0)); // destination unreachable, no route
-  if (target.kind === "blackhole") return drop("blackhole");
-  if (target.kind === "host" && from.kind === "host") return drop("host-loop");
-  if (target.kind === "peer" && from.kind === "peer") return drop("underlay-hairpin");
+  const e = egress(t, target, from);
+  if ("reason" in e) return drop(e.reason);
+  const hop = target.kind !== "host";
   // RFC 8200 §3 / RFC 4443 §3.3: hop limit exhausted in transit.
-  if (pkt[7]! <= 1) return drop("ttl-exceeded", icmp6Error(t, pkt, 3, 0, 0));
-  const fwd = pkt.slice();
-  fwd[7]! -= 1;
-  const m = mtus(t.node);
-  const mtu = target.kind === "pod" ? m.pod : target.kind === "host" ? m.host : familyOfPeer(target.peer) === 4 ? m.tunnel4 : m.tunnel6;
+  if (hop && pkt[7]! <= 1) return drop("ttl-exceeded", icmp6Error(t, pkt, 3, 0, 0));
   // RFC 8200 §5: routers never fragment; RFC 4443 §3.2: Packet Too Big with the MTU.
-  if (fwd.length > mtu) return drop("packet-too-big", icmp6Error(t, pkt, 2, 0, mtu));
+  if (pkt.length > e.mtu) return drop("packet-too-big", icmp6Error(t, pkt, 2, 0, e.mtu));
+  const fwd = pkt.slice();
+  if (hop) fwd[7]! -= 1;
   return deliver(t, target, [fwd], 6);
 }
 
@@ -670,7 +756,8 @@ export function fragment4(pkt: Uint8Array, mtu: number): Uint8Array[] {
     f[3] = (hl + len) & 0xff;
     const fo = (origOffset + done) / 8;
     const mf = last ? origMf : true;
-    const w = (flagsWord & 0x4000) | (mf ? 0x2000 : 0) | fo;
+    // DF is kept; the first fragment keeps the original header, reserved bit included.
+    const w = (flagsWord & (done === 0 ? 0xc000 : 0x4000)) | (mf ? 0x2000 : 0) | fo;
     f[6] = w >> 8;
     f[7] = w & 0xff;
     f[10] = f[11] = 0;
@@ -747,12 +834,12 @@ export function icmp4Error(t: ModelTables, orig: Uint8Array, type: number, code:
   const fragOffset = ((orig[6]! << 8) | orig[7]!) & 0x1fff;
   if (fragOffset !== 0) return [];
   const src = orig.subarray(12, 16);
-  if (isMulticastOrBroadcast4(src) || src[0] === 0 || src[0] === 127) return [];
+  // A source that is not a single host: all zeros, loopback, multicast, broadcast, class E.
+  if (src.every((x) => x === 0) || src[0] === 127 || src[0]! >= 224) return [];
   if (isMulticastOrBroadcast4(orig.subarray(16, 20))) return [];
-  if (orig[9] === IpProto.Icmp && orig.length > ihl) {
-    const ot = orig[ihl]!;
-    if (![0, 8, 13, 14, 15, 16, 17, 18].includes(ot)) return []; // an error (or unknown type): no error about it
-  }
+  // No error about an ICMP error (RFC 1122 §3.2.2: destination unreachable, source quench,
+  // redirect, time exceeded, parameter problem); other types, unknown ones included, are not errors.
+  if (orig[9] === IpProto.Icmp && orig.length > ihl && [3, 4, 5, 11, 12].includes(orig[ihl]!)) return [];
   // RFC 1812 §4.3.2.3: as much of the original as fits a 576-byte datagram (at least header + 8).
   const quote = orig.subarray(0, Math.min(orig.length, 576 - 20 - 8));
   const pkt = build([
@@ -771,7 +858,8 @@ export function icmp4Error(t: ModelTables, orig: Uint8Array, type: number, code:
 export function icmp6Error(t: ModelTables, orig: Uint8Array, type: number, code: number, rest: number): ModelOutput[] {
   if (!t.node.gateway6) return [];
   const src = orig.subarray(8, 24);
-  if (src[0] === 0xff || src.every((b) => b === 0)) return [];
+  // §2.4(e.6): a source that does not identify a single node; link-local ones are never routed to.
+  if (src[0] === 0xff || src.every((b) => b === 0) || isLinkLocal6(src)) return [];
   if (orig[24] === 0xff && type !== 2) return [];
   try {
     const p = parseIpv6(orig);
@@ -795,8 +883,10 @@ function sendLocal(t: ModelTables, pkt: Uint8Array, family: 4 | 6): ModelOutput[
   if (!target || target.kind === "blackhole") return [];
   const m = mtus(t.node);
   const mtu = target.kind === "pod" ? m.pod : target.kind === "host" ? m.host : familyOfPeer(target.peer) === 4 ? m.tunnel4 : m.tunnel6;
-  const pieces = pkt.length > mtu ? (family === 4 ? fragment4(pkt, mtu) : []) : [pkt];
-  return deliver(t, target, pieces, family).outputs;
+  // An ICMPv4 error is at most 576 bytes, never over an MTU; ICMPv6 errors (up to 1280 bytes)
+  // over a smaller MTU (a misconfiguration for IPv6, RFC 8200 §5) are not sent.
+  if (pkt.length > mtu) return [];
+  return deliver(t, target, [pkt], family).outputs;
 }
 
 // ---- comparison helpers for differential tests ------------------------------------------------
@@ -804,8 +894,9 @@ function sendLocal(t: ModelTables, pkt: Uint8Array, family: 4 | 6): ModelOutput[
 /**
  * Validates the implementation-defined parts of an underlay packet and blanks them, so two
  * encapsulations of the same inner packet compare equal: the outer IPv4 ID and header checksum,
- * the UDP source port (must lie in `range`) and the UDP checksum (must be valid, or zero where
- * allowed). Throws with a reason when a check fails.
+ * the outer IPv6 flow label (0 or a flow hash, RFC 6437 §3 / RFC 6438 §3), the UDP source port
+ * (must lie in `range`) and the UDP checksum (must be valid, or zero where allowed). Throws with a
+ * reason when a check fails.
  */
 export function normalizeUnderlay(outer: Uint8Array, range: [number, number] = [32768, 60999]): Uint8Array {
   const b = outer.slice();
@@ -824,6 +915,10 @@ export function normalizeUnderlay(outer: Uint8Array, range: [number, number] = [
   if (sport < range[0] || sport > range[1]) throw new Error(`outer UDP source port ${sport} outside ${range[0]}..${range[1]}`);
   b[l4] = b[l4 + 1] = 0;
   b[l4 + 6] = b[l4 + 7] = 0;
+  if (v === 6) {
+    b[1]! &= 0xf0; // flow label
+    b[2] = b[3] = 0;
+  }
   return b;
 }
 

@@ -294,7 +294,8 @@ export function parseIpv4(b: Uint8Array): { repr: Ipv4Repr; headerLength: number
     src: formatIp4(b, 12),
     dst: formatIp4(b, 16),
   };
-  if (fl & 0x8000) throw new ParseError("ipv4", "reserved flag set");
+  // The reserved flag bit (0x8000) "must be zero" for senders (RFC 791 §3.1); receivers and
+  // routers do not check it (RFC 1812 §5.2.2 lists the header checks), so neither do we.
   if (ihl > 20) repr.options = b.slice(20, ihl);
   // Bytes beyond totalLength (Ethernet padding) are not part of the datagram.
   return { repr, headerLength: ihl, payload: b.subarray(ihl, totalLength) };

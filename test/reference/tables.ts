@@ -35,6 +35,9 @@ export function modelTablesFromConfig(c: NodeConfig, pods?: Iterable<ModelPod>):
       gateway4: c.gateway4,
       gateway6: c.gateway6,
       udpChecksum4: c.udpChecksum4,
+      // The router has no link-local address of its own and follows RFC 7348 on VXLAN flags.
+      linkLocalGateway: false,
+      vxlanIgnoreReserved: true,
     },
     pods: placed,
     peers: c.peers.map((p) => ({ ...p, podCIDRs: [...p.podCIDRs] })),
