@@ -185,6 +185,47 @@ describe("lpm6 edge cases", () => {
     expect(w.ex.lpm6Check()).toBe(0);
   });
 
+  it("path compression: chains split at every depth and merge back", () => {
+    const rng = new Rng(4242);
+    w.ex.lpm6Init(1000);
+    const ref = new Lpm6Ref();
+    const host = ip6("2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff");
+    const add = (p: Uint8Array, l: number, v: number) => { expect(w.insert6(p, l, v)).toBe(0); ref.insert(p, l, v); };
+    const near = () => {                                        // addresses on and around the long path
+      const out: Uint8Array[] = [];
+      for (let l = 0; l <= 128; l++) {
+        const a = addrIn6(rng, host, l);
+        out.push(a);
+        const b = Uint8Array.from(a);
+        if (l < 128) { b[l >> 3] ^= 0x80 >> (l & 7); out.push(b); }   // leaves the path at bit l
+      }
+      return out;
+    };
+    add(host, 128, 1);                                          // one long chain below the /16 root
+    compare(ref, near());
+    expect(w.ex.lpm6Check()).toBe(0);
+    const lens = Array.from({ length: 111 }, (_, i) => 17 + i); // every length that lands in a chain
+    for (const l of lens) {                                     // routes on the path split the chain
+      add(host, l, 1000 + l);
+      if (l % 7 === 0) { compare(ref, near()); expect(w.ex.lpm6Check()).toBe(0); }
+    }
+    for (const l of lens) {                                     // siblings branch off it
+      const b = maskBytes6(host, l);
+      b[(l - 1) >> 3] ^= 0x80 >> ((l - 1) & 7);
+      add(b, l, 2000 + l);
+    }
+    compare(ref, near());
+    expect(w.ex.lpm6Check()).toBe(0);
+    const all = ref.list();
+    for (let i = all.length - 1; i > 0; i--) { const j = rng.int(i + 1); [all[i], all[j]] = [all[j], all[i]]; }
+    for (const [i, r] of all.entries()) {                      // and merge back as they go
+      expect(w.delete6(r.prefix, r.len)).toBe(0);
+      ref.delete(r.prefix, r.len);
+      if (i % 9 === 0) { compare(ref, near()); expect(w.ex.lpm6Check()).toBe(0); }
+    }
+    expect(w.ex.lpm6LiveBytes()).toBe(0);
+  });
+
   it("errors: bad length, bad value, absent prefix", () => {
     w.ex.lpm6Init(10);
     expect(w.insert6(ip6("::"), 129, 1)).toBe(-1);

@@ -1,8 +1,8 @@
 // IPv6 longest-prefix match: direct 16-bit level, then 6-bit Poptrie levels at depths
 // 16, 22, ..., 58 (bits of the high half) and 64, 70, ..., 124 (low half; the last reads bits
 // 124..127 and two zero bits). Addresses and prefixes are 16 bytes in network byte order.
-// Records are 32 bytes: the extra 8 hold a chain shortcut (common.ts chainOf), which lets a
-// lookup skip up to 4 single-child levels at once; sparse IPv6 tables are mostly such chains.
+// Records are 32 bytes: the extra 8 compress a chain of up to 4 route-less single-child nodes
+// into the record of the node below it (common.ts); sparse IPv6 tables are mostly such chains.
 // See common.ts and docs/LPM.md.
 
 import {
@@ -14,10 +14,11 @@ const DIR_BITS: i32 = 16;
 const LEVELS: i32 = 19;
 
 /**
- * Arena bytes that hold any set of `maxRoutes` routes: a route keeps at most 19 nodes alive, each
- * at most 48 bytes (header, 32-byte record, 1 + 2 leaves per route in the node, alignment), plus
- * 16 bytes of list entry and leaves per route, plus 1 MiB to rebuild subtrees beside the old ones
- * (realistic tables use ~190 B/route, docs/LPM.md).
+ * Arena bytes that hold any set of `maxRoutes` routes. Bound without path compression (which only
+ * removes blocks): a route keeps at most 19 nodes alive, each at most 48 bytes (header, 32-byte
+ * record, 1 + 2 leaves per route in the node, alignment), plus 16 bytes of list entry and leaves
+ * per route; plus 1 MiB to rebuild subtrees beside the old ones. Measured with compression:
+ * ~72 B/route for a realistic table, 252 B/route for random /128s (docs/LPM.md).
  */
 export function lpm6ArenaBytesFor(maxRoutes: i32): usize {
   return <usize>(maxRoutes < 0 ? 0 : maxRoutes) * 928 + (1 << 20);
@@ -85,18 +86,17 @@ export function lpm6Delete(prefixPtr: usize, len: i32): i32 {
   let t: u64;
   let sh: u64;
   while (true) {
-    const target = load<u32>(rec, 24);
-    if (target != 0) {
-      // chain shortcut: `levels` single-child nodes whose slots must match the next key bits
-      const info = load<u32>(rec, 28);
+    const info = load<u32>(rec, 24);
+    if (info != 0) {
+      // a compressed chain: `levels` route-less single-child nodes, then the node this record holds
       const levels = info >> 27;
       const bits = <u64>(levels * 6);
-      if ((cur >> (64 - bits)) == <u64>(info & 0x7FFFFFF)) {
-        rec = <usize>target;
-        n += <i32>levels;
-        cur = select<u64>(lo, cur << bits, n == 8);
-        continue;
+      if ((cur >> (64 - bits)) != <u64>(info & 0x7FFFFFF)) {
+        const v = load<u32>(rec, 28);                  // the key leaves the chain: its leaves' value
+        return select<u32>(def, v, v == LPM_MISS);
       }
+      n += <i32>levels;
+      cur = select<u64>(lo, cur << bits, n == 8);
     }
     sh = (cur >> 58) ^ 63;
     t = load<u64>(rec) << sh;

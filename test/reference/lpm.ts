@@ -225,6 +225,7 @@ export interface LpmExports {
   lpm6Nodes(): number;
   lpm6Compact(): void;
   lpm6Compactions(): number;
+  lpmBenchDir24Proxy(tbl: number, addrs: number, out: number, n: number): void;
 }
 
 /**
