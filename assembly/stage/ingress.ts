@@ -40,7 +40,7 @@ import {
   geneveCheck, geneveVni, geneveHeaderLen, GENEVE_OK, GENEVE_UNKNOWN_CRITICAL, GENEVE_NOT_ETHERNET, GENEVE_OAM,
 } from "../wire/geneve";
 import {
-  icmp6Type, ndpCheckSolicit, ndpEmitAdvert, ICMP6_NEIGHBOR_SOLICIT, ICMP6_CHECKSUM, NDP_TARGET, NA_EMIT_LEN,
+  icmp6Type, ndpCheckSolicit, ndpEmitAdvert, ndpHasSourceLladdr, ipv6IsSolicitedNode, ICMP6_NEIGHBOR_SOLICIT, ICMP6_CHECKSUM, NDP_TARGET, NA_EMIT_LEN,
   NA_FLAG_ROUTER, NA_FLAG_SOLICITED, NA_FLAG_OVERRIDE,
 } from "../wire/icmpv6";
 import { csumPartial, csumFold, csumFinish, csumPseudo4, csumPseudo6 } from "../csum/checksum";
@@ -168,6 +168,9 @@ function neighborSolicit(i: i32, p: usize, len: i32, port: i32, rec: usize): voi
     return;
   }
   const dad = ipv6IsUnspecified(src);
+  // §7.1.1: a solicitation from :: must go to a solicited-node address and carry no source
+  // link-layer address option.
+  if (dad && (!ipv6IsSolicitedNode(p + IPV6_DST) || ndpHasSourceLladdr(m, mlen))) { drop(i, DROP_NDP_MALFORMED); return; }
   if (!dad && !ipv6IsLinkLocal(src) && (!(podFlags(rec) & POD_HAS_IPV6) || !ipv6AddrEqual(src, podIpv6(rec)))) {
     drop(i, DROP_SPOOFED_IP);
     return;

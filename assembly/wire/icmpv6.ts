@@ -60,6 +60,24 @@ export function ndpCheckSolicit(p: usize, len: i32): bool {
   return true;
 }
 
+/** True when the (already checked) solicitation of `len` bytes carries a source link-layer option. */
+export function ndpHasSourceLladdr(p: usize, len: i32): bool {
+  let off = NDP_OPTIONS;
+  while (off + 2 <= len) {
+    const o = p + <usize>off;
+    if (load<u8>(o) == NDP_OPT_SOURCE_LLADDR) return true;
+    const olen = <i32>load<u8>(o, 1) << 3;
+    if (olen == 0) return false;
+    off += olen;
+  }
+  return false;
+}
+
+/** ff02::1:ff00:0/104, the solicited-node multicast prefix (RFC 4291 §2.7.1). */
+@inline export function ipv6IsSolicitedNode(a: usize): bool {
+  return load<u64>(a) == 0x00000000000002ff && (load<u64>(a, 8) & 0x000000ffffffffff) == 0x000000ff01000000;
+}
+
 /**
  * Writes a Neighbor Advertisement body (32 bytes: header, target, target link-layer option) at `p`.
  * Checksum zero: the caller completes it over the pseudo-header.
