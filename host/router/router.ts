@@ -28,7 +28,7 @@ export class RouterOpError extends Error {
   constructor(readonly code: P.RouterErrorCode, message: string) { super(message); this.name = "RouterOpError"; }
 }
 
-interface Attachment extends P.PodAttachment { tap: TunDevice; tapName: string; key: string }
+interface Attachment extends P.PodAttachment { tap: TunDevice; tapName: string; key: string; mtu: number }
 
 export interface RouterOptions {
   /** Log sink (default: stderr lines). */
@@ -194,7 +194,7 @@ export class Router {
       this.datapath.addPort(pod.port, tap, `pod:${key}`);
       const a: Attachment = {
         containerId: args.containerId, ifName: args.ifName, netns: args.netns, network: args.network,
-        ipv4: ipv4 ? `${ipv4}/32` : undefined, ipv6: ipv6 ? `${ipv6}/128` : undefined, mac, port: pod.port, tap, tapName, key,
+        ipv4: ipv4 ? `${ipv4}/32` : undefined, ipv6: ipv6 ? `${ipv6}/128` : undefined, mac, port: pod.port, tap, tapName, key, mtu,
       };
       this.attachments.set(key, a);
       void routes;
@@ -212,7 +212,7 @@ export class Router {
     const routes: P.PodRoute[] = [];
     if (a.ipv4) routes.push({ dst: "0.0.0.0/0", gw: c.gateway4 });
     if (a.ipv6) routes.push({ dst: "::/0", gw: c.gateway6 });
-    return { hostIfName: "", mac: a.mac, mtu: c.mtu.pod, sandbox: a.netns, gateway4: a.ipv4 ? c.gateway4 : undefined, gateway6: a.ipv6 ? c.gateway6 : undefined, routes };
+    return { hostIfName: "", mac: a.mac, mtu: a.mtu, sandbox: a.netns, gateway4: a.ipv4 ? c.gateway4 : undefined, gateway6: a.ipv6 ? c.gateway6 : undefined, routes };
   }
 
   private removeAttachment(a: Attachment): void {
@@ -231,7 +231,7 @@ export class Router {
   }
 
   listPods(): P.ListPodsResult {
-    return { pods: [...this.attachments.values()].map(({ tap: _t, tapName: _n, key: _k, ...rest }) => rest) };
+    return { pods: [...this.attachments.values()].map(({ tap: _t, tapName: _n, key: _k, mtu: _m, ...rest }) => rest) };
   }
 
   // ---- peers and routes ----------------------------------------------------------------------
@@ -241,12 +241,26 @@ export class Router {
     try { peer = parsePeer(p, "peer."); } catch (e) { throw new RouterOpError("BAD_REQUEST", (e as Error).message); }
     const created = !this.tables.peers.has(peer.name);
     try { this.tables.addPeer(peer); } catch (e) { throw new RouterOpError("CONFLICT", (e as Error).message); }
+    this.reapplyStaticRoutes(peer.name);
     this.refreshHostRoutes();
     return { created };
   }
 
   removePeer(args: P.RemovePeerArgs): P.RemovePeerResult {
-    return { existed: this.tables.removePeer(args.name) };
+    const existed = this.tables.removePeer(args.name);
+    if (existed) this.reapplyStaticRoutes(args.name);
+    return { existed };
+  }
+
+  /**
+   * Static routes via `peer` follow it: re-pointed at its new table slot when it is replaced,
+   * and blackholed while it is absent (never left pointing at a slot another peer may reuse).
+   */
+  private reapplyStaticRoutes(peer: string): void {
+    for (const [dst, t] of this.staticRoutes) {
+      if (t.kind !== "peer" || t.peer !== peer) continue;
+      this.tables.addRoute({ dst, via: this.tables.peers.has(peer) ? `peer:${peer}` : "blackhole" });
+    }
   }
 
   private refreshHostRoutes(): void {
@@ -267,7 +281,7 @@ export class Router {
     const t = args.target;
     const via = t.kind === "peer" ? (`peer:${t.peer}` as const) : t.kind;
     if (t.kind === "peer" && !this.tables.peers.has(t.peer)) throw new RouterOpError("NOT_FOUND", `no peer ${t.peer}`);
-    if (via !== "host" && via !== "blackhole" && t.kind !== "peer") throw new RouterOpError("BAD_REQUEST", `target kind ${(t as { kind: string }).kind} cannot be added`);
+    if (t.kind !== "peer" && t.kind !== "host" && t.kind !== "blackhole") throw new RouterOpError("BAD_REQUEST", `target kind ${(t as { kind: string }).kind} cannot be added`);
     const same = JSON.stringify(this.staticRoutes.get(dst)) === JSON.stringify(t);
     this.tables.addRoute({ dst, via });
     this.staticRoutes.set(dst, t);
