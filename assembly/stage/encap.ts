@@ -98,7 +98,7 @@ export function rebuildTemplate(peerIdx: i32): void {
  * Precondition: at least ENCAP_OVERHEAD6 bytes of headroom before `p`; the peer's template is
  * current (rebuildTemplate after every peer or config change).
  */
-export function encapsulate(p: usize, len: i32, innerIs6: bool, peerIdx: i32, peer: usize, flowHash: u32): usize {
+@inline export function encapsulate(p: usize, len: i32, innerIs6: bool, peerIdx: i32, peer: usize, flowHash: u32): usize {
   const t = templateOf(peerIdx);
   const udpLen = len + ETH_HEADER_LEN + TUNNEL_HEADER_LEN + UDP_HEADER_LEN;
   const sport = sourcePortFor(flowHash);

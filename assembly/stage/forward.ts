@@ -44,7 +44,7 @@ export let l4Offset: i32 = -1;
 
 @inline function hasPorts(proto: u32): bool { return proto == 6 || proto == 17 || proto == 132; }
 
-function flowHash4(p: usize, len: i32): u32 {
+@inline function flowHash4(p: usize, len: i32): u32 {
   let h = hashMix(0x5eed, ipv4Src(p));
   h = hashMix(h, ipv4Dst(p));
   h = hashMix(h, l4Proto);
@@ -52,7 +52,7 @@ function flowHash4(p: usize, len: i32): u32 {
   return hashFinal(h);
 }
 
-function flowHash6(p: usize, len: i32): u32 {
+@inline function flowHash6(p: usize, len: i32): u32 {
   let h = hashMix(0x5eed, load<u32>(p, IPV6_SRC));
   h = hashMix(h, load<u32>(p, IPV6_SRC + 4));
   h = hashMix(h, load<u32>(p, IPV6_SRC + 8));
@@ -72,7 +72,7 @@ function flowHash6(p: usize, len: i32): u32 {
 }
 
 /** Emits an IP packet to the host port, a pod (with Ethernet) or a peer (encapsulated). */
-function emit(i: i32, p: usize, len: i32, is6: bool, kind: u32, idx: i32, rec: usize, hash: u32): void {
+@inline function emit(i: i32, p: usize, len: i32, is6: bool, kind: u32, idx: i32, rec: usize, hash: u32): void {
   if (kind == TARGET_HOST) {
     txPush(p, len, <i32>PORT_HOST, <i32>NO_PEER, i);
   } else if (kind == TARGET_POD) {
@@ -86,7 +86,7 @@ function emit(i: i32, p: usize, len: i32, is6: bool, kind: u32, idx: i32, rec: u
 }
 
 /** Resolves the egress of a target; returns its MTU, or 0 after dropping. */
-function egressMtu(i: i32, kind: u32, idx: i32, inPort: i32, origin: i32, rec: usize): i32 {
+@inline function egressMtu(i: i32, kind: u32, idx: i32, inPort: i32, origin: i32, rec: usize): i32 {
   if (kind == TARGET_POD) {
     if (rec == 0 || !podAttached(rec)) { failOrDrop(i, origin, DROP_POD_DETACHED); return 0; }
     return cfgPodMtu;

@@ -89,14 +89,14 @@ export function drop(i: i32, reason: u8): void {
   countDrop(reason);
 }
 
-export function deliver(i: i32, port: i32): void {
+@inline export function deliver(i: i32, port: i32): void {
   const r = result(i);
   store<u8>(r, VERDICT_DELIVER, RES_VERDICT);
   store<u8>(r, 0, RES_REASON);
   store<u16>(r, <u16>port, RES_PORT);
 }
 
-export function forward(i: i32, peer: i32): void {
+@inline export function forward(i: i32, peer: i32): void {
   const r = result(i);
   store<u8>(r, VERDICT_FORWARD, RES_VERDICT);
   store<u8>(r, 0, RES_REASON);
@@ -108,7 +108,7 @@ export function forward(i: i32, peer: i32): void {
  * Appends a packet to the TX list, on behalf of input `i`. Returns false when the list is full
  * (cannot happen with the sizes init picks: one entry per input plus one per generated slot).
  */
-export function txPush(off: usize, len: i32, port: i32, peer: i32, i: i32): bool {
+@inline export function txPush(off: usize, len: i32, port: i32, peer: i32, i: i32): bool {
   const n = txCount;
   if (n >= txCapacity) return false;
   store<u32>(txRawOffsetsBase + (<usize>n << 2), <u32>off);
