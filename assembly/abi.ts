@@ -111,7 +111,9 @@ export const DROP_INNER_MALFORMED: u8 = 41;
 export const DROP_INNER_BAD_DST_MAC: u8 = 42;
 export const DROP_UNDERLAY_HAIRPIN: u8 = 43;
 export const DROP_NO_UNDERLAY_ADDRESS: u8 = 44;
-export const DROP_REASON_COUNT: i32 = 45;
+export const DROP_MARTIAN_SOURCE: u8 = 45;
+export const DROP_MARTIAN_DESTINATION: u8 = 46;
+export const DROP_REASON_COUNT: i32 = 47;
 
 // ---- Event counters (not drops) -------------------------------------------------------------
 export const EV_ARP_REPLIES: i32 = 0;

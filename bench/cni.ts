@@ -1,22 +1,30 @@
 // CNI latency: ADD and DEL p50/p99 over N containers (network namespaces) for the weft plugin
-// (built bundle + the fake router, or a running router with --socket) and, in the same run,
-// Debian's reference bridge + host-local (/usr/lib/cni, package containernetworking-plugins).
+// and, in the same run, Debian's reference bridge + host-local (/usr/lib/cni, package
+// containernetworking-plugins).
 //
-//   node --import tsx bench/cni.ts [--json FILE] [--containers N] [--socket PATH] [--dual-stack]
+//   node --import tsx bench/cni.ts [--json FILE] [--containers N] [--dual-stack]
+//                                  [--socket PATH | --fake-router]
 //
-// Method: both plugins are exec'ed the way a runtime does (clean environment: PATH and CNI_*
-// only; config on stdin) through `nsenter --net=<node netns>`, so the bridge and its veths
-// live in a throw-away "node" namespace and both sides pay the same wrapper. Timing is
-// spawnSync from exec to exit; the fake router runs in its own process (like the real one),
-// so nothing else shares the timing process. ADDs of the two plugins alternate (weft i,
-// bridge i, ...), then DELs alternate, one operation at a time, each into a fresh container
-// netns; 3 warm-up ADD/DEL pairs per plugin are not counted.
-// Needs root. Everything created is removed at the end, also on failure.
+// Weft is measured two ways against the same router: through the native shim (host/cni-shim,
+// installed as `weft`: the fast path, the plugin runs inside the router) and as the Node plugin
+// alone (`weft-node`, what the shim falls back to). The router is a real Weft router with its
+// CNI server, started as its own process (`bench/cni.ts --serve-router CONFIG`) on a throw-away
+// node namespace; `--socket PATH` uses a running router instead (its CNI socket beside PATH);
+// `--fake-router` measures the Node plugin against the fake router as before the shim existed.
+//
+// Method: every plugin is exec'ed the way a runtime does (clean environment: PATH and CNI_*
+// only; config on stdin) through `nsenter --net=<node netns>`, so the bridge and its veths live
+// in the node namespace and all pay the same wrapper. Timing is spawnSync from exec to exit;
+// the router runs in its own process, so nothing else shares the timing process. ADDs of the
+// plugins alternate (weft shim i, weft node i, bridge i, ...), then DELs alternate, one
+// operation at a time, each into a fresh container netns; 3 warm-up ADD/DEL pairs per plugin
+// are not counted. Needs root. Everything created is removed at the end, also on failure.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCniPlugin } from '../host/cni/build.ts';
+import { buildShim } from '../host/cni-shim/build.mjs';
 import { RouterClient } from '../host/control/client.ts';
 import { NetnsRegistry, canUseNetns, cniEnv, tempDir } from '../test/fakes/fake-router-harness.ts';
 import { type BenchResult, printTable } from './common.ts';
@@ -24,14 +32,17 @@ import { type BenchResult, printTable } from './common.ts';
 export interface CniBenchOptions {
   /** Containers (ADD+DEL pairs) per plugin (default 100). */
   containers?: number;
-  /** Use the router listening here instead of the fake router. */
+  /** Use the router listening here (control socket; its CNI socket beside it) instead of starting one. */
   socket?: string;
-  /** IPv4 + IPv6 for both plugins (default IPv4 only). */
+  /** Measure the Node plugin against the fake router (no shim), as before the fast path. */
+  fakeRouter?: boolean;
+  /** IPv4 + IPv6 for every plugin (default IPv4 only). */
   dualStack?: boolean;
   log?: (line: string) => void;
 }
 
 const REF_DIR = '/usr/lib/cni';
+const SELF = fileURLToPath(import.meta.url);
 
 function ensureReferencePlugins(log: (s: string) => void): void {
   if (existsSync(`${REF_DIR}/bridge`) && existsSync(`${REF_DIR}/host-local`)) return;
@@ -50,10 +61,11 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 };
 
-/** Start test/fakes/fake-router-server.ts as a child process; resolves once it listens. */
-async function startFakeRouter(socketPath: string, podCIDRs: string[]): Promise<ChildProcess> {
-  const script = fileURLToPath(new URL('../test/fakes/fake-router-server.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, '--socket', socketPath, ...podCIDRs.flatMap((c) => ['--pod-cidr', c])], {
+type OpStats = Record<string, { count: number; p50: number; p99: number }>;
+
+/** Start a router process that prints `ready` when it serves and its op stats on SIGTERM. */
+async function startRouterChild(argv: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, argv, {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, NODE_EXTRA_CA_CERTS: undefined },
   });
@@ -63,17 +75,19 @@ async function startFakeRouter(socketPath: string, podCIDRs: string[]): Promise<
       buf += d.toString();
       if (buf.includes('ready')) {
         child.stdout!.off('data', onData);
+        child.off('exit', onExit);
         resolve();
       }
     };
+    const onExit = (code: number | null) => reject(new Error(`router process exited (${code})`));
     child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`fake router exited (${code})`)));
+    child.once('exit', onExit);
   });
   return child;
 }
 
-/** SIGTERM the fake router and collect its per-op service times. */
-async function stopFakeRouter(child: ChildProcess): Promise<Record<string, { count: number; p50: number; p99: number }>> {
+/** SIGTERM the router process and collect its per-op service times. */
+async function stopRouterChild(child: ChildProcess): Promise<OpStats> {
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -86,6 +100,36 @@ async function stopFakeRouter(child: ChildProcess): Promise<Record<string, { cou
   }
 }
 
+/**
+ * `--serve-router CONFIG`: a Weft router with its CNI server, from a node config (JSON). Prints
+ * `ready` once both sockets listen; on SIGTERM stops and prints the CNI server's per-command
+ * service times (ms, inside the router: plugin logic + attach/detach) as one JSON line.
+ */
+async function serveRouter(configPath: string): Promise<void> {
+  const { readFileSync } = await import('node:fs');
+  const { parseNodeConfig } = await import('../host/config/node-config.ts');
+  const { startRouterProcess } = await import('../host/router/process.ts');
+  const { startCniServer, cniSocketOf } = await import('../host/router/cni-server.ts');
+  const cfg = parseNodeConfig(JSON.parse(readFileSync(configPath, 'utf8')));
+  const running = await startRouterProcess(cfg, { log: () => {} });
+  const times: { op: string; ms: number }[] = [];
+  const cni = await startCniServer(running.router, cniSocketOf(cfg), { onServed: (i) => times.push({ op: i.command, ms: i.ms }) });
+  running.router.addService(cni);
+  process.stdout.write('ready\n');
+  const stop = async () => {
+    await running.stop();
+    const stats: OpStats = {};
+    for (const op of new Set(times.map((t) => t.op))) {
+      const xs = times.filter((t) => t.op === op).map((t) => t.ms);
+      stats[op] = { count: xs.length, p50: pct(xs, 50), p99: pct(xs, 99) };
+    }
+    process.stdout.write(JSON.stringify(stats) + '\n');
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
 export async function runCniBench(opts: CniBenchOptions = {}): Promise<BenchResult[]> {
   const log = opts.log ?? ((s: string) => console.error(s));
   if (!canUseNetns()) throw new Error('the CNI benchmark needs root, iproute2 and nsenter');
@@ -96,26 +140,41 @@ export async function runCniBench(opts: CniBenchOptions = {}): Promise<BenchResu
   const reg = new NetnsRegistry('wbn');
   reg.removeStale();
   const dir = tempDir('weft-cni-bench-');
-  let fake: ChildProcess | null = null;
+  let routerChild: ChildProcess | null = null;
   try {
-    const weft = await buildCniPlugin(join(dir, 'bin', 'weft'));
+    // the installed layout: bin/weft = shim, bin/weft-node = Node plugin (the shim's fallback)
+    const weftNode = await buildCniPlugin(join(dir, 'bin', 'weft-node'));
+    writeFileSync(join(dir, 'bin', 'package.json'), '{"type":"commonjs"}\n');
+    const shim = opts.fakeRouter ? null : buildShim(join(dir, 'bin', 'weft'));
     const v4 = '10.251.0.0/16';
     const v6 = 'fd00:251::/64';
+    const podCIDRs = dual ? [v4, v6] : [v4];
+    const node = reg.create();
+    execFileSync('ip', ['-n', node.name, 'link', 'set', 'lo', 'up']);
     let socket = opts.socket;
-    let routerKind = 'real router';
+    let routerKind: string;
     if (socket) {
       const c = await RouterClient.connect({ socketPath: socket });
       c.close();
-    } else {
+      routerKind = `the running router at ${socket}`;
+    } else if (opts.fakeRouter) {
       socket = join(dir, 'weft.sock');
-      fake = await startFakeRouter(socket, dual ? [v4, v6] : [v4]);
       routerKind = 'fake router (test/fakes/fake-router.ts: one `ip -batch` per attach)';
+      const script = fileURLToPath(new URL('../test/fakes/fake-router-server.ts', import.meta.url));
+      routerChild = await startRouterChild(['--import', 'tsx', script, '--socket', socket, ...podCIDRs.flatMap((c) => ['--pod-cidr', c])]);
+    } else {
+      socket = join(dir, 'run', 'weft.sock');
+      routerKind = 'a real router process with its CNI server';
+      const cfgPath = join(dir, 'router.json');
+      writeFileSync(cfgPath, JSON.stringify({
+        name: 'bench', vtepMac: '02:77:00:00:00:01', underlay: { ipv4: '127.0.0.1' }, podCIDRs,
+        control: { socket }, netns: node.name, hostInterface: 'weftb0', limits: { maxPods: 4 * (n + warm) },
+      }));
+      routerChild = await startRouterChild(['--import', 'tsx', SELF, '--serve-router', cfgPath]);
     }
-    const node = reg.create();
-    execFileSync('ip', ['-n', node.name, 'link', 'set', 'lo', 'up']);
     const weftConf = {
       cniVersion: '1.1.0', name: 'weft-bench', type: 'weft', socket, dataDir: join(dir, 'weft-ipam'),
-      ...(opts.socket ? {} : { podCIDRs: dual ? [v4, v6] : [v4] }),
+      ...(opts.socket ? {} : { podCIDRs }),
     };
     const bridgeConf = {
       cniVersion: '1.0.0', name: 'bridge-bench', type: 'bridge', bridge: 'wbench0', isGateway: true, ipMasq: false,
@@ -128,13 +187,15 @@ export async function runCniBench(opts: CniBenchOptions = {}): Promise<BenchResu
     };
     const nsenter = ['nsenter', `--net=${node.path}`];
     const plugins = [
-      { name: 'weft', argv: [...nsenter, weft], conf: weftConf },
+      ...(shim ? [{ name: 'weft (shim)', argv: [...nsenter, shim], conf: weftConf }] : []),
+      { name: shim ? 'weft (node plugin)' : 'weft', argv: [...nsenter, weftNode], conf: weftConf },
       { name: 'bridge+host-local', argv: [...nsenter, `${REF_DIR}/bridge`], conf: bridgeConf },
     ];
+    const ref = plugins.length - 1;
     const total = n + warm;
     const nss = plugins.map(() => reg.createMany(total));
     const times = plugins.map(() => ({ add: [] as number[], del: [] as number[] }));
-    log(`CNI bench: ${n} containers per plugin (+${warm} warm-up), ${dual ? 'dual-stack' : 'IPv4'}, weft with the ${routerKind}`);
+    log(`CNI bench: ${n} containers per plugin (+${warm} warm-up), ${dual ? 'dual-stack' : 'IPv4'}, weft with ${routerKind}`);
     const inputs = plugins.map((p) => JSON.stringify(p.conf));
     const op = (pi: number, i: number, command: 'ADD' | 'DEL') => {
       const p = plugins[pi];
@@ -148,18 +209,19 @@ export async function runCniBench(opts: CniBenchOptions = {}): Promise<BenchResu
     for (let i = 0; i < total; i++) for (let pi = 0; pi < plugins.length; pi++) op(pi, i, 'ADD');
     for (let i = 0; i < total; i++) for (let pi = 0; pi < plugins.length; pi++) op(pi, i, 'DEL');
 
-    // context: what a bare Node start and the nsenter wrapper cost on this machine, same method
-    const bare = (argv: string[]) => {
+    // context: what a bare process start, the nsenter wrapper and a shim round trip cost here
+    const bare = (argv: string[], env: Record<string, string> = { PATH: process.env.PATH ?? '' }, input?: string) => {
       const xs: number[] = [];
       for (let i = 0; i < 30; i++) {
         const t = process.hrtime.bigint();
-        spawnSync(argv[0], argv.slice(1), { env: { PATH: process.env.PATH ?? '' }, stdio: 'ignore' });
+        spawnSync(argv[0], argv.slice(1), { env, input, stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'ignore'] });
         xs.push(Number(process.hrtime.bigint() - t) / 1e6);
       }
       return pct(xs, 50);
     };
     const nodeStart = bare([process.execPath, '-e', '0']);
     const nsenterCost = bare([...nsenter, 'true']);
+    const shimVersion = shim ? bare([...nsenter, shim], cniEnv({ command: 'VERSION' }), inputs[0]) : 0;
 
     const out: BenchResult[] = [];
     plugins.forEach((p, pi) => {
@@ -168,43 +230,54 @@ export async function runCniBench(opts: CniBenchOptions = {}): Promise<BenchResu
         out.push({ name: `cni ${kind.toUpperCase()} ${p.name} p99`, value: pct(times[pi][kind], 99), unit: 'ms' });
       }
     });
-    for (const kind of ['add', 'del'] as const) {
-      out.push({
-        name: `cni ${kind.toUpperCase()} p50 ratio weft / bridge+host-local`,
-        value: pct(times[0][kind], 50) / pct(times[1][kind], 50),
-        unit: 'x',
-        note: kind === 'add' ? 'target <= 2' : undefined,
-      });
+    for (let pi = 0; pi < ref; pi++) {
+      for (const kind of ['add', 'del'] as const) {
+        out.push({
+          name: `cni ${kind.toUpperCase()} p50 ratio ${plugins[pi].name} / ${plugins[ref].name}`,
+          value: pct(times[pi][kind], 50) / pct(times[ref][kind], 50),
+          unit: 'x',
+          note: kind === 'add' && pi === 0 ? 'target <= 2' : undefined,
+        });
+      }
     }
-    if (fake) {
-      const stats = await stopFakeRouter(fake);
-      fake = null;
-      for (const o of ['attachPod', 'detachPod'] as const) {
-        if (stats[o]) out.push({ name: `fake router ${o} p50 (inside ADD/DEL)`, value: stats[o].p50, unit: 'ms' });
+    if (routerChild) {
+      const stats = await stopRouterChild(routerChild);
+      routerChild = null;
+      const ops = opts.fakeRouter ? (['attachPod', 'detachPod'] as const) : (['ADD', 'DEL'] as const);
+      for (const o of ops) {
+        const what = opts.fakeRouter ? `fake router ${o} p50 (inside ADD/DEL)` : `router CNI server ${o} p50 (shim requests, inside the router)`;
+        if (stats[o]) out.push({ name: what, value: stats[o].p50, unit: 'ms' });
       }
     }
     out.push({ name: 'node -e 0 start p50 (context)', value: nodeStart, unit: 'ms' });
-    out.push({ name: 'nsenter wrapper p50 (context, in both)', value: nsenterCost, unit: 'ms' });
+    out.push({ name: 'nsenter wrapper p50 (context, in all)', value: nsenterCost, unit: 'ms' });
+    if (shim) out.push({ name: 'shim VERSION round trip p50 (context, incl. nsenter)', value: shimVersion, unit: 'ms' });
     return out;
   } finally {
-    if (fake) await stopFakeRouter(fake);
+    if (routerChild) await stopRouterChild(routerChild);
     reg.removeAll();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+if (process.argv[1] && SELF === process.argv[1]) {
   const args = process.argv.slice(2);
   const arg = (k: string) => {
     const i = args.indexOf(k);
     return i === -1 ? undefined : args[i + 1];
   };
-  const results = await runCniBench({
-    containers: arg('--containers') ? Number(arg('--containers')) : undefined,
-    socket: arg('--socket'),
-    dualStack: args.includes('--dual-stack'),
-  });
-  printTable('CNI ADD/DEL latency (ms, exec to exit, one operation at a time)', results);
-  const json = arg('--json');
-  if (json) writeFileSync(json, JSON.stringify(results, null, 2) + '\n');
+  const serve = arg('--serve-router');
+  if (serve) {
+    await serveRouter(serve);
+  } else {
+    const results = await runCniBench({
+      containers: arg('--containers') ? Number(arg('--containers')) : undefined,
+      socket: arg('--socket'),
+      fakeRouter: args.includes('--fake-router'),
+      dualStack: args.includes('--dual-stack'),
+    });
+    printTable('CNI ADD/DEL latency (ms, exec to exit, one operation at a time)', results);
+    const json = arg('--json');
+    if (json) writeFileSync(json, JSON.stringify(results, null, 2) + '\n');
+  }
 }

@@ -707,7 +707,8 @@ function expectCoverage(tables: NodeTables, c: RandomConfig, kind: "pod" | "host
   if (count < 20_000) return; // small runs (WEFT_DIFF_PER_PORT) need not meet every case
   const { drops, events } = tables.dp.counters();
   const dropped = Object.values(drops).reduce((a, b) => a + b, 0n);
-  expect(Number(BigInt(count) - dropped), "inputs delivered or forwarded").toBeGreaterThan(count * 0.08);
+  // (host-port seeds include martian sources and destinations, dropped by RFC 1812 §5.3.7)
+  expect(Number(BigInt(count) - dropped), "inputs delivered or forwarded").toBeGreaterThan(count * 0.06);
   const want: (keyof typeof drops)[] = {
     pod: ["SpoofedMac", "SpoofedIp", "EthNotForRouter", "EthTruncated", "ArpIgnored", "NdpMalformed", "NdpIgnored", "Ipv6BadExtHeader", "LinkLocalNotRouted", "TtlExceeded", "FragNeeded", "PacketTooBig", "Blackhole"] as (keyof typeof drops)[],
     host: ["NotIp", "HostLoop", "MulticastNotRouted", "LinkLocalNotRouted", "TtlExceeded", "FragNeeded", "PacketTooBig", "Blackhole"] as (keyof typeof drops)[],
@@ -802,14 +803,14 @@ describe("RFC rules the differential tests found missing (regressions)", () => {
     expect(x.mismatches.map(describeMismatch)).toEqual([]);
   });
 
-  it("RFC 1812 §4.3.2.7: no ICMP error about a packet from a class E source", () => {
-    // From the host port, 240.0.0.1 → pod A with TTL 1; the default route would carry the error.
+  it("RFC 1812 §4.3.2.7, §5.3.7: a packet from a class E source is not routed, and earns no ICMP error", () => {
+    // From the host port, 240.0.0.1 → pod A with TTL 1; the default route would carry an error.
     const x = run(PORT_HOST, [
       { kind: "ipv4", tos: 0, id: 1, df: false, mf: false, fragOffset: 0, ttl: 1, protocol: 17, src: "240.0.0.1", dst: "10.244.1.11" },
       { kind: "udp", srcPort: 1000, dstPort: 2000 },
       { kind: "payload", bytes: new Uint8Array(4) },
     ]);
-    expect(x.result.reason, explain(x)).toBe("TtlExceeded");
+    expect(x.result.reason, explain(x)).toBe("MartianSource");
     expect(x.out, explain(x)).toEqual([]);
     expect(x.mismatches.map(describeMismatch)).toEqual([]);
   });

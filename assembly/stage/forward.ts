@@ -10,6 +10,7 @@ import {
   TARGET_HOST, DROP_NO_ROUTE, DROP_HOST_LOOP, DROP_BLACKHOLE, DROP_POD_DETACHED, DROP_PEER_DOWN,
   DROP_UNDERLAY_HAIRPIN, DROP_TTL_EXCEEDED, DROP_FRAG_NEEDED, DROP_PACKET_TOO_BIG,
   DROP_FRAGMENT_POOL_EXHAUSTED, DROP_NO_UNDERLAY_ADDRESS, EV_ICMP_UNDELIVERABLE, EV_FRAGMENTS_SENT,
+  DROP_MARTIAN_SOURCE, DROP_MARTIAN_DESTINATION,
   CFGF_HAS_UNDERLAY4, CFGF_HAS_UNDERLAY6,
 } from "../abi";
 import {
@@ -20,8 +21,9 @@ import { ETH_HEADER_LEN, ethEmit, ETHERTYPE_IPV4_LE, ETHERTYPE_IPV6_LE } from ".
 import {
   ipv4Dst, ipv4Src, ipv4Proto, ipv4HeaderLen, ipv4FlagsFrag, ipv4SetChecksum, IPV4_TTL, IPV4_CHECKSUM,
   IPV4_TOTAL_LEN, IPV4_FLAGS_FRAG, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_FRAG_OFFSET_MASK, IPV4_MIN_HEADER_LEN,
+  ipv4IsMartianSource, ipv4IsMartianDestination,
 } from "../wire/ipv4";
-import { IPV6_DST, IPV6_SRC, IPV6_HOP_LIMIT } from "../wire/ipv6";
+import { IPV6_DST, IPV6_SRC, IPV6_HOP_LIMIT, ipv6IsUnspecified, ipv6IsLoopback } from "../wire/ipv6";
 import { ICMP_DEST_UNREACH, ICMP_CODE_NET_UNREACH, ICMP_TIME_EXCEEDED, ICMP_CODE_TTL_EXCEEDED, ICMP_CODE_FRAG_NEEDED } from "../wire/icmp";
 import { ICMP6_DEST_UNREACH, ICMP6_CODE_NO_ROUTE, ICMP6_TIME_EXCEEDED, ICMP6_CODE_HOP_LIMIT, ICMP6_PACKET_TOO_BIG } from "../wire/icmpv6";
 import { csumReplace16 } from "../csum/checksum";
@@ -113,6 +115,10 @@ export let l4Offset: i32 = -1;
 
 /** Forwards the IPv4 packet at `p` (`len` bytes, header validated) that entered on `inPort`. */
 export function route4(i: i32, p: usize, len: i32, inPort: i32, origin: i32): void {
+  if (origin == ORIGIN_INPUT) {
+    if (ipv4IsMartianSource(ipv4Src(p))) { drop(i, DROP_MARTIAN_SOURCE); return; }
+    if (ipv4IsMartianDestination(ipv4Dst(p))) { drop(i, DROP_MARTIAN_DESTINATION); return; }
+  }
   const target = routeLookup4(ipv4Dst(p));
   if (target == ROUTE_MISS) {
     if (origin == ORIGIN_INPUT) {
@@ -231,6 +237,12 @@ function fragment4(i: i32, p: usize, len: i32, mtu: i32, kind: u32, idx: i32, re
 
 /** Forwards the IPv6 packet at `p` (`len` bytes, header validated) that entered on `inPort`. */
 export function route6(i: i32, p: usize, len: i32, inPort: i32, origin: i32): void {
+  if (origin == ORIGIN_INPUT) {
+    // RFC 4291: multicast, unspecified and loopback sources, unspecified and loopback destinations
+    const src = p + IPV6_SRC;
+    if (load<u8>(src) == 0xff || ipv6IsUnspecified(src) || ipv6IsLoopback(src)) { drop(i, DROP_MARTIAN_SOURCE); return; }
+    if (ipv6IsUnspecified(p + IPV6_DST) || ipv6IsLoopback(p + IPV6_DST)) { drop(i, DROP_MARTIAN_DESTINATION); return; }
+  }
   const target = routeLookup6(p + IPV6_DST);
   if (target == ROUTE_MISS) {
     if (origin == ORIGIN_INPUT) {

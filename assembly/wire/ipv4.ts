@@ -93,3 +93,18 @@ export function ipv4Check(p: usize, len: i32): i32 {
 @inline export function ipv4IsMulticastOrBroadcast(a: u32): bool {
   return (a & 0xf0) == 0xe0 || a == 0xffffffff;
 }
+
+/**
+ * RFC 1812 §5.3.7: a router must not forward packets from these sources: 0/8 ("this network"),
+ * 127/8 (loopback), 224/4 (multicast) and 240/4 (class E, with the limited broadcast).
+ * Addresses network order as loaded: the first octet is the low byte.
+ */
+@inline export function ipv4IsMartianSource(a: u32): bool {
+  const o = a & 0xff;
+  return o == 0 || o == 127 || o >= 224;
+}
+/** RFC 1812 §5.3.7: nor to 0/8, 127/8 or 240/4 (multicast and broadcast are handled apart). */
+@inline export function ipv4IsMartianDestination(a: u32): bool {
+  const o = a & 0xff;
+  return o == 0 || o == 127 || (o >= 240 && a != 0xffffffff);
+}

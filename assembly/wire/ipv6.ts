@@ -117,3 +117,6 @@ export function ipv6Walk(p: usize, end: i32): i32 {
   }
   return WALK_BAD;
 }
+
+/** ::1 (RFC 4291 §2.5.3). */
+@inline export function ipv6IsLoopback(a: usize): bool { return load<u64>(a) == 0 && load<u64>(a, 8) == 0x0100000000000000; }

@@ -126,7 +126,7 @@ export interface WeftNetConf {
 /** Fields Weft reads or tolerates; anything else is rejected with code 2. */
 const KNOWN_FIELDS = new Set([
   'cniVersion', 'cniVersions', 'name', 'type', 'prevResult', 'runtimeConfig', 'args', 'capabilities', 'dns',
-  'ipMasq', 'ipam', 'disableCheck', 'disableGC', 'socket', 'podCIDRs', 'dataDir', 'mtu', 'timeoutMs',
+  'ipMasq', 'ipam', 'disableCheck', 'disableGC', 'socket', 'cniSocket', 'podCIDRs', 'dataDir', 'mtu', 'timeoutMs',
 ]);
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -202,6 +202,10 @@ export function parseConfig(raw: Record<string, unknown>, command: CniCommand): 
 
   const socket = raw.socket ?? DEFAULT_SOCKET;
   if (typeof socket !== 'string' || !socket.startsWith('/')) throw invalid('socket must be an absolute path', show(raw.socket));
+  // read by the native shim only (host/cni-shim); checked here so a bad value fails loudly
+  if (raw.cniSocket !== undefined && (typeof raw.cniSocket !== 'string' || !raw.cniSocket.startsWith('/'))) {
+    throw invalid('cniSocket must be an absolute path', show(raw.cniSocket));
+  }
   const dataDir = raw.dataDir ?? `${DEFAULT_DATA_ROOT}/${raw.name}`;
   if (typeof dataDir !== 'string' || !dataDir.startsWith('/')) throw invalid('dataDir must be an absolute path', show(raw.dataDir));
 

@@ -36,7 +36,7 @@ export const DROP_REASONS = [
   "UnderlayMalformed", "UnderlayBadChecksum", "UnderlayFragment", "UnderlayNotForUs", "UnknownPeer",
   "NotTunnelPort", "VxlanBadFlags", "VniMismatch", "GeneveMalformed", "GeneveCriticalOption",
   "GeneveNotEthernet", "GeneveOam", "InnerMalformed", "InnerBadDstMac", "UnderlayHairpin",
-  "NoUnderlayAddress",
+  "NoUnderlayAddress", "MartianSource", "MartianDestination",
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 

@@ -148,7 +148,7 @@ export const MODEL_DROP_REASONS = [
   "underlay-malformed", "underlay-bad-checksum", "underlay-fragment", "underlay-not-for-us", "unknown-peer",
   "not-tunnel-port", "vxlan-bad-flags", "vni-mismatch", "geneve-malformed", "geneve-critical-option",
   "geneve-not-ethernet", "geneve-oam", "inner-malformed", "inner-bad-dst-mac", "underlay-hairpin",
-  "no-underlay-address",
+  "no-underlay-address", "martian-source", "martian-destination",
 ] as const;
 export type ModelDropReason = (typeof MODEL_DROP_REASONS)[number];
 
@@ -654,6 +654,10 @@ function egress(t: ModelTables, target: Target, from: Source): { mtu: number } |
 function route4(t: ModelTables, pkt: Uint8Array, from: Source): ModelResult {
   const dst = pkt.subarray(16, 20);
   if (isMulticastOrBroadcast4(dst)) return drop("multicast-not-routed");
+  // RFC 1812 §5.3.7: never forward from 0/8, 127/8, 224/4, 240/4, nor to 0/8, 127/8, 240/4.
+  const s0 = pkt[12]!, d0 = dst[0]!;
+  if (s0 === 0 || s0 === 127 || s0 >= 224) return drop("martian-source");
+  if (d0 === 0 || d0 === 127 || d0 >= 240) return drop("martian-destination");
   const target = lookupRoute(t, 4, dst);
   if (!target) return drop("no-route", icmp4Error(t, pkt, 3, 0, 0)); // net unreachable, RFC 1812 §5.2.7.1
   const e = egress(t, target, from);
@@ -674,6 +678,12 @@ function route6(t: ModelTables, pkt: Uint8Array, from: Source): ModelResult {
   if (dst[0] === 0xff) return drop("multicast-not-routed");
   const src = pkt.subarray(8, 24);
   if (isLinkLocal6(dst) || isLinkLocal6(src)) return drop("link-local-not-routed"); // RFC 4291 §2.5.6
+  // RFC 4291 §2.5.2, §2.5.3, §2.7: unspecified, loopback and multicast are never routed sources;
+  // unspecified and loopback never routed destinations.
+  const unspec = (a: Uint8Array) => a.every((x) => x === 0);
+  const loop = (a: Uint8Array) => a.subarray(0, 15).every((x) => x === 0) && a[15] === 1;
+  if (src[0] === 0xff || unspec(src) || loop(src)) return drop("martian-source");
+  if (unspec(dst) || loop(dst)) return drop("martian-destination");
   const target = lookupRoute(t, 6, dst);
   if (!target) return drop("no-route", icmp6Error(t, pkt, 1, 0, 0)); // destination unreachable, no route
   const e = egress(t, target, from);
