@@ -102,3 +102,25 @@ describe("vxlan over IPv4: transfers, MTU, fragments and drops", () => {
     expect(after["drop.UnknownPeer"]! - before["drop.UnknownPeer"]!).toBe(3);
   });
 });
+
+describe("host routes follow the peers when no cluster CIDRs are configured", () => {
+  it("adds a peer's pod CIDRs to the host TUN and removes them with the peer", async () => {
+    const { Cluster } = await import("../host/demo/cluster.ts");
+    const { createRouter } = await import("../host/router/router.ts");
+    const { parseNodeConfig } = await import("../host/config/node-config.ts");
+    const c = Cluster.create({ nodes: 1, podsPerNode: 0 });
+    const cfg = parseNodeConfig({ ...c.nodes[0]!.config, clusterCIDRs: [], peers: [], mtu: undefined, limits: undefined, control: undefined });
+    const r = createRouter({ ...cfg, mtu: c.nodes[0]!.config.mtu, limits: c.nodes[0]!.config.limits }, { log: () => {} });
+    try {
+      await r.start();
+      const routes = async () => c.exec(c.nodes[0]!.ns, ["ip", "route", "show", "dev", "weft0"]);
+      r.addPeer({ name: "b", underlay: "192.168.1.2", vtepMac: "02:00:00:00:00:0b", podCIDRs: ["10.72.0.0/24"] });
+      expect(await routes()).toMatch(/10\.72\.0\.0\/24/);
+      r.removePeer({ name: "b" });
+      expect(await routes()).not.toMatch(/10\.72\.0\.0\/24/);
+    } finally {
+      await r.stop();
+      c.destroy();
+    }
+  });
+});

@@ -42,6 +42,8 @@ export class Router {
   private readonly attachments = new Map<string, Attachment>();
   private readonly staticRoutes = new Map<string, P.AddRouteArgs["target"]>();
   private hostTun?: TunDevice;
+  /** Routes installed on the host TUN (CIDR text), to remove the ones that no longer apply. */
+  private readonly hostRoutes = new Set<string>();
   private underlay?: Underlay;
   private started = false;
   private startedAt = 0;
@@ -97,10 +99,12 @@ export class Router {
       const src = fam === 4 ? c.gateway4 : c.gateway6;
       if (!src) continue;
       cmds.push(`route replace ${dst} dev ${tun.name} src ${src}`);
+      this.hostRoutes.add(dst);
     }
     try {
       ipBatch(this.netns, cmds);
     } catch (e) {
+      this.hostRoutes.clear();
       tun.close();
       this.hostTun = undefined;
       throw e;
@@ -129,6 +133,7 @@ export class Router {
     // Closing a non-persistent TUN deletes the device, and with it its addresses and routes.
     this.hostTun?.close();
     this.hostTun = undefined;
+    this.hostRoutes.clear();
     if (this.started) this.log("stopped");
     this.started = false;
   }
@@ -248,7 +253,7 @@ export class Router {
 
   removePeer(args: P.RemovePeerArgs): P.RemovePeerResult {
     const existed = this.tables.removePeer(args.name);
-    if (existed) this.reapplyStaticRoutes(args.name);
+    if (existed) { this.reapplyStaticRoutes(args.name); this.refreshHostRoutes(); }
     return { existed };
   }
 
@@ -263,14 +268,17 @@ export class Router {
     }
   }
 
+  /** Without cluster CIDRs the host routes follow the peers: add new pod CIDRs, remove gone ones. */
   private refreshHostRoutes(): void {
     if (!this.hostTun || this.config.clusterCIDRs.length) return;
     const c = this.config;
+    const want = new Set(this.hostRouteCidrs());
     const cmds: string[] = [];
-    for (const dst of this.hostRouteCidrs()) {
+    for (const dst of this.hostRoutes) if (!want.has(dst)) { cmds.push(`route del ${dst} dev ${this.hostTun.name}`); this.hostRoutes.delete(dst); }
+    for (const dst of want) {
       const fam = ipFamily(dst.split("/")[0]!);
       const src = fam === 4 ? c.gateway4 : c.gateway6;
-      if (src) cmds.push(`route replace ${dst} dev ${this.hostTun.name} src ${src}`);
+      if (src && !this.hostRoutes.has(dst)) { cmds.push(`route replace ${dst} dev ${this.hostTun.name} src ${src}`); this.hostRoutes.add(dst); }
     }
     try { ipBatch(this.netns, cmds); } catch (e) { this.log(`host routes: ${(e as NetlinkError).message}`); }
   }
