@@ -152,7 +152,8 @@ describe.skipIf(!canUseNetns())('weft CNI shim: fast path through a real router,
       const add = await same('ADD', { ...inv, args }, text);
       expect(add.code, add.stdout).toBe(0);
       expect(add.json.dns).toEqual({ nameservers: ['10.96.0.10'], domain: 'clüster.local', search: ['aé'] });
-      expect(add.json.interfaces[0].mtu).toBe(1450); // the router reports its pod MTU
+      expect(add.json.interfaces[0].mtu).toBe(1400);
+      expect(linkIn(inv.netns.split('/').pop()!).mtu).toBe(1400);
       expect((await same('DEL', inv)).code).toBe(0);
     });
 
