@@ -53,7 +53,7 @@ describe.skipIf(!canUseNetns())('weft CNI shim: fast path through a real router,
       control: { socket: join(dir, 'run', 'weft.sock') }, netns: node.name,
     });
     running = await startRouterProcess(cfg, { log: () => {} });
-    cni = await startCniServer(running.router, cniSocketOf(cfg));
+    cni = running.cni; // startRouterProcess serves the CNI socket
     conf = { cniVersion: '1.1.0', name: 'weft-shim', type: 'weft', socket: cfg.control.socket, dataDir: join(dir, 'ipam') };
   }, 120_000);
 

@@ -35,7 +35,7 @@ export interface NodeConfig {
   pods: PodConfig[];
   routes: RouteConfig[];
   /** Router process settings (ignored by replay). */
-  control: { socket: string };
+  control: { socket: string; cniSocket?: string };
   metrics?: { listen: string };
   /** Network namespace the router's node side lives in (default: the one it runs in). */
   netns?: string;
@@ -134,7 +134,7 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
     udpChecksum4: bool(raw, "udpChecksum4", "", false),
     icmp: { ratePerSec: int(icmpRaw, "ratePerSec", "icmp.", 1000, 0, 1_000_000), burst: int(icmpRaw, "burst", "icmp.", 50, 0, 1_000_000) },
     peers: [], pods: [], routes: [],
-    control: { socket: str(ctl, "socket", "control.", "/run/weft/weft.sock") },
+    control: { socket: str(ctl, "socket", "control.", "/run/weft/weft.sock"), cniSocket: optStr(ctl, "cniSocket", "control.") },
     metrics: isObj(raw.metrics) ? { listen: str(raw.metrics, "listen", "metrics.") } : undefined,
     netns: optStr(raw, "netns", ""),
     hostInterface: str(raw, "hostInterface", "", "weft0"),

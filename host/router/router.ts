@@ -12,14 +12,14 @@
 //   as full IP packets and sends full IP packets (the pipeline sets the outer source port).
 // - Table changes run between batches: Node is single-threaded and the batch loop never awaits.
 
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { openTun, openUnderlay, type TunDevice, type Underlay } from "../io/index.ts";
 import { NodeTables, TableError } from "../tables/node-tables.ts";
 import { parseNodeConfig, parsePeer, type NodeConfig, type PeerConfig } from "../config/node-config.ts";
 import { Datapath } from "./datapath.ts";
-import { ip, ipBatch, netnsExists, netnsArg, linkExists, NetlinkError } from "./netlink.ts";
+import { ipBatch, netnsExists, linkExists, NetlinkError } from "./netlink.ts";
 import { PORT_HOST, PORT_UNDERLAY, RX_FLAG_CSUM_VERIFIED, DROP_REASONS, EVENTS } from "../wasm/abi.ts";
 import { parseCidr, parseIp, formatMac, randomMac, ipFamily } from "../net/addr.ts";
 import type * as P from "../control/protocol.ts";
@@ -173,14 +173,14 @@ export class Router {
     if (mtu > c.mtu.pod || mtu < 576) throw new RouterOpError("BAD_REQUEST", `mtu ${mtu} outside 576..${c.mtu.pod}`);
 
     const mac = formatMac(randomMac((n) => randomBytes(n)));
-    const tapName = "wp" + createHash("sha1").update(key).digest("hex").slice(0, 10);
+    const tapName = args.ifName;
     const undo: (() => void)[] = [];
     try {
-      const tap = openTun({ kind: "tap", name: tapName, netns: this.nsPath });
+      // The TAP is created right inside the pod's namespace under its final name (the native
+      // layer enters the namespace for the open): no move, no rename. Its fd stays with us.
+      const tap = openTun({ kind: "tap", name: tapName, netns: args.netns.includes("/") ? args.netns : `/var/run/netns/${args.netns}` });
       undo.push(() => tap.close()); // closing the last fd deletes the device, wherever it is
-      ip(this.netns, ["link", "set", "dev", tapName, "netns", netnsArg(args.netns)]);
       const cmds = [
-        `link set dev ${tapName} name ${args.ifName}`,
         `link set dev ${args.ifName} address ${mac} mtu ${mtu}`,
         `link set dev ${args.ifName} up`,
       ];
