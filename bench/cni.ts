@@ -113,6 +113,7 @@ async function serveRouter(configPath: string): Promise<void> {
   const cfg = parseNodeConfig(JSON.parse(readFileSync(configPath, 'utf8')));
   const running = await startRouterProcess(cfg, { log: () => {} });
   const times: { op: string; ms: number }[] = [];
+  await running.cni.close(); // replaced by one that records per-command service times
   const cni = await startCniServer(running.router, cniSocketOf(cfg), { onServed: (i) => times.push({ op: i.command, ms: i.ms }) });
   running.router.addService(cni);
   process.stdout.write('ready\n');
