@@ -18,6 +18,7 @@ import { txRunCount as runs } from "./stage/output";
 
 export * from "./lpm/exports";
 export * from "./csum/exports";
+export * from "./offload/exports";
 
 export function abiVersion(): i32 { return ABI_VERSION; }
 export function batchMax(): i32 { return BATCH_MAX; }
