@@ -8,6 +8,7 @@ import {
 } from "./reasons";
 import { vnetCheck as check, L3_OFF_MAX, VNET_LEN } from "./vnet";
 import { splitOne } from "./segment";
+import { coalesce } from "./coalesce";
 import { inMemory, arrayInMemory } from "./bounds";
 
 /**
@@ -90,3 +91,16 @@ export function tsoSplitBatch(inOffsetsPtr: i32, inLengthsPtr: i32, n: i32, l3Of
   return used;
 }
 
+/**
+ * GRO over `n` frames (u32 offsets / lengths arrays; IP header `l3Off` bytes in, 0 for the host
+ * TUN, 14 for a pod TAP): outputs, each a 10-byte vnet header and a frame ready for one write(),
+ * go back to back into [outBase, outBase + outBytes); their offsets and lengths into the u32
+ * arrays at `outOffsetsPtr` / `outLengthsPtr` (n entries). Needs outBytes >= sum of the input
+ * lengths + 10 n (else -14, nothing written). `flags` 1: the inputs' checksums are known good.
+ * Returns the output count or a reason negated (-1 bad descriptors). Counted.
+ */
+export function groCoalesce(inOffsetsPtr: i32, inLengthsPtr: i32, n: i32, l3Off: i32, outBase: i32, outBytes: i32, outOffsetsPtr: i32, outLengthsPtr: i32, flags: i32): i32 {
+  const r = coalesce(inOffsetsPtr, inLengthsPtr, n, l3Off, outBase, outBytes, outOffsetsPtr, outLengthsPtr, flags);
+  if (r < 0) offloadCount(-r);
+  return r;
+}

@@ -535,13 +535,13 @@ export class OffloadHarness {
   readonly arena: number;
   /** Inputs: super-packets (split) or segments (coalesce), packed. */
   readonly inArea: number;
-  static readonly IN_BYTES = 2 << 20;
+  static readonly IN_BYTES = 4 << 20;
   readonly inOffs: number;
   readonly inLens: number;
   readonly outOffs: number;
   readonly outLens: number;
   readonly results: number;
-  static readonly MAX_DESC = 2048;
+  static readonly MAX_DESC = 4096;
   /** Output slots for split: SLOT bytes each, the segment HEADROOM bytes in. */
   readonly slots: number;
   static readonly SLOT = 4096;
