@@ -31,6 +31,7 @@ import {
   pidsWithCmdline,
 } from './e2e/containerd.ts';
 import { isRoot, runCni } from './fakes/fake-router-harness.ts';
+import { describeRequiring } from './helpers/require.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const NETWORK = 'weft-e2e';
@@ -38,7 +39,7 @@ const CONTAINERS: Record<number, string[]> = { 1: ['a1', 'a2'], 2: ['b1', 'b2'] 
 
 const missing = isRoot() ? missingTools() : ['root'];
 
-describe.skipIf(missing.length > 0)('CNI end to end: containerd + runc, `ctr run --cni`, two Weft nodes', () => {
+describeRequiring(missing.length > 0)('CNI end to end: containerd + runc, `ctr run --cni`, two Weft nodes', () => {
   let run: ContainerdRun | undefined;
   let cluster: Cluster | undefined;
   const routers: RunningRouter[] = [];

@@ -10,10 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaseStore } from '../host/ipam/store.ts';
 import { FakeRouter } from './fakes/fake-router.ts';
 import { type CniInvocation, NetnsRegistry, builtPlugin, canUseNetns, ipJson, removeBuiltPlugin, runCni, tempDir } from './fakes/fake-router-harness.ts';
+import { describeRequiring } from './helpers/require.ts';
 
 const POD_CIDRS = ['10.70.0.0/24', 'fd00:70::/64'];
 
-describe.skipIf(!canUseNetns())('weft CNI plugin, black box, real namespaces', () => {
+describeRequiring(!canUseNetns())('weft CNI plugin, black box, real namespaces', () => {
   const reg = new NetnsRegistry('wcn');
   let dir: string;
   let plugin: string;

@@ -25,10 +25,11 @@ import {
 import { ControlServer } from '../host/router/control-server.ts';
 import { type RunningRouter, startRouterProcess } from '../host/router/process.ts';
 import { type CniInvocation, type CniRun, NetnsRegistry, canUseNetns, ipJson, runCni, tempDir } from './fakes/fake-router-harness.ts';
+import { describeRequiring } from './helpers/require.ts';
 
 const POD_CIDRS = ['10.71.0.0/24', 'fd00:71::/64'];
 
-describe.skipIf(!canUseNetns())('weft CNI shim: fast path through a real router, fallback to the Node plugin', () => {
+describeRequiring(!canUseNetns())('weft CNI shim: fast path through a real router, fallback to the Node plugin', () => {
   const reg = new NetnsRegistry('wsh');
   let dir: string;
   let shim: string;

@@ -7,11 +7,12 @@ import { openUnderlay } from "../host/io/linux/underlay.ts";
 import { tunDeviceCompliance, underlayCompliance } from "../host/io/testing/compliance.ts";
 import { canUseNetns, NetnsFixture } from "../host/io/testing/netns.ts";
 import { loadNative } from "../host/native/index.ts";
+import { describeRequiring } from "./helpers/require.ts";
 
 const root = canUseNetns();
 if (root) loadNative();  // as root the addon must be built: fail loudly, never skip silently
 
-describe.skipIf(!root)("Linux host I/O (root, namespaces)", () => {
+describeRequiring(!root)("Linux host I/O (root, namespaces)", () => {
   for (const kind of ["tap", "tun"] as const) {
     tunDeviceCompliance("linux", kind, () => {
       const fx = new NetnsFixture();
@@ -73,6 +74,3 @@ describe.skipIf(!root)("Linux host I/O (root, namespaces)", () => {
   });
 });
 
-describe.skipIf(root)("Linux host I/O", () => {
-  it.skip("needs root, iproute2 and /dev/net/tun", () => {});
-});

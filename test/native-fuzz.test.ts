@@ -6,6 +6,7 @@ import { openUnderlay, type LinuxUnderlay } from "../host/io/linux/underlay.ts";
 import { openTun, type LinuxTunDevice } from "../host/io/linux/tun.ts";
 import { canUseNetns, NetnsFixture } from "../host/io/testing/netns.ts";
 import { loadNative } from "../host/native/index.ts";
+import { describeRequiring } from "./helpers/require.ts";
 
 const root = canUseNetns();
 if (root) loadNative();
@@ -23,7 +24,7 @@ function rng(seed: number): () => number {
   };
 }
 
-describe.skipIf(!root)("native batch calls under random input", () => {
+describeRequiring(!root)("native batch calls under random input", () => {
   const fx = new NetnsFixture();
   let a: LinuxUnderlay;
   let b: LinuxUnderlay;

@@ -11,6 +11,7 @@ import { makeMemory, readUntil, waitReadable } from "../host/io/testing/complian
 import { canUseNetns, NetnsFixture, snmpCounter } from "../host/io/testing/netns.ts";
 import { parseUdp, payloadSeq, seqPayload, writeEthernet, writeUdp } from "../host/io/testing/packets.ts";
 import { loadNative } from "../host/native/index.ts";
+import { describeRequiring } from "./helpers/require.ts";
 
 const root = canUseNetns();
 if (root) loadNative();
@@ -47,7 +48,7 @@ function collect<T>(io: PacketBatchIO, mem: Uint8Array, slots: SlotList, want: n
 
 const ROUTER_MAC = "02:00:00:00:01:01";
 
-describe.skipIf(!root)("TAP in a pod namespace", () => {
+describeRequiring(!root)("TAP in a pod namespace", () => {
   const fx = new NetnsFixture();
   let tap: LinuxTunDevice;
   let pod: string;
@@ -105,7 +106,7 @@ describe.skipIf(!root)("TAP in a pod namespace", () => {
   });
 });
 
-describe.skipIf(!root)("TUN as the host port", () => {
+describeRequiring(!root)("TUN as the host port", () => {
   const fx = new NetnsFixture();
   let tun: LinuxTunDevice;
   let node: string;
@@ -160,7 +161,7 @@ describe.skipIf(!root)("TUN as the host port", () => {
   });
 });
 
-describe.skipIf(!root)("Underlay between two namespaces over veth", () => {
+describeRequiring(!root)("Underlay between two namespaces over veth", () => {
   const fx = new NetnsFixture();
   let A: { name: string; path: string };
   let B: { name: string; path: string };

@@ -10,11 +10,12 @@ import { Stat } from "../host/io/stats.ts";
 import { makeMemory, waitReadable, writeTunTestPacket } from "../host/io/testing/compliance.ts";
 import { canUseNetns, NetnsFixture } from "../host/io/testing/netns.ts";
 import { addonPath, loadNative, nativeAvailable } from "../host/native/index.ts";
+import { describeRequiring } from "./helpers/require.ts";
 
 const root = canUseNetns();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(!root && !nativeAvailable())("weft_io addon", () => {
+describeRequiring(!root && !nativeAvailable())("weft_io addon", () => {
   it("exports the counter layout host/io/stats.ts mirrors", () => {
     const n = loadNative();
     expect(n.STAT).toEqual({
@@ -107,7 +108,7 @@ describe.skipIf(!root && !nativeAvailable())("weft_io addon", () => {
   });
 });
 
-describe.skipIf(!root)("weft_io addon with devices (root)", () => {
+describeRequiring(!root)("weft_io addon with devices (root)", () => {
   it("creates a device inside the given namespace only, and reports ENOENT for a missing one", () => {
     const fx = new NetnsFixture();
     try {

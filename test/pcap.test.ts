@@ -19,6 +19,7 @@ import {
   splitLinkLayer,
   streamPcapFile,
 } from "../host/pcap/index.ts";
+import { describeRequiring } from "./helpers/require.ts";
 
 const KERNEL_DIR = new URL("./vectors/kernel/", import.meta.url).pathname;
 
@@ -325,7 +326,7 @@ const canNetns =
   spawnSync("tcpdump", ["--version"]).status === 0 &&
   spawnSync("ip", ["netns", "list"]).status === 0;
 
-describe.skipIf(!canNetns)("tcpdump -w in a namespace we create", () => {
+describeRequiring(!canNetns)("tcpdump -w in a namespace we create", () => {
   it("reads Ethernet, SLL2 and nanosecond captures of a known UDP datagram", async () => {
     const ns = `wpcap${process.pid % 100000}`;
     const dir = mkdtempSync(join(tmpdir(), "weft-pcap-live-"));

@@ -20,6 +20,7 @@ import { RouterClient } from '../host/control/client.ts';
 import { startRouterProcess, type RunningRouter } from '../host/router/process.ts';
 import { routerComplianceSuite } from './fakes/fake-router-compliance.ts';
 import { NetnsRegistry, canUseNetns, ipJson, tempDir } from './fakes/fake-router-harness.ts';
+import { describeRequiring } from './helpers/require.ts';
 
 const root = canUseNetns();
 // Node namespaces, one per router started here; each is removed when its router stops.
@@ -65,12 +66,10 @@ async function startRealRouter(socketPath: string, podCIDRs: string[]): Promise<
 if (root) {
   routerComplianceSuite('real router', async ({ socketPath, podCIDRs }) => startRealRouter(socketPath, podCIDRs));
 } else {
-  describe('router compliance: real router', () => {
-    it.skip('needs root, iproute2 and nsenter', () => undefined);
-  });
+  describeRequiring(['root'])('router compliance: real router', () => {});
 }
 
-describe.skipIf(!root)('real router: beyond the compliance suite', () => {
+describeRequiring(!root)('real router: beyond the compliance suite', () => {
   const pods = new NetnsRegistry('wrp');
   let dir: string;
   let r: Awaited<ReturnType<typeof startRealRouter>>;

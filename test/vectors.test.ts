@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { build, bytesToHex, dissect, find, hexToBytes, withoutChecksums, type Layer } from "./reference/packet.ts";
 import { internetChecksum } from "./reference/checksum.ts";
 import { VECTORS_DIR, loadScapyVectors, type ScapyVector } from "./vectors/load.ts";
+import { describeRequiring } from "./helpers/require.ts";
 
 const vectors = loadScapyVectors();
 const first = (v: ScapyVector) => (v.link === "ethernet" ? "eth" : v.link);
@@ -176,7 +177,7 @@ describe("scapy vectors", () => {
 
 const haveScapy = spawnSync("/usr/bin/python3", ["-c", "import scapy"], { stdio: "ignore" }).status === 0;
 
-describe.skipIf(!haveScapy)("the generator reproduces the committed file", () => {
+describeRequiring(!haveScapy)("the generator reproduces the committed file", () => {
   it("gen_scapy.py output equals scapy.json", () => {
     const out = execFileSync("/usr/bin/python3", [join(VECTORS_DIR, "gen_scapy.py")], { maxBuffer: 64 << 20 }).toString();
     expect(out).toBe(readFileSync(join(VECTORS_DIR, "scapy.json"), "utf8"));
