@@ -4,16 +4,16 @@
 // virtio_net_hdr (GSO TCPV4/TCPV6, NEEDS_CSUM), so the kernel takes one skb through its stack
 // instead of dozens. Everything else passes unchanged behind a gso_type NONE header.
 //
-// Candidates (anything else passes through): IPv4 without options or fragmentation, or IPv6
-// with TCP as the next header; at least one payload byte; flags ACK plus optionally PSH, ECE,
-// CWR; valid IPv4 header and TCP checksums (unless the caller trusts them: a super-packet goes
+// Candidates (anything else passes through): IPv4 without options, fragmentation or the reserved
+// flag, or IPv6 with TCP as the next header; at least one payload byte; flags ACK plus optionally
+// PSH, ECE, CWR; valid IPv4 header and TCP checksums (unless the caller trusts them: a super-packet goes
 // up as CHECKSUM_PARTIAL, which the kernel never verifies, so a corrupted segment must not hide
 // in one). A candidate joins its flow's open group when (Linux's rules, which are stricter than
 // wireguard-go's only in comparing the window):
 //   same link header (TAP), IPv4 TOS/TTL/DF or IPv6 first word (version, class, flow label) and
 //   hop limit; IPv4 ID = previous + 1, or (DF set, RFC 6864 atomic) all equal to the head's;
-//   same TCP header length and option bytes (timestamps included), ACK number, window, ECE;
-//   no CWR (only the head may carry it); seq = previous seq + previous payload;
+//   same TCP data offset, reserved bits, option bytes (timestamps included), ACK number, window,
+//   ECE; no CWR (only the head may carry it); seq = previous seq + previous payload;
 //   payload <= the head's (the head's payload is gso_size); IP length stays <= 65535.
 // A group closes after a segment with PSH or a payload shorter than gso_size, and whenever a
 // packet of its flow (same addresses and ports, candidate or not) cannot join it: a later
@@ -35,7 +35,7 @@ import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_ECE, TCP_FLAG_CWR, tcpPseudoNoLen 
 import { inMemory, arrayInMemory } from "./bounds";
 import { csumPartial, csumFold, csumFinish, csumIpv4Header20, bs16 } from "../csum/checksum";
 import { hashMix, hashFinal } from "../stage/encap";
-import { IPV4_TOS, IPV4_TOTAL_LEN, IPV4_ID, IPV4_FLAGS_FRAG, IPV4_TTL, IPV4_PROTO, IPV4_CHECKSUM, IPV4_SRC } from "../wire/ipv4";
+import { IPV4_TOS, IPV4_TOTAL_LEN, IPV4_ID, IPV4_FLAGS_FRAG, IPV4_TTL, IPV4_PROTO, IPV4_CHECKSUM, IPV4_SRC, IPV4_FLAG_DF } from "../wire/ipv4";
 import { IPV6_PAYLOAD_LEN, IPV6_NEXT_HEADER, IPV6_HOP_LIMIT, IPV6_SRC } from "../wire/ipv6";
 import { TCP_SEQ, TCP_ACK, TCP_DATA_OFFSET, TCP_FLAGS, TCP_WINDOW, TCP_CHECKSUM, TCP_MIN_HEADER_LEN, IPPROTO_TCP } from "../wire/tcp";
 
@@ -107,7 +107,7 @@ function classify(p: usize, len: i32, l3Off: i32, trust: bool): void {
     cKey = true;
     cV6 = false;
     cL4 = ihl;
-    if (ihl != 20 || (ff & 0x2000) != 0) return;
+    if (ihl != 20 || (ff & ~IPV4_FLAG_DF) != 0) return; // options; MF or the reserved flag (Linux flushes)
     ipLen = <i32>bswap<u16>(load<u16>(ip, IPV4_TOTAL_LEN));
     if (ipLen < 40 || ipLen > avail) return;
     if (l3Off >= 2 && load<u16>(ip - 2) != 0x0008) return;
@@ -225,11 +225,13 @@ function canAppend(g: i32, i: i32, ip: usize, l3Off: i32): bool {
   } else {
     if (load<u32>(hip) != load<u32>(ip) || load<u8>(hip, IPV6_HOP_LIMIT) != load<u8>(ip, IPV6_HOP_LIMIT)) return false;
   }
-  if (<i32>load<u8>(hr, IN_THL) != cThl) return false;
+  // data offset, reserved bits, flags (PSH may differ, CWR only on the head) and window in one
+  // word, as Linux compares tcp_flag_word
+  const hw = load<u32>(htcp, TCP_DATA_OFFSET);
+  const cw = load<u32>(tcp, TCP_DATA_OFFSET);
+  if ((cw & ~(TCP_FLAG_PSH << 8)) != (hw & ~((TCP_FLAG_PSH | TCP_FLAG_CWR) << 8))) return false;
   for (let k = TCP_MIN_HEADER_LEN; k < cThl; k += 4) if (load<u32>(htcp + <usize>k) != load<u32>(tcp + <usize>k)) return false;
-  if (load<u32>(htcp, TCP_ACK) != load<u32>(tcp, TCP_ACK) || load<u16>(htcp, TCP_WINDOW) != load<u16>(tcp, TCP_WINDOW)) return false;
-  const hf = <u32>load<u8>(htcp, TCP_FLAGS);
-  if ((<u32>load<u8>(tcp, TCP_FLAGS) & ~TCP_FLAG_PSH) != (hf & ~(TCP_FLAG_PSH | TCP_FLAG_CWR))) return false;
+  if (load<u32>(htcp, TCP_ACK) != load<u32>(tcp, TCP_ACK)) return false;
   if (<u32>cPayLen > load<u32>(gr, GR_GSO)) return false;
   if (bswap<u32>(load<u32>(tcp, TCP_SEQ)) != load<u32>(gr, GR_NEXT_SEQ)) return false;
   if (load<u32>(gr, GR_IP_LEN) + <u32>cPayLen > 65535) return false;

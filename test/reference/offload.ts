@@ -4,7 +4,7 @@
 // independent of the Wasm code: packets are parsed into reprs with test/reference/packet.ts and
 // emitted again with `build`, which computes lengths and checksums itself.
 
-import { internetChecksum, onesAdd, onesComplementSum, pseudoHeaderSum4, pseudoHeaderSum6 } from "./checksum.ts";
+import { incrementalUpdate16, internetChecksum, onesAdd, onesComplementSum, pseudoHeaderSum4, pseudoHeaderSum6 } from "./checksum.ts";
 import {
   build, concatBytes, parseIp4, parseIp6, parseIpv4, parseIpv6, parseTcp,
   type Ipv4Repr, type Ipv6Repr, type Layer, type TcpRepr,
@@ -139,6 +139,30 @@ export function checkVnet(input: Uint8Array, l3Off: number): VnetFacts | number 
 }
 
 /**
+ * Bits the reprs do not model, which segmentation and coalescing copy from the original headers
+ * as they are (and the checksums cover): the IPv4 reserved flag and the TCP reserved bits (with
+ * AccECN's AE) beside the data offset. `out` is a frame: link header, IP at l3Off, TCP at
+ * l3Off + l4Off; the checksums are adjusted (RFC 1624) for the bits put back.
+ */
+function keepUnmodelledBits(out: Uint8Array, l3Off: number, l4Off: number, ipHeader: Uint8Array, tcpHeader: Uint8Array): Uint8Array {
+  const ip = l3Off;
+  const tcp = l3Off + l4Off;
+  if (ipHeader[0]! >> 4 === 4 && (ipHeader[6]! & 0x80) !== (out[ip + 6]! & 0x80)) {
+    const old = be16(out, ip + 6);
+    const now = old ^ 0x8000;
+    put16be(out, ip + 6, now);
+    put16be(out, ip + 10, incrementalUpdate16(be16(out, ip + 10), old, now));
+  }
+  if ((tcpHeader[12]! & 0x0f) !== (out[tcp + 12]! & 0x0f)) {
+    const old = be16(out, tcp + 12);
+    const now = (old & 0xf0ff) | ((tcpHeader[12]! & 0x0f) << 8);
+    put16be(out, tcp + 12, now);
+    put16be(out, tcp + 16, incrementalUpdate16(be16(out, tcp + 16), old, now));
+  }
+  return out;
+}
+
+/**
  * TSO split of one vnet-headed packet into frames (link header included), or a reason number.
  * `maxSegs` / `capacity` as the Wasm call's output entries and their size.
  */
@@ -188,7 +212,7 @@ export function referenceSplit(input: Uint8Array, l3Off: number, maxSegs = Infin
         ? { ...ipRepr, id: (ipRepr.id + k) & 0xffff, totalLength: undefined, checksum: undefined }
         : { ...ipRepr, payloadLength: undefined };
     const layers: Layer[] = [ip, tcp, { kind: "payload", bytes: payload.slice(k * mss, Math.min((k + 1) * mss, payload.length)) }];
-    out.push(concatBytes(link, build(layers)));
+    out.push(keepUnmodelledBits(concatBytes(link, build(layers)), l3Off, f.l4Off, ipBytes, tcpBytes));
   }
   return out;
 }
@@ -238,7 +262,7 @@ function candidateOf(p: Uint8Array, l3Off: number, opts: CoalesceOptions): Candi
   let ipLen: number;
   let hl: number;
   if (v === 4) {
-    if ((ip[0]! & 15) !== 5 || ip[9] !== 6 || (be16(ip, 6) & 0x3fff) !== 0) return undefined;
+    if ((ip[0]! & 15) !== 5 || ip[9] !== 6 || (be16(ip, 6) & 0xbfff) !== 0) return undefined; // flags other than DF: Linux flushes
     ipLen = be16(ip, 2);
     hl = 20;
     if (ipLen < 40 || ipLen > ip.length) return undefined;
@@ -300,6 +324,7 @@ function canAppend(g: Group, c: Candidate): { ok: boolean; idMode?: "inc" | "fix
   } else return { ok: false };
   if (!eq(h.tcpHeader.subarray(20), c.tcpHeader.subarray(20))) return { ok: false }; // same length and options
   if (h.tcp.ack !== c.tcp.ack || h.tcp.window !== c.tcp.window) return { ok: false };
+  if (c.tcpHeader[12] !== h.tcpHeader[12]) return { ok: false }; // data offset and reserved bits
   if ((c.tcp.flags & ~0x08) !== (h.tcp.flags & ~(0x08 | 0x80))) return { ok: false }; // ECE equal, no CWR after the head
   const gsoSize = h.payload.length;
   if (c.payload.length > gsoSize) return { ok: false };
@@ -358,7 +383,7 @@ export function referenceCoalesce(packets: Uint8Array[], l3Off: number, opts: Co
         : pseudoHeaderSum6(parseIp6(h.ip.src), parseIp6(h.ip.dst), 6, tcpLen);
     const tcp: TcpRepr = { ...h.tcp, flags: h.tcp.flags | (last.tcp.flags & 0x08), checksum: onesAdd(pseudo) };
     const ip: Ipv4Repr | Ipv6Repr = h.ip.kind === "ipv4" ? { ...h.ip, totalLength: undefined, checksum: undefined } : { ...h.ip, payloadLength: undefined };
-    const frame = concatBytes(h.link, build([ip, tcp, { kind: "payload", bytes: payload }]));
+    const frame = keepUnmodelledBits(concatBytes(h.link, build([ip, tcp, { kind: "payload", bytes: payload }])), l3Off, h.ipHeader.length, h.ipHeader, h.tcpHeader);
     const csumStart = l3Off + h.ipHeader.length;
     const vnet = emitVnet({
       flags: VnetFlag.NeedsCsum,
