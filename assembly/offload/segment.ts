@@ -26,6 +26,7 @@ import {
   vnCsumOffset, vnFrameLen, vnIsV6, vnL4Off, vnTcpLen, vnIpLen,
 } from "./vnet";
 import { inMemory } from "./bounds";
+import { copyAndSum } from "./copysum";
 import { csumPartial, csumPartialScalar, csumFinish, bs16 } from "../csum/checksum";
 import { IPV4_TOTAL_LEN, IPV4_ID, IPV4_CHECKSUM, IPV4_SRC, IPV4_DST, IPV4_MIN_HEADER_LEN } from "../wire/ipv4";
 import { IPV6_PAYLOAD_LEN, IPV6_SRC, IPV6_HEADER_LEN } from "../wire/ipv6";
@@ -146,8 +147,7 @@ export function splitOne(h: usize, len: i32, l3Off: i32, outOffs: usize, outLens
     const fw = doff | (f << 8);
     store<u16>(otcp, <u16>fw, TCP_DATA_OFFSET);
     const opay = otcp + <usize>thl;
-    memory.copy(opay, src + <usize>(k * mss), <usize>segPay);
-    const sum = fixed + <u64>bs16(<u32>l4Len) + <u64>seqLe + <u64>fw + csumPartial(opay, segPay, 0);
+    const sum = copyAndSum(opay, src + <usize>(k * mss), segPay, fixed + <u64>bs16(<u32>l4Len) + <u64>seqLe + <u64>fw);
     store<u16>(otcp, csumFinish(sum), TCP_CHECKSUM);
     store<u32>(outLens + (<usize>k << 2), <u32>(hdrs + segPay));
   }
