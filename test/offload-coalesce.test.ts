@@ -234,6 +234,11 @@ describe("groCoalesce: what it must refuse", () => {
     const out = both(pkts, 0);
     expect(out.map((o) => bytesToHex(o))).toEqual(pkts.map((p) => bytesToHex(concatBytes(new Uint8Array(VNET_LEN), p))));
   });
+  it("flag 2 (the kill switch) merges nothing: every input behind a NONE header", () => {
+    const out = outputsOf(h.coalesce(s4, 0, 2));
+    expect(hex(out)).toEqual(hex(s4.map((p) => concatBytes(new Uint8Array(VNET_LEN), p))));
+    expect(hex(out)).toEqual(hex(referenceCoalesce(s4, 0, { noMerge: true })));
+  });
   it("refuses an output area that might be too small, and bad descriptors, before writing", () => {
     const need = s4.reduce((a, s) => a + s.length, 0) + VNET_LEN * s4.length;
     expect(h.coalesce(s4, 0, 0, need - 1)).toBe(R.OutputTooSmall);

@@ -33,7 +33,8 @@ import {
 import { VNET_LEN, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_GSO_ECN, TCP_CSUM_OFFSET, L3_OFF_MAX, vnetEmit, vnetEmitNone } from "./vnet";
 import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_ECE, TCP_FLAG_CWR, tcpPseudoNoLen } from "./segment";
 import { inMemory, arrayInMemory } from "./bounds";
-import { csumPartial, csumFold, csumFinish, csumIpv4Header20, bs16 } from "../csum/checksum";
+import { copyAndSum } from "./copysum";
+import { csumPartial, csumPartialScalar, csumFold, csumFinish, csumIpv4Header20, bs16 } from "../csum/checksum";
 import { hashMix, hashFinal } from "../stage/encap";
 import { IPV4_TOS, IPV4_TOTAL_LEN, IPV4_ID, IPV4_FLAGS_FRAG, IPV4_TTL, IPV4_PROTO, IPV4_CHECKSUM, IPV4_SRC, IPV4_FLAG_DF } from "../wire/ipv4";
 import { IPV6_PAYLOAD_LEN, IPV6_NEXT_HEADER, IPV6_HOP_LIMIT, IPV6_SRC } from "../wire/ipv6";
@@ -41,6 +42,8 @@ import { TCP_SEQ, TCP_ACK, TCP_DATA_OFFSET, TCP_FLAGS, TCP_WINDOW, TCP_CHECKSUM,
 
 /** GRO flag: the inputs' IPv4 header and TCP checksums are known good (skip verification). */
 export const GRO_TRUST_CHECKSUMS: i32 = 1;
+/** GRO flag: merge nothing, only put a gso_type NONE header in front of every input (kill switch). */
+export const GRO_NO_MERGE: i32 = 2;
 
 /** Inputs handled at once; longer batches are cut into chunks (no group spans two). */
 export const GRO_CHUNK: i32 = 1024;
@@ -284,7 +287,7 @@ function append(g: i32, i: i32, ip: usize): void {
 }
 
 /** Pass 1 over inputs [0, n) of a chunk: groups in order of their first input. */
-function group(inOffs: usize, inLens: usize, n: i32, l3Off: i32, trust: bool): void {
+function group(inOffs: usize, inLens: usize, n: i32, l3Off: i32, trust: bool, noMerge: bool): void {
   groupCount = 0;
   epoch++;
   if (epoch >= (1 << (32 - TABLE_BITS))) { // wrapped: clear the table once every 2^21 chunks
@@ -297,6 +300,11 @@ function group(inOffs: usize, inLens: usize, n: i32, l3Off: i32, trust: bool): v
     const r = inRec(i);
     store<u32>(r, <u32>p, IN_PTR);
     store<u32>(r, <u32>len, IN_LEN);
+    if (noMerge) {
+      store<u8>(r, KIND_SINGLE, IN_KIND);
+      newGroup(i, 0, false);
+      continue;
+    }
     classify(p, len, l3Off, trust);
     if (cBadCsum) offloadCount(OC_GRO_BAD_CSUM);
     if (!cKey) {
@@ -328,8 +336,12 @@ function group(inOffs: usize, inLens: usize, n: i32, l3Off: i32, trust: bool): v
   }
 }
 
-/** Pass 2: writes the groups back to back from `out`; returns the bytes written. */
-function emit(l3Off: i32, out: usize, outOffs: usize, outLens: usize): usize {
+/**
+ * Pass 2: writes the groups back to back from `out`; returns the bytes written. With `verify`,
+ * checks every merged segment's IPv4 header and TCP checksums on the way (the TCP sum is taken
+ * while the payload is copied) and returns -1 at the first wrong one.
+ */
+function emit(l3Off: i32, out: usize, outOffs: usize, outLens: usize, verify: bool): isize {
   const start = out;
   for (let g = 0; g < groupCount; g++) {
     const gr = grRec(g);
@@ -343,7 +355,6 @@ function emit(l3Off: i32, out: usize, outOffs: usize, outLens: usize): usize {
       vnetEmitNone(out);
       memory.copy(out + <usize>VNET_LEN, hp, <usize>l);
       len = VNET_LEN + l;
-      offloadCount(OC_GRO_PASSED);
     } else {
       const v6 = load<u8>(hr, IN_KIND) == KIND_V6;
       const l4 = v6 ? 40 : 20;
@@ -364,28 +375,48 @@ function emit(l3Off: i32, out: usize, outOffs: usize, outLens: usize): usize {
       const tcpLen = <u32>(ipLen - l4);
       store<u8>(tcp, load<u8>(tcp, TCP_FLAGS) | <u8>(load<u32>(gr, GR_LAST_FLAGS) & TCP_FLAG_PSH), TCP_FLAGS);
       store<u16>(tcp, <u16>csumFold(tcpPseudoNoLen(hp + <usize>l3Off, v6) + <u64>bs16(tcpLen)), TCP_CHECKSUM);
+      const pseudo = tcpPseudoNoLen(hp + <usize>l3Off, v6); // the same addresses for every member
       let d = f + <usize>hdrs;
       let i = head;
       while (i != 0xffff) {
         const r = inRec(i);
-        const pl = <usize>load<u16>(r, IN_PAY_LEN);
-        const src = <usize>load<u32>(r, IN_PTR) + <usize>hdrs;
-        memory.copy(d, src, pl);
-        d += pl;
+        const pl = <i32>load<u16>(r, IN_PAY_LEN);
+        const mp = <usize>load<u32>(r, IN_PTR);
+        const src = mp + <usize>hdrs;
+        if (verify) {
+          const mip = mp + <usize>l3Off;
+          if (!v6 && csumFold(csumIpv4Header20(mip)) != 0xffff) return -1;
+          const s = pseudo + <u64>bs16(<u32>(thl + pl)) + csumPartialScalar(mip + <usize>l4, thl, 0);
+          if (csumFold(copyAndSum(d, src, pl, s)) != 0xffff) return -1;
+        } else {
+          memory.copy(d, src, <usize>pl);
+        }
+        d += <usize>pl;
         i = <i32>load<u16>(r, IN_NEXT);
       }
       const hf = <u32>load<u8>(hp + <usize>(l3Off + l4), TCP_FLAGS);
       vnetEmit(out, VNET_F_NEEDS_CSUM, (v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4) | ((hf & TCP_FLAG_CWR) != 0 ? VNET_GSO_ECN : 0),
         hdrs, <i32>load<u32>(gr, GR_GSO), l3Off + l4, TCP_CSUM_OFFSET);
       len = VNET_LEN + l3Off + ipLen;
-      offloadCount(OC_GRO_SUPER);
-      offloadCount(OC_GRO_MERGED, <u64>count);
     }
     store<u32>(outOffs + (<usize>g << 2), <u32>out);
     store<u32>(outLens + (<usize>g << 2), <u32>len);
     out += <usize>len;
   }
-  return out - start;
+  return <isize>(out - start);
+}
+
+/** Counts the outputs of the chunk just emitted. */
+function countGroups(): void {
+  for (let g = 0; g < groupCount; g++) {
+    const count = <u64>load<u16>(grRec(g), GR_COUNT);
+    if (count == 1) {
+      offloadCount(OC_GRO_PASSED);
+    } else {
+      offloadCount(OC_GRO_SUPER);
+      offloadCount(OC_GRO_MERGED, count);
+    }
+  }
 }
 
 /**
@@ -393,7 +424,7 @@ function emit(l3Off: i32, out: usize, outOffs: usize, outLens: usize): usize {
  * (vnet header + frame each) are written back to back into [outBase, outBase + outBytes), their
  * offsets and lengths into entries of `outOffs` / `outLens` (n entries suffice). Needs
  * outBytes >= sum of input lengths + 10 * n, checked first (-OR_OUTPUT_TOO_SMALL, nothing
- * written). `flags`: GRO_TRUST_CHECKSUMS. Returns the output count or a reason negated.
+ * written). `flags`: GRO_TRUST_CHECKSUMS, GRO_NO_MERGE. Returns the output count or a reason negated.
  */
 export function coalesce(inOffs: i32, inLens: i32, n: i32, l3Off: i32, outBase: i32, outBytes: i32, outOffs: i32, outLens: i32, flags: i32): i32 {
   if (!arrayInMemory(inOffs, n, 4) || !arrayInMemory(inLens, n, 4) || !arrayInMemory(outOffs, n, 4) || !arrayInMemory(outLens, n, 4)
@@ -408,12 +439,27 @@ export function coalesce(inOffs: i32, inLens: i32, n: i32, l3Off: i32, outBase: 
   if (need > <u64>outBytes) return -OR_OUTPUT_TOO_SMALL;
   offloadCount(OC_GRO_IN, <u64>n);
   const trust = (flags & GRO_TRUST_CHECKSUMS) != 0;
+  const noMerge = (flags & GRO_NO_MERGE) != 0;
   let out = <usize>outBase;
   let outputs = 0;
   for (let c = 0; c < n; c += GRO_CHUNK) {
     const m = min(GRO_CHUNK, n - c);
-    group(<usize>inOffs + (<usize>c << 2), <usize>inLens + (<usize>c << 2), m, l3Off, trust);
-    out += emit(l3Off, out, <usize>outOffs + (<usize>outputs << 2), <usize>outLens + (<usize>outputs << 2));
+    const io = <usize>inOffs + (<usize>c << 2);
+    const il = <usize>inLens + (<usize>c << 2);
+    const oo = <usize>outOffs + (<usize>outputs << 2);
+    const ol = <usize>outLens + (<usize>outputs << 2);
+    // Optimistic: group as if every checksum were right and verify only the merged segments,
+    // while copying them. Packets with wrong checksums that end up alone pass through either
+    // way, so the grouping is the verified one unless a merged segment fails; then group again,
+    // verifying every candidate first (rare: corruption the outer checksums did not catch).
+    group(io, il, m, l3Off, true, noMerge);
+    let w = emit(l3Off, out, oo, ol, !trust);
+    if (w < 0) {
+      group(io, il, m, l3Off, trust, noMerge);
+      w = emit(l3Off, out, oo, ol, false);
+    }
+    countGroups();
+    out += <usize>w;
     outputs += groupCount;
   }
   return outputs;

@@ -96,7 +96,8 @@ export function tsoSplitBatch(inOffsetsPtr: i32, inLengthsPtr: i32, n: i32, l3Of
  * TUN, 14 for a pod TAP): outputs, each a 10-byte vnet header and a frame ready for one write(),
  * go back to back into [outBase, outBase + outBytes); their offsets and lengths into the u32
  * arrays at `outOffsetsPtr` / `outLengthsPtr` (n entries). Needs outBytes >= sum of the input
- * lengths + 10 n (else -14, nothing written). `flags` 1: the inputs' checksums are known good.
+ * lengths + 10 n (else -14, nothing written). `flags` 1: the inputs' checksums are known good;
+ * 2: merge nothing (every input passes with a gso_type NONE header: the kill switch).
  * Returns the output count or a reason negated (-1 bad descriptors). Counted.
  */
 export function groCoalesce(inOffsetsPtr: i32, inLengthsPtr: i32, n: i32, l3Off: i32, outBase: i32, outBytes: i32, outOffsetsPtr: i32, outLengthsPtr: i32, flags: i32): i32 {

@@ -222,6 +222,8 @@ export function referenceSplit(input: Uint8Array, l3Off: number, maxSegs = Infin
 export interface CoalesceOptions {
   /** Skip the IPv4 header and TCP checksum verification of candidates (GRO flag 1). */
   trustChecksums?: boolean;
+  /** Merge nothing (GRO flag 2). */
+  noMerge?: boolean;
 }
 
 /** A TCP segment that may be coalesced (docs/OFFLOADS.md "Candidates"). */
@@ -345,6 +347,10 @@ export function referenceCoalesce(packets: Uint8Array[], l3Off: number, opts: Co
   const groups: Group[] = [];
   const openByFlow = new Map<string, Group>();
   for (const p of packets) {
+    if (opts.noMerge) {
+      groups.push({ members: [], raw: p, open: false });
+      continue;
+    }
     const c = candidateOf(p, l3Off, opts);
     if (c === undefined || c === "bad-csum") {
       // not mergeable: it closes its flow's open group so that nothing later overtakes it
