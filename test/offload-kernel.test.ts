@@ -1,5 +1,6 @@
-// The offloads against the real Linux stack, through a TUN opened with IFF_VNET_HDR and
-// TUNSETOFFLOAD(CSUM | TSO4 | TSO6) in a private network namespace:
+// The offloads against the real Linux stack, through a TUN and a TAP opened with IFF_VNET_HDR and
+// TUNSETOFFLOAD(CSUM | TSO4 | TSO6 | TSO_ECN), the flags docs/OFFLOADS.md recommends, in a
+// private network namespace:
 //   - read side: a kernel TCP socket sends to a peer that this test plays through the TUN; the
 //     kernel hands us TSO super-packets, which tsoSplit cuts (checked against the reference);
 //     every byte must arrive in order and every segment verify;
@@ -82,15 +83,23 @@ srv.listen(o.port, o.host, () => console.log("ready"));
 setTimeout(() => { console.error("receiver timeout"); process.exit(3); }, o.timeoutMs);`;
 
 interface Family { v6: boolean; kernel: string; peer: string }
-const FAMILIES: Family[] = [
-  { v6: false, kernel: "10.77.0.1", peer: "10.77.0.2" },
-  { v6: true, kernel: "fd00:77::1", peer: "fd00:77::2" },
-];
 
-describe.skipIf(!usable)("offloads against the kernel (TUN with IFF_VNET_HDR)", () => {
+const KINDS = [
+  { kind: "tun" as const, l3Off: 0, net4: "10.77.0", net6: "fd00:77::" },
+  { kind: "tap" as const, l3Off: 14, net4: "10.78.0", net6: "fd00:78::" },
+];
+/** The MAC this test uses as the TAP peer (a static neighbour entry in the namespace: no ARP/NDP). */
+const PEER_MAC = Uint8Array.from([0x02, 0x77, 0, 0, 0, 0x02]);
+
+describe.skipIf(!usable).each(KINDS)("offloads against the kernel ($kind with IFF_VNET_HDR)", ({ kind, l3Off, net4, net6 }) => {
   const fx = new NetnsFixture();
   let ns = "";
   let tun: LinuxTunDevice;
+  let devMac = new Uint8Array(6);
+  const FAMILIES: Family[] = [
+    { v6: false, kernel: `${net4}.1`, peer: `${net4}.2` },
+    { v6: true, kernel: `${net6}1`, peer: `${net6}2` },
+  ];
   let h: OffloadHarness;
   let big: number; // read slots for super-packets
   const READ_SLOTS = 32;
@@ -99,13 +108,19 @@ describe.skipIf(!usable)("offloads against the kernel (TUN with IFF_VNET_HDR)", 
 
   beforeAll(() => {
     if (!usable) return;
-    ns = fx.addNetns("o", { ipv6: true }).name;
-    tun = openTun({ kind: "tun", name: fx.name("tun"), netns: `/var/run/netns/${ns}`, vnetHdr: true });
+    ns = fx.addNetns(kind, { ipv6: true }).name;
+    tun = openTun({ kind, name: fx.name(kind), netns: `/var/run/netns/${ns}`, vnetHdr: true });
     const n = loadNative();
-    n.tunSetOffload(tun.fd, n.TUN_F.CSUM! | n.TUN_F.TSO4! | n.TUN_F.TSO6!);
-    fx.ip(["addr", "add", "10.77.0.1/24", "dev", tun.name], ns);
-    fx.ip(["-6", "addr", "add", "fd00:77::1/64", "dev", tun.name, "nodad"], ns);
+    n.tunSetOffload(tun.fd, n.TUN_F.CSUM! | n.TUN_F.TSO4! | n.TUN_F.TSO6! | n.TUN_F.TSO_ECN!);
+    fx.ip(["addr", "add", `${net4}.1/24`, "dev", tun.name], ns);
+    fx.ip(["-6", "addr", "add", `${net6}1/64`, "dev", tun.name, "nodad"], ns);
     fx.ip(["link", "set", "dev", tun.name, "up"], ns);
+    if (kind === "tap") {
+      devMac = Uint8Array.from(fx.mac(tun.name, ns).split(":").map((x) => parseInt(x, 16)));
+      const mac = [...PEER_MAC].map((b) => b.toString(16).padStart(2, "0")).join(":");
+      fx.ip(["neigh", "add", `${net4}.2`, "lladdr", mac, "dev", tun.name, "nud", "permanent"], ns);
+      fx.ip(["-6", "neigh", "add", `${net6}2`, "lladdr", mac, "dev", tun.name, "nud", "permanent"], ns);
+    }
     h = new OffloadHarness(new Uint8Array(readFileSync("build/weft.wasm")));
     big = h.ex.offloadAlloc(READ_SLOTS * READ_CAP);
     txArea = h.ex.offloadAlloc(1 << 20);
@@ -127,15 +142,17 @@ describe.skipIf(!usable)("offloads against the kernel (TUN with IFF_VNET_HDR)", 
       const input = h.u8.slice(offsets[i]!, offsets[i]! + lengths[i]!);
       const v = parseVnet(input);
       if (v.flags & 1) stats.partial++;
-      const segs = h.split(input, 0, 64, 4000);
+      const segs = h.split(input, l3Off, 64, 4000);
       if (typeof segs === "number") throw new Error(`tsoSplit refused a kernel packet: reason ${segs}, vnet ${JSON.stringify(v)}`);
-      const ref = referenceSplit(input, 0, 64, 4000);
+      const ref = referenceSplit(input, l3Off, 64, 4000);
       if (typeof ref === "number" || ref.length !== segs.length || ref.some((r, k) => Buffer.compare(r, segs[k]!) !== 0)) stats.mismatches++;
       if (v.gsoType !== GsoType.None) {
         stats.gso++;
         stats.gsoSegments += segs.length;
       }
-      for (const s of segs) {
+      for (const f of segs) {
+        if (l3Off === 14 && f[12] !== 0x08 && f[12] !== 0x86) continue; // not IP (none expected)
+        const s = f.subarray(l3Off);
         if (!segmentOk(s)) stats.bad++;
         out.push(s);
       }
@@ -174,8 +191,21 @@ describe.skipIf(!usable)("offloads against the kernel (TUN with IFF_VNET_HDR)", 
       : { kind: "ipv4", tos: 0, id, df: true, mf: false, fragOffset: 0, ttl: 64, protocol: 6, src: f.peer, dst: f.kernel };
   }
 
-  /** Writes IP packets to the TUN, each behind an all-zero vnet header. */
-  function writePlain(pkts: Uint8Array[]): void {
+  /** The frame for an IP packet: on the TAP, Ethernet from PEER_MAC to the device. */
+  function frame(p: Uint8Array): Uint8Array {
+    if (l3Off === 0) return p;
+    const f = new Uint8Array(14 + p.length);
+    f.set(devMac, 0);
+    f.set(PEER_MAC, 6);
+    f[12] = p[0]! >> 4 === 6 ? 0x86 : 0x08;
+    f[13] = p[0]! >> 4 === 6 ? 0xdd : 0x00;
+    f.set(p, 14);
+    return f;
+  }
+
+  /** Writes IP packets to the device, each framed and behind an all-zero vnet header. */
+  function writePlain(ipPkts: Uint8Array[]): void {
+    const pkts = ipPkts.map(frame);
     const mem = h.u8;
     const offsets = new Uint32Array(pkts.length);
     const lengths = new Uint32Array(pkts.length);
@@ -197,7 +227,7 @@ describe.skipIf(!usable)("offloads against the kernel (TUN with IFF_VNET_HDR)", 
 
   it.each(FAMILIES)("reads and splits the kernel's TSO super-packets ($kernel)", async (f) => {
     const BYTES = 768 << 10;
-    const PORT = f.v6 ? 5211 : 5201;
+    const PORT = (f.v6 ? 5211 : 5201) + l3Off;
     const sender = childIn(ns, SENDER, { host: f.peer, port: PORT, local: f.kernel, bytes: BYTES, timeoutMs: 15000 }, 15000);
     const stats = { reads: 0, gso: 0, gsoSegments: 0, partial: 0, mismatches: 0, bad: 0 };
     const got: Uint8Array[] = [];
@@ -253,7 +283,7 @@ describe.skipIf(!usable)("offloads against the kernel (TUN with IFF_VNET_HDR)", 
   it.each(FAMILIES)("writes coalesced super-packets that the kernel delivers ($kernel)", async (f) => {
     const BYTES = 1 << 20;
     const MSS = 1400;
-    const PORT = f.v6 ? 5212 : 5202;
+    const PORT = (f.v6 ? 5212 : 5202) + l3Off;
     const SPORT = 40000;
     const recv = childIn(ns, RECEIVER, { host: f.kernel, port: PORT, bytes: BYTES, timeoutMs: 20000 }, 20000);
     await recv.ready;
@@ -295,8 +325,8 @@ describe.skipIf(!usable)("offloads against the kernel (TUN with IFF_VNET_HDR)", 
         segs.push(build([ipLayer(f, id++), { kind: "tcp", srcPort: SPORT, dstPort: PORT, seq, ack: rcvNxt, flags: off + len >= room ? 0x18 : 0x10, window: 65535, urgent: 0 }, { kind: "payload", bytes: data.subarray(sent + off, sent + off + len) }]));
       }
       segments += segs.length;
-      h.placeInputs(segs);
-      const n = h.ex.groCoalesce(h.inOffs, h.inLens, segs.length, 0, h.groOut, OffloadHarness.GRO_BYTES, h.outOffs, h.outLens, 0);
+      h.placeInputs(segs.map(frame));
+      const n = h.ex.groCoalesce(h.inOffs, h.inLens, segs.length, l3Off, h.groOut, OffloadHarness.GRO_BYTES, h.outOffs, h.outLens, 0);
       expect(n).toBeGreaterThan(0);
       const offsets = new Uint32Array(h.u32.subarray(h.outOffs >> 2, (h.outOffs >> 2) + n));
       const lengths = new Uint32Array(h.u32.subarray(h.outLens >> 2, (h.outLens >> 2) + n));
