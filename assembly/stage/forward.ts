@@ -87,8 +87,17 @@ export let l4Offset: i32 = -1;
   }
 }
 
-/** Resolves the egress of a target; returns its MTU, or 0 after dropping. */
+/**
+ * Resolves the egress of a target (the checks that depend only on the route and the input port,
+ * before TTL and MTU, so that a packet that cannot go anywhere earns no ICMP error); returns its
+ * MTU, or 0 after dropping.
+ */
 @inline function egressMtu(i: i32, kind: u32, idx: i32, inPort: i32, origin: i32, rec: usize): i32 {
+  if (kind == TARGET_HOST) {
+    if (origin == ORIGIN_INPUT && inPort == <i32>PORT_HOST) { drop(i, DROP_HOST_LOOP); return 0; }
+    return cfgHostMtu;
+  }
+  if (kind != TARGET_POD && kind != TARGET_PEER) { failOrDrop(i, origin, DROP_BLACKHOLE); return 0; }
   if (kind == TARGET_POD) {
     if (rec == 0 || !podAttached(rec)) { failOrDrop(i, origin, DROP_POD_DETACHED); return 0; }
     return cfgPodMtu;
@@ -105,7 +114,7 @@ export let l4Offset: i32 = -1;
 }
 
 @inline function targetRecord(kind: u32, idx: i32): usize {
-  return kind == TARGET_POD ? podRecord(idx) : peerRecord(idx);
+  return kind == TARGET_POD ? podRecord(idx) : kind == TARGET_PEER ? peerRecord(idx) : 0;
 }
 
 @inline function setVerdict(i: i32, kind: u32, idx: i32): void {
@@ -129,15 +138,9 @@ export function route4(i: i32, p: usize, len: i32, inPort: i32, origin: i32): vo
   }
   const kind = target >> TARGET_KIND_SHIFT;
   const idx = <i32>(target & TARGET_INDEX_MASK);
-  let rec: usize = 0;
-  let mtu = cfgHostMtu;
-  if (kind == TARGET_HOST) {
-    if (origin == ORIGIN_INPUT && inPort == <i32>PORT_HOST) { drop(i, DROP_HOST_LOOP); return; }
-  } else if (kind == TARGET_POD || kind == TARGET_PEER) {
-    rec = targetRecord(kind, idx);
-    mtu = egressMtu(i, kind, idx, inPort, origin, rec);
-    if (mtu == 0) return;
-  } else { failOrDrop(i, origin, DROP_BLACKHOLE); return; }
+  const rec = targetRecord(kind, idx);
+  const mtu = egressMtu(i, kind, idx, inPort, origin, rec);
+  if (mtu == 0) return;
   if (origin == ORIGIN_INPUT) {
     const ttlProto = load<u16>(p, IPV4_TTL);
     // Delivery to the node itself is not a forwarding hop: no TTL check or decrement.
@@ -253,15 +256,9 @@ export function route6(i: i32, p: usize, len: i32, inPort: i32, origin: i32): vo
   }
   const kind = target >> TARGET_KIND_SHIFT;
   const idx = <i32>(target & TARGET_INDEX_MASK);
-  let rec: usize = 0;
-  let mtu = cfgHostMtu;
-  if (kind == TARGET_HOST) {
-    if (origin == ORIGIN_INPUT && inPort == <i32>PORT_HOST) { drop(i, DROP_HOST_LOOP); return; }
-  } else if (kind == TARGET_POD || kind == TARGET_PEER) {
-    rec = targetRecord(kind, idx);
-    mtu = egressMtu(i, kind, idx, inPort, origin, rec);
-    if (mtu == 0) return;
-  } else { failOrDrop(i, origin, DROP_BLACKHOLE); return; }
+  const rec = targetRecord(kind, idx);
+  const mtu = egressMtu(i, kind, idx, inPort, origin, rec);
+  if (mtu == 0) return;
   if (origin == ORIGIN_INPUT) {
     const hl = load<u8>(p, IPV6_HOP_LIMIT);
     if (kind != TARGET_HOST && hl <= 1) {
