@@ -29,6 +29,7 @@ import { DEFAULT_SOCKET_PATH, validateArgs, type OpName } from "../control/proto
 import { defaultDeps, runPlugin, type PluginDeps, type RouterPort } from "../cni/plugin.ts";
 import type { NodeConfig } from "../config/node-config.ts";
 import { RouterOpError, type Router } from "./router.ts";
+import { stripUndefined } from "./control-server.ts";
 
 export const CNI_WIRE_MAGIC = "WCNI";
 export const CNI_WIRE_VERSION = 1;
@@ -135,25 +136,14 @@ export function decodeCniAnswer(buf: Buffer): CniAnswer | null {
 
 const unsupported = (why: string): CniAnswer => ({ status: CniAnswerStatus.Unsupported, stdout: "", stderr: why, exitCode: 0 });
 
-/** Optional fields are absent, not undefined (what the control socket's msgpack round trip gives). */
-function plain(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(plain);
-  if (v && typeof v === "object") {
-    const o: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (x !== undefined) o[k] = plain(x);
-    return o;
-  }
-  return v;
-}
-
 /** The plugin's router operations on `router` in this process, as the control server runs them. */
 export function inProcessRouterPort(router: Router): RouterPort {
   const call = <T>(op: OpName, args: object, fn: (a: never) => unknown): Promise<T> => {
-    const a = plain(args) as Record<string, unknown>;
+    const a = stripUndefined(args) as Record<string, unknown>;
     const problem = validateArgs(op, a);
     if (problem) return Promise.reject(new RouterError("BAD_REQUEST", problem, op));
     try {
-      return Promise.resolve(plain(fn(a as never)) as T);
+      return Promise.resolve(stripUndefined(fn(a as never)) as T);
     } catch (e) {
       return Promise.reject(new RouterError(e instanceof RouterOpError ? e.code : "INTERNAL", (e as Error).message, op));
     }

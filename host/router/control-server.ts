@@ -91,8 +91,8 @@ export class ControlServer {
   }
 }
 
-/** Optional fields are absent, not undefined (msgpack would encode nil). */
-function stripUndefined(v: unknown): unknown {
+/** Optional fields are absent, not undefined (msgpack would encode nil). Shared with the CNI server. */
+export function stripUndefined(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stripUndefined);
   if (v && typeof v === "object") {
     const o: Record<string, unknown> = {};
