@@ -45,4 +45,3 @@ export function copyAndSum(dst: usize, src: usize, len: i32, acc: u64): u64 {
   }
   return acc;
 }
-
