@@ -4,7 +4,7 @@
 // rebuilt (no IP options or extension headers, IPv4 ID/flags 0, valid IPv4 header checksum, IPv4
 // UDP checksum 0, IPv6 UDP checksum recomputed), TTL/hop limit, TOS/traffic class, addresses and
 // ports as sent. Sends never block (UDP); receivers drop when their queue is full.
-import { parseIp } from "../addr.ts";
+import { parseIp } from "../../net/addr.ts";
 import { fold, sum16, udpChecksum } from "../checksum.ts";
 import { Stat } from "../stats.ts";
 import type { Underlay } from "../types.ts";

@@ -1,6 +1,6 @@
 // Builders and parsers of test packets (Ethernet, IPv4, IPv6, UDP) written straight into a
 // memory at an offset, as the data plane would. Test support only.
-import { formatIp, parseIp } from "../addr.ts";
+import { formatIp, parseIp } from "../../net/addr.ts";
 import { ipv4HeaderChecksum, sum16, udpChecksum } from "../checksum.ts";
 
 export interface UdpSpec {
