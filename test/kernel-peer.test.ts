@@ -35,3 +35,19 @@ describe("Linux kernel VXLAN (flannel-style) as a peer", () => {
     }
   }, 120_000);
 });
+
+describe("Linux kernel VXLAN as a peer, Weft with TUN/TAP offloads", () => {
+  let env: Env;
+  beforeAll(async () => { env = await startCluster({ encapsulation: "vxlan", underlay: 4, kernelNodes: [2], offloads: true }); });
+  afterAll(async () => { await env?.close(); });
+
+  it("exchanges TCP both ways, bytes verified", async () => {
+    const c = env.cluster;
+    const w = c.pod("n1p1"), k = c.pod("n2p1");
+    for (const [from, to] of [[w, k], [k, w]] as const) {
+      const sink = await startServer(to.ns, "tcp_sink.py", [to.ipv4, "7410"]);
+      const sent = (await c.exec(from.ns, ["python3", TOOLS + "tcp_source.py", to.ipv4, "7410", String(16 << 20)], 60_000)).trim();
+      expect((await sink.result).trim()).toBe(sent);
+    }
+  }, 120_000);
+});

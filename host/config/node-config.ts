@@ -40,6 +40,12 @@ export interface NodeConfig {
   /** Network namespace the router's node side lives in (default: the one it runs in). */
   netns?: string;
   hostInterface: string;
+  /**
+   * TUN/TAP offloads (docs/OFFLOADS.md): pod TAPs and the host TUN opened with IFF_VNET_HDR and
+   * TSO, super-packets split and received segments coalesced in Wasm. Probed per device; a device
+   * that refuses falls back to plain packets.
+   */
+  offloads: { tun: boolean };
   limits: { maxPods: number; maxPeers: number; maxRoutes4: number; maxRoutes6: number };
 }
 
@@ -101,7 +107,7 @@ export function gatewayOf(c: Cidr): string {
 
 export function parseNodeConfig(raw: unknown): NodeConfig {
   if (!isObj(raw)) throw new ConfigError("(top)", "the configuration must be a mapping");
-  const known = new Set(["name", "encapsulation", "port", "vni", "vtepMac", "routerMac", "underlay", "podCIDRs", "clusterCIDRs", "gateway4", "gateway6", "mtu", "podMtu", "udpChecksum4", "icmp", "peers", "pods", "routes", "control", "metrics", "netns", "hostInterface", "limits"]);
+  const known = new Set(["name", "encapsulation", "port", "vni", "vtepMac", "routerMac", "underlay", "podCIDRs", "clusterCIDRs", "gateway4", "gateway6", "mtu", "podMtu", "udpChecksum4", "icmp", "peers", "pods", "routes", "control", "metrics", "netns", "hostInterface", "offloads", "limits"]);
   for (const k of Object.keys(raw)) if (!known.has(k)) throw new ConfigError(k, `unknown field (known: ${[...known].join(", ")})`);
   const name = str(raw, "name", "");
   const encapsulation = str(raw, "encapsulation", "", "vxlan");
@@ -138,6 +144,7 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
     metrics: isObj(raw.metrics) ? { listen: str(raw.metrics, "listen", "metrics.") } : undefined,
     netns: optStr(raw, "netns", ""),
     hostInterface: str(raw, "hostInterface", "", "weft0"),
+    offloads: { tun: bool(isObj(raw.offloads) ? raw.offloads : {}, "tun", "offloads.", false) },
     limits: {
       maxPods: int(lim, "maxPods", "limits.", 1024, 1, 65000), maxPeers: int(lim, "maxPeers", "limits.", 1024, 1, 65000),
       maxRoutes4: int(lim, "maxRoutes4", "limits.", 16384, 1, 1 << 22), maxRoutes6: int(lim, "maxRoutes6", "limits.", 16384, 1, 1 << 22),

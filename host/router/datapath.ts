@@ -17,26 +17,50 @@ export interface DatapathStats {
   txNoPort: number;
   /** Batch-size histogram, buckets of powers of two: [1, 2-3, 4-7, ..., 128-255, 256]. */
   batchSizes: number[];
+  /** Offload ports: super-packets read, segments made from them, frames written after coalescing. */
+  superPacketsIn: number;
+  segmentsOut: number;
+  coalescedWrites: number;
+  /** Super-packets the splitter refused (counted by reason in the Wasm offload counters). */
+  offloadRefused: number;
 }
 
-interface PortEntry { io: PacketBatchIO; rxFlags: number; name: string }
+/**
+ * A port whose device was opened with IFF_VNET_HDR and TUNSETOFFLOAD: reads are super-packets
+ * split in Wasm into the RX slots (TSO), writes are coalesced in Wasm (GRO) and carry the vnet
+ * header. `l3Off`: 14 for a TAP (Ethernet), 0 for a TUN.
+ */
+export interface OffloadPort { l3Off: number }
+
+interface PortEntry { io: PacketBatchIO; rxFlags: number; name: string; offload?: OffloadPort }
 
 export class Datapath {
   private readonly ports = new Map<number, PortEntry>();
   private readonly rxSlots: SlotList;
   private readonly txSlots: SlotList;
-  readonly stats: DatapathStats = { batches: 0, packetsIn: 0, packetsOut: 0, txDropped: 0, txNoPort: 0, batchSizes: new Array(9).fill(0) };
+  readonly stats: DatapathStats = {
+    batches: 0, packetsIn: 0, packetsOut: 0, txDropped: 0, txNoPort: 0, batchSizes: new Array(9).fill(0),
+    superPacketsIn: 0, segmentsOut: 0, coalescedWrites: 0, offloadRefused: 0,
+  };
+  private readonly offRxSlots?: SlotList;
+  private readonly groSlots?: SlotList;
   private running = false;
   private readonly t0 = Date.now();
 
   constructor(readonly dp: Dataplane) {
     this.rxSlots = { offsets: dp.rxOffsets, lengths: dp.rxLengths, capacity: dp.maxPacket };
     this.txSlots = { offsets: dp.txOffsets, lengths: dp.txLengths, capacity: dp.slotSize };
+    const o = dp.offload;
+    if (o) {
+      this.offRxSlots = { offsets: o.rxInOffsetsView, lengths: o.rxInLengthsView, capacity: o.rxBufferBytes };
+      this.groSlots = { offsets: o.groOutOffsetsView, lengths: o.groOutLengthsView, capacity: dp.slotSize + 16 };
+    }
   }
 
-  addPort(port: number, io: PacketBatchIO, name: string, rxFlags = 0): void {
+  addPort(port: number, io: PacketBatchIO, name: string, rxFlags = 0, offload?: OffloadPort): void {
     if (this.ports.has(port)) throw new Error(`data path port ${port} already has I/O`);
-    this.ports.set(port, { io, rxFlags, name });
+    if (offload && !this.dp.offload) throw new Error("offload port on a data plane created without offload buffers");
+    this.ports.set(port, { io, rxFlags, name, offload });
     if (this.running) io.onReadable(() => this.drain(port));
   }
 
@@ -65,6 +89,7 @@ export class Datapath {
   drain(port: number): void {
     const e = this.ports.get(port);
     if (!e || e.io.closed) return;
+    if (e.offload) { this.drainOffload(port, e); return; }
     const dp = this.dp;
     const u8 = dp.u8;
     for (let round = 0; round < 8; round++) {
@@ -75,6 +100,41 @@ export class Datapath {
       dp.rxFlags.fill(e.rxFlags, 0, n);
       this.run(n);
       if (n < BATCH_MAX) return;
+    }
+  }
+
+  /**
+   * An offload port: read up to `rxCount` super-packets into the offload buffers, split them in
+   * Wasm straight into the RX slots (every input, GSO or not, comes out as plain packets), and
+   * run the pipeline over the segments, as many batches as they fill.
+   */
+  private drainOffload(port: number, e: PortEntry): void {
+    const dp = this.dp;
+    const o = dp.offload!;
+    const ex = dp.exports;
+    const rxOffPtr = ex.layout!(0), rxLenPtr = ex.layout!(17);
+    for (let round = 0; round < 8; round++) {
+      let k: number;
+      try { k = e.io.readBatch(dp.u8, this.offRxSlots!, 0, o.rxCount); } catch { return; }
+      if (k === 0) return;
+      this.stats.superPacketsIn += k;
+      let first = 0;
+      while (first < k) {
+        const used = ex.tsoSplitBatch!(o.rxInOffsets + first * 4, o.rxInLengths + first * 4, k - first, e.offload!.l3Off,
+          rxOffPtr, rxLenPtr, BATCH_MAX, dp.maxPacket, o.rxResults + first * 4);
+        if (used < 0) return;
+        let done = first;
+        while (done < k && o.rxResultsView[done]! !== 0) { if (o.rxResultsView[done]! < 0) this.stats.offloadRefused++; done++; }
+        if (used > 0) {
+          this.stats.segmentsOut += used;
+          dp.rxPorts.fill(port, 0, used);
+          dp.rxFlags.fill(e.rxFlags, 0, used);
+          this.run(used);
+        }
+        if (done === first && used === 0) { first++; continue; } // cannot happen: one super-packet fits a batch
+        first = done;
+      }
+      if (k < o.rxCount) return;
     }
   }
 
@@ -91,11 +151,27 @@ export class Datapath {
       const port = dp.txRunPort(r), start = dp.txRunStart(r), count = dp.txRunLength(r);
       const e = this.ports.get(port);
       if (!e || e.io.closed) { s.txNoPort += count; continue; }
+      if (e.offload) { this.writeCoalesced(e, start, count); continue; }
       let sent = 0;
       try { sent = e.io.writeBatch(dp.u8, this.txSlots, start, count); } catch { sent = 0; }
       s.packetsOut += sent;
       if (sent < count) s.txDropped += count - sent;
     }
+  }
+
+  /** GRO in Wasm over one TX run, then one write per coalesced frame (vnet header included). */
+  private writeCoalesced(e: PortEntry, start: number, count: number): void {
+    const dp = this.dp;
+    const o = dp.offload!;
+    const s = this.stats;
+    const m = dp.exports.groCoalesce!(dp.exports.layout!(20) + start * 4, dp.exports.layout!(21) + start * 4, count, e.offload!.l3Off,
+      o.groArea, o.groBytes, o.groOutOffsets, o.groOutLengths, 0);
+    if (m < 0) { s.txDropped += count; return; }
+    let sent = 0;
+    try { sent = e.io.writeBatch(dp.u8, this.groSlots!, 0, m); } catch { sent = 0; }
+    s.coalescedWrites += sent;
+    s.packetsOut += sent === m ? count : 0;
+    if (sent < m) s.txDropped += count;
   }
 
   portNames(): Map<number, string> {

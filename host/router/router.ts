@@ -18,7 +18,8 @@ import { dirname } from "node:path";
 import { openTun, openUnderlay, type TunDevice, type Underlay } from "../io/index.ts";
 import { NodeTables, TableError } from "../tables/node-tables.ts";
 import { parseNodeConfig, parsePeer, type NodeConfig, type PeerConfig } from "../config/node-config.ts";
-import { Datapath } from "./datapath.ts";
+import { Datapath, type OffloadPort } from "./datapath.ts";
+import { loadNative } from "../native/index.ts";
 import { ipBatch, netnsExists, linkExists, NetlinkError } from "./netlink.ts";
 import { PORT_HOST, PORT_UNDERLAY, RX_FLAG_CSUM_VERIFIED, DROP_REASONS, EVENTS } from "../wasm/abi.ts";
 import { parseCidr, parseIp, formatMac, randomMac, ipFamily } from "../net/addr.ts";
@@ -89,7 +90,7 @@ export class Router {
 
   private openHostPort(): void {
     const c = this.config;
-    const tun = openTun({ kind: "tun", name: c.hostInterface, netns: this.nsPath });
+    const { dev: tun, offload } = this.openDevice("tun", c.hostInterface, this.nsPath);
     this.hostTun = tun;
     const cmds = [`link set dev ${tun.name} mtu ${c.mtu.host} up`];
     if (c.gateway4) cmds.push(`addr add ${c.gateway4}/32 dev ${tun.name}`);
@@ -109,7 +110,7 @@ export class Router {
       this.hostTun = undefined;
       throw e;
     }
-    this.datapath.addPort(PORT_HOST, tun, "host");
+    this.datapath.addPort(PORT_HOST, tun, "host", 0, offload);
   }
 
   /** Cluster CIDRs if configured, else our pod CIDRs and every peer's. */
@@ -136,6 +137,27 @@ export class Router {
     this.hostRoutes.clear();
     if (this.started) this.log("stopped");
     this.started = false;
+  }
+
+  /**
+   * Opens a TAP (pod) or TUN (host port). With offloads on, IFF_VNET_HDR and TUNSETOFFLOAD
+   * (CSUM, TSO4, TSO6, TSO_ECN; never UFO/USO) are tried first; a kernel that refuses gets a
+   * plain device instead (the fallback the offloads issue asks for).
+   */
+  private openDevice(kind: "tap" | "tun", name: string, netns: string | undefined): { dev: TunDevice; offload?: OffloadPort } {
+    if (this.config.offloads.tun && this.tables.dp.offload) {
+      let dev: TunDevice | undefined;
+      try {
+        dev = openTun({ kind, name, netns, vnetHdr: true });
+        const n = loadNative();
+        n.tunSetOffload((dev as unknown as { fd: number }).fd, n.TUN_F.CSUM! | n.TUN_F.TSO4! | n.TUN_F.TSO6! | n.TUN_F.TSO_ECN!);
+        return { dev, offload: { l3Off: kind === "tap" ? 14 : 0 } };
+      } catch (e) {
+        dev?.close();
+        this.log(`${kind} ${name}: offloads refused (${(e as Error).message}); plain packets`);
+      }
+    }
+    return { dev: openTun({ kind, name, netns }) };
   }
 
   /** Registers something to close on stop (control server, metrics). */
@@ -178,7 +200,7 @@ export class Router {
     try {
       // The TAP is created right inside the pod's namespace under its final name (the native
       // layer enters the namespace for the open): no move, no rename. Its fd stays with us.
-      const tap = openTun({ kind: "tap", name: tapName, netns: args.netns.includes("/") ? args.netns : `/var/run/netns/${args.netns}` });
+      const { dev: tap, offload } = this.openDevice("tap", tapName, args.netns.includes("/") ? args.netns : `/var/run/netns/${args.netns}`);
       undo.push(() => tap.close()); // closing the last fd deletes the device, wherever it is
       const cmds = [
         `link set dev ${args.ifName} address ${mac} mtu ${mtu}`,
@@ -196,7 +218,7 @@ export class Router {
       ipBatch(args.netns, cmds);
       const pod = this.tables.attachPod({ name: key, mac, ipv4, ipv6 });
       undo.push(() => this.tables.detachPod(key));
-      this.datapath.addPort(pod.port, tap, `pod:${key}`);
+      this.datapath.addPort(pod.port, tap, `pod:${key}`, 0, offload);
       const a: Attachment = {
         containerId: args.containerId, ifName: args.ifName, netns: args.netns, network: args.network,
         ipv4: ipv4 ? `${ipv4}/32` : undefined, ipv6: ipv6 ? `${ipv6}/128` : undefined, mac, port: pod.port, tap, tapName, key, mtu,

@@ -39,7 +39,7 @@ export class NodeTables {
   }
 
   static create(config: NodeConfig): NodeTables {
-    return new NodeTables(Dataplane.create({ ...config.limits }), config);
+    return new NodeTables(Dataplane.create({ ...config.limits, offload: config.offloads?.tun ? {} : undefined }), config);
   }
 
   private freePort(): number {

@@ -25,7 +25,36 @@ export interface DataplaneLimits {
   maxPeers?: number;
   maxRoutes4?: number;
   maxRoutes6?: number;
+  /**
+   * Reserve the buffers for TUN/TAP offloads (docs/OFFLOADS.md): `rxBuffers` super-packet read
+   * buffers of 64 KiB + headers, and a coalescing area for a whole TX list. Default: none.
+   */
+  offload?: { rxBuffers?: number };
 }
+
+/** Byte offsets (and views) of the offload buffers in Wasm memory. */
+export interface OffloadBuffers {
+  /** Super-packet reads: `rxCount` buffers of `rxBufferBytes` at `rxArea`, their offsets / lengths / split results. */
+  rxCount: number;
+  rxArea: number;
+  rxBufferBytes: number;
+  rxInOffsets: number;
+  rxInLengths: number;
+  rxResults: number;
+  rxInOffsetsView: Uint32Array;
+  rxInLengthsView: Uint32Array;
+  rxResultsView: Int32Array;
+  /** Coalescing output: packed frames with vnet headers, and their offsets / lengths. */
+  groArea: number;
+  groBytes: number;
+  groOutOffsets: number;
+  groOutLengths: number;
+  groOutOffsetsView: Uint32Array;
+  groOutLengthsView: Uint32Array;
+}
+
+/** The largest read from a TUN/TAP with IFF_VNET_HDR: 65535 + Ethernet + the 10-byte header, rounded. */
+export const OFFLOAD_RX_BUFFER_BYTES = 65_600;
 
 export interface NodeDataplaneConfig {
   encapsulation: "vxlan" | "geneve";
@@ -127,8 +156,10 @@ export class Dataplane {
   private readonly portCounters: number;
   private readonly peerCounters: number;
   private readonly t0 = Date.now();
+  /** Present when created with `offload`. */
+  readonly offload?: OffloadBuffers;
 
-  private constructor(exports: Exports) {
+  private constructor(exports: Exports, offloadPtrs?: Omit<OffloadBuffers, "rxInOffsetsView" | "rxInLengthsView" | "rxResultsView" | "groOutOffsetsView" | "groOutLengthsView">) {
     this.exports = exports;
     this.memory = exports.memory;
     const L = (k: number) => exports.layout!(k);
@@ -162,6 +193,18 @@ export class Dataplane {
     this.txRawPeers = new Uint16Array(buf, L(A.LAYOUT.TX_RAW_PEERS), this.txCapacity);
     this.txRawInputs = new Uint16Array(buf, L(A.LAYOUT.TX_RAW_INPUTS), this.txCapacity);
     for (let i = 0; i < A.BATCH_MAX; i++) this.rxOffsets[i] = this.dataStart(i);
+    if (offloadPtrs) {
+      const o = offloadPtrs;
+      this.offload = {
+        ...o,
+        rxInOffsetsView: new Uint32Array(buf, o.rxInOffsets, o.rxCount),
+        rxInLengthsView: new Uint32Array(buf, o.rxInLengths, o.rxCount),
+        rxResultsView: new Int32Array(buf, o.rxResults, o.rxCount),
+        groOutOffsetsView: new Uint32Array(buf, o.groOutOffsets, this.txCapacity),
+        groOutLengthsView: new Uint32Array(buf, o.groOutLengths, this.txCapacity),
+      };
+      for (let k = 0; k < o.rxCount; k++) this.offload.rxInOffsetsView[k] = o.rxArea + k * o.rxBufferBytes;
+    }
   }
 
   /** Instantiates the module and sizes it. Throws DataplaneError on an ABI mismatch or bad limits. */
@@ -181,7 +224,25 @@ export class Dataplane {
       limits.maxPods ?? 1024, limits.maxPeers ?? 256, limits.maxRoutes4 ?? 4096, limits.maxRoutes6 ?? 4096,
     );
     if (r !== 0) throw new DataplaneError(`bad data plane limits ${JSON.stringify(limits)}`, r);
-    return new Dataplane(ex);
+    let offloadPtrs;
+    if (limits.offload) {
+      // Memory grows here, once, before any view of it exists.
+      const rxCount = Math.max(1, Math.min(64, limits.offload.rxBuffers ?? 8));
+      const txCap = ex.layout!(A.LAYOUT.TX_CAPACITY);
+      const slot = ex.layout!(A.LAYOUT.SLOT_SIZE);
+      const alloc = (bytes: number) => {
+        const p = ex.offloadAlloc!(bytes);
+        if (p < 0) throw new DataplaneError(`cannot reserve ${bytes} bytes for offload buffers`);
+        return p;
+      };
+      const groBytes = txCap * (slot + 16);
+      offloadPtrs = {
+        rxCount, rxBufferBytes: OFFLOAD_RX_BUFFER_BYTES, rxArea: alloc(rxCount * OFFLOAD_RX_BUFFER_BYTES),
+        rxInOffsets: alloc(rxCount * 4), rxInLengths: alloc(rxCount * 4), rxResults: alloc(rxCount * 4),
+        groArea: alloc(groBytes), groBytes, groOutOffsets: alloc(txCap * 4), groOutLengths: alloc(txCap * 4),
+      };
+    }
+    return new Dataplane(ex, offloadPtrs);
   }
 
   private check(r: number, what: string): void {
