@@ -33,6 +33,9 @@ export function renderMetrics(r: Router): string {
   lines.push(`weft_batch_size_bucket{node="${node}",le="+Inf"} ${cum}`, `weft_batch_size_sum{node="${node}"} ${s.packetsIn}`, `weft_batch_size_count{node="${node}"} ${s.batches}`);
   metric("weft_tx_dropped_total", "counter", "Packets a port could not take (would block).");
   lines.push(`weft_tx_dropped_total{node="${node}"} ${s.txDropped}`);
+  metric("weft_offload_total", "counter", "TUN/TAP offloads: super-packets read, segments split from them, coalesced frames written, super-packets refused.");
+  lines.push(`weft_offload_total{node="${node}",what="super_packets_in"} ${s.superPacketsIn}`, `weft_offload_total{node="${node}",what="segments_out"} ${s.segmentsOut}`,
+    `weft_offload_total{node="${node}",what="coalesced_writes"} ${s.coalescedWrites}`, `weft_offload_total{node="${node}",what="refused"} ${s.offloadRefused}`);
   return lines.join("\n") + "\n";
 }
 

@@ -377,6 +377,8 @@ export class Router {
     const s = this.datapath.stats;
     out["datapath.batches"] = s.batches; out["datapath.packets_in"] = s.packetsIn; out["datapath.packets_out"] = s.packetsOut;
     out["datapath.tx_dropped"] = s.txDropped; out["datapath.tx_no_port"] = s.txNoPort;
+    out["datapath.super_packets_in"] = s.superPacketsIn; out["datapath.segments_out"] = s.segmentsOut;
+    out["datapath.coalesced_writes"] = s.coalescedWrites; out["datapath.offload_refused"] = s.offloadRefused;
     return { counters: out };
   }
 }
