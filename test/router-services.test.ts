@@ -1,0 +1,82 @@
+// The router as a process and its services: `weft router --config` in a node namespace, the
+// control socket through the `weft` CLI (tables and -o json), Prometheus metrics, and a clean
+// shutdown on SIGTERM that removes every interface it made.
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { Cluster } from "../host/demo/cluster.ts";
+import { RouterClient } from "../host/control/client.ts";
+
+const weft = (args: string[]) => spawnSync(process.execPath, ["bin/weft.mjs", ...args], { encoding: "utf8", timeout: 30_000 });
+
+describe("weft router as a process", () => {
+  let c: Cluster;
+  let dir: string;
+  let proc: ChildProcess | undefined;
+  let socket: string;
+  const metricsPort = 19000 + (process.pid % 1000);
+
+  beforeAll(async () => {
+    c = Cluster.create({ nodes: 2, podsPerNode: 1 });
+    dir = mkdtempSync(join(tmpdir(), "weft-router-proc-"));
+    socket = join(dir, "weft.sock");
+    const n = c.nodes[0]!;
+    const { mtu: _m, limits: _l, ...cfg } = n.config;
+    const file = join(dir, "node.yaml");
+    writeFileSync(file, stringify({ ...cfg, netns: undefined, control: { socket }, metrics: { listen: `127.0.0.1:${metricsPort}` } }));
+    // the router runs inside the node's namespace, as a node's router would
+    proc = spawn("ip", ["netns", "exec", n.ns, process.execPath, "bin/weft.mjs", "router", "--config", file], { stdio: ["ignore", "pipe", "pipe"] });
+    for (let t = 0; t < 200 && !existsSync(socket); t++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(socket), "control socket").toBe(true);
+    const client = await RouterClient.connect({ socketPath: socket });
+    const p = n.pods[0]!;
+    await client.call("attachPod", { containerId: "c1", ifName: "eth0", netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 });
+    client.close();
+  }, 60_000);
+
+  afterAll(async () => {
+    if (proc && proc.exitCode === null) proc.kill("SIGKILL");
+    c?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("answers the CLI with tables and JSON", async () => {
+    const st = weft(["status", "--socket", socket, "-o", "json"]);
+    expect(st.status, st.stderr).toBe(0);
+    const j = JSON.parse(st.stdout);
+    expect(j).toMatchObject({ nodeName: "n1", encapsulation: "vxlan", port: 8472, vni: 1, counts: { pods: 1, peers: 1 } });
+    const routes = weft(["routes", "--socket", socket]);
+    expect(routes.stdout).toMatch(/DESTINATION\s+TARGET\s+ORIGIN/);
+    expect(routes.stdout).toMatch(new RegExp(`10\\.${c.net}\\.2\\.0/24\\s+peer n2`));
+    expect(weft(["peers", "--socket", socket]).stdout).toMatch(new RegExp(`n2\\s+192\\.168\\.${c.net}\\.2`));
+    await c.ping(c.pod("n1p1").ns, c.nodes[0]!.config.gateway4!, 1);
+    const counters = JSON.parse(weft(["counters", "--socket", socket, "-o", "json"]).stdout).counters;
+    expect(counters["port.pod:c1/eth0.rx_packets"]).toBeGreaterThan(0);
+    expect(weft(["status", "--socket", join(dir, "nope.sock")]).status).not.toBe(0);
+  });
+
+  it("serves Prometheus metrics", async () => {
+    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => undefined);
+    // the metrics address is in the router's (node) namespace: fetch from there
+    const body = res ? await res.text() : (spawnSync("ip", ["netns", "exec", c.nodes[0]!.ns, "python3", "-c", `import urllib.request;print(urllib.request.urlopen("http://127.0.0.1:${metricsPort}/metrics").read().decode())`], { encoding: "utf8" }).stdout);
+    expect(body).toMatch(/# TYPE weft_drops_total counter/);
+    expect(body).toMatch(/weft_port_rx_packets_total\{node="n1",port="pod:c1\/eth0"\} [1-9]/);
+    expect(body).toMatch(/weft_batch_size_bucket\{node="n1",le="\+Inf"\} [1-9]/);
+  });
+
+  it("removes every interface it made on SIGTERM", async () => {
+    const n = c.nodes[0]!;
+    expect(await c.exec(n.ns, ["ip", "link", "show", "weft0"])).toMatch(/weft0/);
+    expect(await c.exec(n.pods[0]!.ns, ["ip", "link", "show", "eth0"])).toMatch(/eth0/);
+    const exited = new Promise<number | null>((r) => proc!.once("exit", (code) => r(code)));
+    proc!.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    await expect(c.exec(n.ns, ["ip", "link", "show", "weft0"])).rejects.toThrow();
+    await expect(c.exec(n.pods[0]!.ns, ["ip", "link", "show", "eth0"])).rejects.toThrow();
+    expect(await c.exec(n.ns, ["ip", "route", "show", `10.${c.net}.0.0/16`])).toBe("");
+    expect(existsSync(socket)).toBe(false);
+  });
+});
