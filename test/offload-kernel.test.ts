@@ -10,7 +10,6 @@
 // So the vnet headers we read are the kernel's own, and the ones we write are the ones it takes.
 // Needs root, iproute2, /dev/net/tun and the native addon; skipped otherwise.
 import { readFileSync } from "node:fs";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OffloadHarness, VNET_LEN, referenceSplit, parseVnet, GsoType } from "./reference/offload.ts";
@@ -19,6 +18,8 @@ import { verifyChecksum, internetChecksum, pseudoHeaderSum4, pseudoHeaderSum6 } 
 import { canUseNetns, NetnsFixture } from "../host/io/testing/netns.ts";
 import { loadNative } from "../host/native/index.ts";
 import { openTun, type LinuxTunDevice } from "../host/io/linux/tun.ts";
+import { runIn } from "../host/io/testing/children.ts";
+import { describeRequiring } from "./helpers/require.ts";
 
 function nativeAvailable(): boolean {
   try {
@@ -32,29 +33,8 @@ const usable = canUseNetns() && nativeAvailable();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs a node script inside `ns`; resolves with its last stdout line as JSON. */
-function childIn(ns: string, script: string, arg: unknown, timeoutMs: number): { ready: Promise<void>; done: Promise<unknown> } {
-  const cp = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", script, JSON.stringify(arg)], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  let onReady: () => void = () => {};
-  const ready = new Promise<void>((r) => (onReady = r));
-  cp.stdout.setEncoding("utf8").on("data", (d: string) => {
-    out += d;
-    if (out.includes("ready\n")) onReady();
-  });
-  cp.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-  const timer = setTimeout(() => cp.kill("SIGKILL"), timeoutMs + 2000);
-  const done = new Promise<unknown>((resolve, reject) => {
-    cp.on("close", (code, signal) => {
-      clearTimeout(timer);
-      onReady();
-      if (code !== 0) return reject(new Error(`child exited ${code ?? signal}: ${err.trim()} ${out.trim()}`));
-      resolve(JSON.parse(out.trim().split("\n").pop() ?? "null"));
-    });
-  });
-  return { ready, done };
-}
+/** Runs a node script inside `ns`; `done` resolves with its last stdout line as JSON. */
+const childIn = (ns: string, script: string, arg: unknown, timeoutMs: number) => runIn(ns, script, arg, timeoutMs, true);
 
 const PATTERN = "(i) => (i * 7 + (i >> 9)) & 0xff";
 const pattern = (n: number) => { const f = (i: number) => (i * 7 + (i >> 9)) & 0xff; const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = f(i); return b; };

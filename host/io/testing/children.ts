@@ -11,7 +11,8 @@ export interface Child {
   done: Promise<unknown>;
 }
 
-function runIn(ns: string, script: string, arg: unknown, timeoutMs: number, waitReady: boolean): Child {
+/** Runs a node `script` inside `ns` with `arg` as JSON; `waitReady`: `ready` waits for its "ready" line. */
+export function runIn(ns: string, script: string, arg: unknown, timeoutMs: number, waitReady: boolean): Child {
   const cp = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", script, JSON.stringify(arg)], {
     stdio: ["ignore", "pipe", "pipe"],
   });
