@@ -23,6 +23,14 @@ try {
   console.error(`LPM bench unavailable: ${(e as Error).message}`);
 }
 
+try {
+  const { runOffloadBench } = await import("./offload.ts");
+  all.offload = (await runOffloadBench({ quick })).map((r) => ({ name: r.name, value: r.value, unit: r.unit }));
+  printTable("TUN/TAP offloads (TSO split, GRO coalescing)", all.offload);
+} catch (e) {
+  console.error(`offload bench unavailable: ${(e as Error).message}`);
+}
+
 if (jsonAt >= 0) {
   const file = args[jsonAt + 1];
   if (!file) throw new Error("--json needs a file name");
