@@ -13,6 +13,7 @@
 // Timing: 300 ms warm-up per variant (Liftoff -> TurboFan), then interleaved reps of ~50 ms;
 // the median rep is reported, per second of this process's CPU time.
 
+import type { BenchResult } from "./common.ts";
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadavg } from "node:os";
@@ -21,7 +22,7 @@ import {
 } from "../test/reference/offload.ts";
 import { prng } from "../test/helpers/prng.ts";
 
-export interface OffloadBenchResult { name: string; value: number; unit: string; note?: string }
+export type OffloadBenchResult = BenchResult;
 
 const MSS = 1448;
 const SEGS = 44;

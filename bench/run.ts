@@ -25,7 +25,7 @@ try {
 
 try {
   const { runOffloadBench } = await import("./offload.ts");
-  all.offload = (await runOffloadBench({ quick })).map((r) => ({ name: r.name, value: r.value, unit: r.unit }));
+  all.offload = await runOffloadBench({ quick });
   printTable("TUN/TAP offloads (TSO split, GRO coalescing)", all.offload);
 } catch (e) {
   console.error(`offload bench unavailable: ${(e as Error).message}`);
