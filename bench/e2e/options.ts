@@ -1,0 +1,125 @@
+// Command line of `npm run bench:e2e`. Every option has a default that reproduces the documented
+// run; --quick is the short smoke form (one round, 3 s loads).
+import { parseArgs, one, UsageError } from "../../host/cli/args.ts";
+
+export const TESTS = ["tcp1", "tcp4", "udp64", "rtt"] as const;
+export type TestName = (typeof TESTS)[number];
+export const IMPLS = ["weft", "kernel-vxlan"] as const;
+export type Impl = (typeof IMPLS)[number];
+
+export interface Options {
+  rounds: number;
+  /** Seconds per throughput test (iperf3 -t). */
+  time: number;
+  tests: TestName[];
+  impls: Impl[];
+  json?: string;
+  /** Parallel iperf3 UDP senders (each with its own server) in the 64-byte test. */
+  udpSenders: number;
+  /** Client-node pods the UDP senders take turns over: 1 = all in n1p1, 2 = n1p1, n1p2, n1p1, ... */
+  udpPods: number;
+  /** UDP payload bytes: 18 = 64-byte Ethernet frame (14 + 20 + 8 + 18 + 4 FCS); 64 = the anchor's payload. */
+  udpLen: number;
+  pings: number;
+  /** Seconds between pings. */
+  pingInterval: number;
+  /** Seconds of sockperf UDP ping-pong after the pings (0: off; skipped when sockperf is missing). */
+  sockperfTime: number;
+  /** Seconds of TCP warm-up after a topology is built (both implementations alike). */
+  warmup: number;
+  /** Seconds of pause between tests. */
+  settle: number;
+  /** Quiet-machine gate: CPU % of the machine used by processes outside our namespaces. */
+  foreignMax: number;
+  /** Seconds to wait for the machine to become quiet before each test (0: do not wait). */
+  quietWait: number;
+  /** Extra attempts of a test that ran while the machine was busy. */
+  retries: number;
+  /** Write V8 CPU profiles of the router processes (node --cpu-prof) into this directory. */
+  profile?: string;
+  /** Keep the router configs and logs (printed at the end). */
+  keepLogs: boolean;
+  /**
+   * Kernel side: turn tx checksum offload back on on the nodes' underlay veth (Cluster turns it off
+   * for interoperability with Weft), so the kernel keeps GSO super-packets through the underlay
+   * as in the kernel anchor. Off by default: the kernel side is Cluster's flannel node as built.
+   */
+  kernelOffload: boolean;
+  /** Weft side: offloads.tun on in the router configs (docs/OFFLOADS.md). Off by default (the stage's targets are without offloads). */
+  weftOffload: boolean;
+}
+
+export const usage = `npm run bench:e2e -- [options]
+
+Weft vs the kernel's VXLAN, pod -> pod across two nodes (namespaces), interleaved rounds.
+
+  --rounds N         interleaved rounds (Weft, kernel, Weft, ...), medians reported (3)
+  --time S           seconds per iperf3 test (10)
+  --quick            1 round, 3 s tests, 100 pings, 2 s sockperf, no quiet wait beyond 10 s
+  --tests LIST       tcp1,tcp4,udp64,rtt (all)
+  --impls LIST       weft,kernel-vxlan (both; ratios need both)
+  --json FILE        write {"results":[...],"ratios":{...},...}
+  --udp-senders N    parallel iperf3 UDP senders, one server each (2)
+  --udp-pods N       spread the UDP senders over N pods of the client node (1 or 2; default 2)
+  --udp-len B        UDP payload bytes (18 = 64-byte frames; 64 = the kernel anchor's payload)
+  --pings N          pings at --ping-interval (200 at 0.01 s)
+  --sockperf S       seconds of sockperf UDP ping-pong in the rtt test (5; 0 = off)
+  --warmup S         TCP warm-up after building each topology (1)
+  --settle S         pause between tests (1)
+  --foreign-max PCT  a test counts as quiet when other processes used <= PCT % of the machine (5)
+  --quiet-wait S     wait up to S seconds for a quiet machine before each test (120)
+  --retries N        rerun a test up to N times when it was not quiet (2)
+  --profile DIR      run the routers with node --cpu-prof --cpu-prof-dir DIR
+  --keep-logs        keep router configs and logs
+  --kernel-offload   kernel side: tx checksum offload back on on the underlay veth (as in the
+                     kernel anchor; GSO super-packets stay whole to the far node)
+  --weft-offload     Weft side: offloads.tun on (TAP vnet headers, TSO split, GRO coalescing)`;
+
+function num(a: ReturnType<typeof parseArgs>, name: string, def: number, min: number, max: number): number {
+  const v = one(a, name, false);
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number in ${min}..${max}, not ${v}`);
+  return n;
+}
+
+function list<T extends string>(a: ReturnType<typeof parseArgs>, name: string, all: readonly T[]): T[] {
+  const v = one(a, name, false);
+  if (v === undefined) return [...all];
+  const got = v.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const g of got) if (!all.includes(g as T)) throw new UsageError(`--${name}: unknown ${g} (known: ${all.join(", ")})`);
+  return all.filter((x) => got.includes(x));
+}
+
+export function parseOptions(argv: string[]): Options | "help" {
+  const a = parseArgs(argv, ["quick", "keep-logs", "kernel-offload", "weft-offload", "help", "h"]);
+  if (a.flags.has("help") || a.flags.has("h")) return "help";
+  if (a.positional.length) throw new UsageError(`unexpected argument ${a.positional[0]}`);
+  const quick = a.flags.has("quick");
+  const impls = list(a, "impls", IMPLS);
+  const o: Options = {
+    rounds: num(a, "rounds", quick ? 1 : 3, 1, 50),
+    time: num(a, "time", quick ? 3 : 10, 1, 120),
+    tests: list(a, "tests", TESTS),
+    impls: impls.map((x) => x) as Impl[],
+    json: one(a, "json", false),
+    udpSenders: num(a, "udp-senders", 2, 1, 8),
+    udpLen: num(a, "udp-len", 18, 16, 1400),
+    udpPods: num(a, "udp-pods", 2, 1, 2),
+    pings: num(a, "pings", quick ? 100 : 200, 5, 10_000),
+    pingInterval: num(a, "ping-interval", 0.01, 0.002, 1),
+    sockperfTime: num(a, "sockperf", quick ? 2 : 5, 0, 60),
+    warmup: num(a, "warmup", 1, 0, 30),
+    settle: num(a, "settle", 1, 0, 60),
+    foreignMax: num(a, "foreign-max", 5, 0, 100),
+    quietWait: num(a, "quiet-wait", quick ? 10 : 120, 0, 3600),
+    retries: num(a, "retries", quick ? 0 : 2, 0, 10),
+    profile: one(a, "profile", false),
+    keepLogs: a.flags.has("keep-logs"),
+    kernelOffload: a.flags.has("kernel-offload"),
+    weftOffload: a.flags.has("weft-offload"),
+  };
+  if (o.tests.length === 0) throw new UsageError("--tests selects nothing");
+  if (o.impls.length === 0) throw new UsageError("--impls selects nothing");
+  return o;
+}

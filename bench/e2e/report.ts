@@ -1,0 +1,162 @@
+// Aggregation (medians over rounds), the printed tables and the JSON document of bench:e2e.
+import type { CpuUse } from "./cpu.ts";
+import type { Impl, TestName } from "./options.ts";
+import { IMPLS, TESTS } from "./options.ts";
+import { median, round } from "./stats.ts";
+
+/** One measurement: one implementation, one test, one round (the accepted attempt). */
+export interface RunRecord {
+  round: number;
+  impl: Impl;
+  test: TestName;
+  value?: number;
+  unit?: string;
+  extra?: Record<string, number>;
+  cpu?: CpuUse;
+  /** Attempts made (1 + reruns because the machine was busy). */
+  attempts: number;
+  /** Other processes used at most --foreign-max % of the machine during the accepted attempt. */
+  quiet: boolean;
+  error?: string;
+  /** Errors of failed attempts (also when a later attempt succeeded). */
+  failures?: string[];
+}
+
+export interface Result {
+  impl: Impl;
+  test: TestName;
+  /** Median over the rounds. */
+  value: number;
+  unit: string;
+  min: number;
+  max: number;
+  rounds: number[];
+  /** Medians of the secondary figures. */
+  [extra: string]: unknown;
+}
+
+export interface Target { rule: string; met: boolean; ratio?: number; deltaUs?: number; shortBy?: string }
+
+export interface Report {
+  results: Result[];
+  ratios: Partial<Record<TestName, number>>;
+  targets: Partial<Record<TestName, Target>>;
+  meta: Record<string, unknown>;
+  runs: RunRecord[];
+}
+
+function medianOf(records: RunRecord[], get: (r: RunRecord) => number | undefined): number | undefined {
+  const v = records.map(get).filter((x): x is number => typeof x === "number" && Number.isFinite(x));
+  return v.length ? median(v) : undefined;
+}
+
+export function aggregate(runs: RunRecord[], meta: Record<string, unknown>): Report {
+  const results: Result[] = [];
+  for (const test of TESTS) {
+    for (const impl of IMPLS) {
+      const ok = runs.filter((r) => r.impl === impl && r.test === test && r.value !== undefined);
+      if (ok.length === 0) continue;
+      const values = ok.map((r) => r.value!);
+      const res: Result = { impl, test, value: digits(median(values)), unit: ok[0]!.unit!, min: digits(Math.min(...values)), max: digits(Math.max(...values)), rounds: values };
+      const keys = new Set(ok.flatMap((r) => Object.keys(r.extra ?? {})));
+      for (const k of keys) {
+        const m = medianOf(ok, (r) => r.extra?.[k]);
+        if (m !== undefined) res[k] = digits(m);
+      }
+      const cpu: Record<string, number> = {};
+      for (const k of ["usr", "sys", "softirq", "idle", "foreign"] as const) {
+        const m = medianOf(ok, (r) => r.cpu?.[k]);
+        if (m !== undefined) cpu[k] = round(m, 1);
+      }
+      const procNames = new Set(ok.flatMap((r) => Object.keys(r.cpu?.procs ?? {})));
+      for (const p of procNames) {
+        const m = medianOf(ok, (r) => r.cpu?.procs[p]);
+        if (m !== undefined) cpu[p] = round(m, 1);
+      }
+      res.cpu = cpu;
+      res.quiet = ok.every((r) => r.quiet);
+      res.maxForeignPct = Math.max(...ok.map((r) => r.cpu?.foreign ?? 0));
+      res.maxLoad1 = Math.max(...ok.map((r) => r.cpu?.load1 ?? 0));
+      results.push(res);
+    }
+  }
+  const ratios: Report["ratios"] = {};
+  const targets: Report["targets"] = {};
+  const get = (impl: Impl, test: TestName) => results.find((r) => r.impl === impl && r.test === test);
+  for (const test of TESTS) {
+    const w = get("weft", test), k = get("kernel-vxlan", test);
+    if (!w || !k || !k.value) continue;
+    const ratio = round(w.value / k.value, 3);
+    ratios[test] = ratio;
+    if (test === "tcp1") targets.tcp1 = share(ratio, 0.2, "weft >= 20 % of kernel VXLAN");
+    if (test === "udp64") targets.udp64 = share(ratio, 0.5, "weft received >= 50 % of kernel VXLAN, same generator");
+    if (test === "rtt") {
+      const delta = round(w.value - k.value, 1);
+      targets.rtt = { rule: "weft p50 <= kernel p50 + 100 us", deltaUs: delta, met: delta <= 100, ...(delta > 100 ? { shortBy: `${round(delta - 100, 1)} us over` } : {}) };
+    }
+  }
+  return { results, ratios, targets, meta, runs };
+}
+
+function share(ratio: number, goal: number, rule: string): Target {
+  return { rule, ratio, met: ratio >= goal, ...(ratio < goal ? { shortBy: `${round(100 * (goal - ratio), 1)} points (${round(100 * (1 - ratio / goal), 1)} % below the target)` } : {}) };
+}
+
+function digits(x: number): number { return Math.abs(x) >= 100 ? Math.round(x) : round(x, 3); }
+
+// ---- printing --------------------------------------------------------------------------------
+
+function fmt(x: number | undefined, unit: string): string {
+  if (x === undefined || !Number.isFinite(x)) return "-";
+  if (unit === "pps") return `${(x / 1000).toFixed(0)}k`;
+  if (unit === "Gbit/s") return x.toFixed(2);
+  return x.toFixed(0);
+}
+
+function table(rows: string[][]): string {
+  const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
+  return rows.map((r) => r.map((x, c) => (c === 0 ? x.padEnd(w[c]!) : x.padStart(w[c]!))).join("   ")).join("\n");
+}
+
+export function render(rep: Report): string {
+  const out: string[] = [];
+  const impls = IMPLS.filter((i) => rep.results.some((r) => r.impl === i));
+  const head = ["test", ...impls.map((i) => `${i} median (min-max)`), "weft/kernel", "target"];
+  const rows: string[][] = [head];
+  for (const test of TESTS) {
+    const cells = impls.map((impl) => {
+      const r = rep.results.find((x) => x.impl === impl && x.test === test);
+      if (!r) return "-";
+      const unit = r.unit === "us" ? "us p50" : r.unit;
+      let s = `${fmt(r.value, r.unit)} (${fmt(r.min, r.unit)}-${fmt(r.max, r.unit)}) ${unit}`;
+      if (test === "udp64") s += `, sent ${fmt(r.sentPps as number, "pps")}`;
+      if (test === "rtt") s += `, p99 ${fmt(r.rttP99 as number, "us")}${r.udpRttP50 !== undefined ? `; udp p50/p99 ${fmt(r.udpRttP50 as number, "us")}/${fmt(r.udpRttP99 as number, "us")}` : ""}`;
+      if (!r.quiet) s += " *";
+      return s;
+    });
+    if (cells.every((c) => c === "-")) continue;
+    const ratio = rep.ratios[test];
+    const tg = rep.targets[test];
+    const tgt = tg ? `${tg.met ? "met" : "MISSED"} (${test === "rtt" ? `${tg.deltaUs! >= 0 ? "+" : ""}${tg.deltaUs} us, limit +100` : `limit ${test === "tcp1" ? "0.20" : "0.50"}`})` : "";
+    rows.push([test, ...cells, ratio === undefined ? "-" : ratio.toFixed(3), tgt]);
+  }
+  out.push(table(rows));
+  if (rep.results.some((r) => !r.quiet)) out.push("* at least one round ran while other processes used more than --foreign-max of the machine");
+
+  const cpuRows: string[][] = [["impl / test", "usr %", "sys %", "softirq %", "idle %", "foreign % (max)", "routers (% of one CPU)", "extra"]];
+  for (const r of rep.results) {
+    const c = r.cpu as Record<string, number>;
+    const routers = Object.entries(c).filter(([k]) => k.startsWith("router ")).map(([k, v]) => `${k.slice(7)} ${v}`).join(", ");
+    const ex: string[] = [];
+    if (r.test === "udp64") ex.push(`loss ${r.lossPct}%`, `rcvbuf drops ${r.rcvbufErrors}`, `server pod rx ${fmt(r.serverPodRxPps as number, "pps")}pps`);
+    if (r.test.startsWith("tcp")) ex.push(`retrans ${r.retransmits}`);
+    for (const n of ["n1", "n2"]) if (r[`${n}.avgBatch`] !== undefined) ex.push(`${n} batch ${r[`${n}.avgBatch`]}${r[`${n}.txDropped`] ? ` txDrop ${r[`${n}.txDropped`]}` : ""}${r[`${n}.drops`] ? ` drops ${r[`${n}.drops`]}` : ""}`);
+    cpuRows.push([`${r.impl} ${r.test}`, String(c.usr ?? "-"), String(c.sys ?? "-"), String(c.softirq ?? "-"), String(c.idle ?? "-"), `${c.foreign ?? "-"} (${r.maxForeignPct})`, routers || "-", ex.join(", ")]);
+  }
+  out.push("", "CPU (whole machine, medians; routers: % of one CPU) and extras", table(cpuRows));
+  const failed = rep.runs.filter((r) => r.error);
+  if (failed.length) out.push("", `failed: ${failed.map((r) => `round ${r.round} ${r.impl} ${r.test}: ${r.error}`).join("; ")}`);
+  const retried = rep.runs.filter((r) => !r.error && r.failures?.length);
+  if (retried.length) out.push("", `failed attempts (a later attempt counted): ${retried.map((r) => `round ${r.round} ${r.impl} ${r.test}: ${r.failures!.join(" / ")}`).join("; ")}`);
+  return out.join("\n");
+}

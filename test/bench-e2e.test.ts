@@ -1,0 +1,65 @@
+// Smoke test of `npm run bench:e2e`: a tiny run (1 round, 1 s TCP, 20 pings) of both
+// implementations, as root in network namespaces. It checks the JSON document's shape and that
+// everything the benchmark made is gone afterwards; the numbers themselves are not judged here.
+import { describe, it, expect } from "vitest";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describeRequiring } from "./helpers/require.ts";
+
+const repo = new URL("..", import.meta.url).pathname;
+const isRoot = process.getuid?.() === 0;
+const hasIperf3 = spawnSync("sh", ["-c", "command -v iperf3"]).status === 0;
+
+function netnsList(): Set<string> {
+  return new Set(spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.split("\n").map((l) => l.split(" ")[0]!).filter(Boolean));
+}
+
+function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ["--import", "tsx", "bench/e2e.ts", ...args], { cwd: repo, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "", stderr = "";
+    p.stdout.on("data", (d) => { stdout += d; });
+    p.stderr.on("data", (d) => { stderr += d; });
+    // SIGINT exercises the benchmark's own cleanup path if it ever hangs.
+    const t = setTimeout(() => p.kill("SIGINT"), timeoutMs);
+    p.on("close", (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
+  });
+}
+
+describeRequiring(!isRoot || !hasIperf3)("bench:e2e (needs root and iperf3)", () => {
+  it("measures Weft and the kernel's VXLAN and writes results, ratios and targets", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bench-e2e-test-"));
+    const out = join(dir, "e2e.json");
+    const before = netnsList();
+    try {
+      const r = await runBench(["--quick", "--time", "1", "--tests", "tcp1,rtt", "--pings", "20", "--ping-interval", "0.01",
+        "--sockperf", "0", "--warmup", "0", "--settle", "0", "--quiet-wait", "0", "--json", out], 80_000);
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      const j = JSON.parse(readFileSync(out, "utf8")) as { results: Record<string, unknown>[]; ratios: Record<string, number>; targets: Record<string, { met: boolean }> };
+      expect(Object.keys(j)).toEqual(expect.arrayContaining(["results", "ratios"]));
+      for (const impl of ["weft", "kernel-vxlan"]) {
+        for (const [test, unit] of [["tcp1", "Gbit/s"], ["rtt", "us"]] as const) {
+          const res = j.results.find((x) => x.impl === impl && x.test === test);
+          expect(res, `${impl} ${test}`).toBeDefined();
+          expect(res!.unit).toBe(unit);
+          expect(typeof res!.value).toBe("number");
+          expect(res!.value as number).toBeGreaterThan(0);
+        }
+      }
+      for (const x of j.results) {
+        expect(["weft", "kernel-vxlan"]).toContain(x.impl);
+        expect(["tcp1", "tcp4", "udp64", "rtt"]).toContain(x.test);
+      }
+      expect(Object.keys(j.ratios).sort()).toEqual(["rtt", "tcp1"]);
+      for (const v of Object.values(j.ratios)) expect(v).toBeGreaterThan(0);
+      expect(typeof j.targets.tcp1?.met).toBe("boolean");
+      expect(typeof j.targets.rtt?.met).toBe("boolean");
+      // Nothing left behind: no namespace that was not there before.
+      expect([...netnsList()].filter((n) => !before.has(n) && /^wb[0-9a-f]{4}/.test(n))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 100_000);
+});
