@@ -27,7 +27,8 @@ export interface DataplaneLimits {
   maxRoutes6?: number;
   /**
    * Reserve the buffers for TUN/TAP offloads (docs/OFFLOADS.md): `rxBuffers` super-packet read
-   * buffers of 64 KiB + headers, and a coalescing area for a whole TX list. Default: none.
+   * buffers of 64 KiB + headers (default 64: the most packets one TAP read batch yields), and a
+   * coalescing area for a whole TX list. Default: none.
    */
   offload?: { rxBuffers?: number };
 }
@@ -227,7 +228,7 @@ export class Dataplane {
     let offloadPtrs;
     if (limits.offload) {
       // Memory grows here, once, before any view of it exists.
-      const rxCount = Math.max(1, Math.min(64, limits.offload.rxBuffers ?? 8));
+      const rxCount = Math.max(1, Math.min(256, limits.offload.rxBuffers ?? 64));
       const txCap = ex.layout!(A.LAYOUT.TX_CAPACITY);
       const slot = ex.layout!(A.LAYOUT.SLOT_SIZE);
       const alloc = (bytes: number) => {
