@@ -21,15 +21,15 @@
 // - Socket mode 0600 (root only), like the control socket.
 //
 // Wire format: see host/cni-shim/shim.c. All integers big-endian.
-import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import { chmodSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { RouterError } from "../control/client.ts";
 import { DEFAULT_SOCKET_PATH, validateArgs, type OpName } from "../control/protocol.ts";
 import { defaultDeps, runPlugin, type PluginDeps, type RouterPort } from "../cni/plugin.ts";
 import type { NodeConfig } from "../config/node-config.ts";
 import { RouterOpError, type Router } from "./router.ts";
-import { stripUndefined } from "./control-server.ts";
+import { stripUndefined, claimSocketPath } from "./control-server.ts";
 
 export const CNI_WIRE_MAGIC = "WCNI";
 export const CNI_WIRE_VERSION = 1;
@@ -194,16 +194,7 @@ export interface CniServer {
  * live server answers there; replaces a stale socket file.
  */
 export async function startCniServer(router: Router, path: string, opts: CniServerOptions = {}): Promise<CniServer> {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  if (existsSync(path)) {
-    const alive = await new Promise<boolean>((resolve) => {
-      const c = createConnection(path);
-      c.once("connect", () => { c.destroy(); resolve(true); });
-      c.once("error", () => resolve(false));
-    });
-    if (alive) throw new Error(`another CNI server is serving ${path}`);
-    unlinkSync(path);
-  }
+  await claimSocketPath(path, "CNI server");
   const stats: CniServerStats = { served: 0, declined: 0 };
   const sockets = new Set<Socket>();
   const inflight = new Set<Promise<void>>();

@@ -17,16 +17,7 @@ export class ControlServer {
 
   /** Listens on `path`; refuses when another router answers there, replaces a stale socket file. */
   static async listen(path: string, router: Router): Promise<ControlServer> {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-    if (existsSync(path)) {
-      const alive = await new Promise<boolean>((resolve) => {
-        const c = createConnection(path);
-        c.once("connect", () => { c.destroy(); resolve(true); });
-        c.once("error", () => resolve(false));
-      });
-      if (alive) throw new Error(`another router is serving ${path}`);
-      unlinkSync(path);
-    }
+    await claimSocketPath(path, "router");
     const cs = new ControlServer(path, router);
     await new Promise<void>((resolve, reject) => {
       cs.server.once("error", reject);
@@ -89,6 +80,22 @@ export class ControlServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     try { unlinkSync(this.path); } catch { /* gone */ }
   }
+}
+
+/**
+ * Makes `path` ready for a Unix socket server: its directory exists, and a socket file left by a
+ * dead server is removed. Throws when a live server (`what`) still answers there.
+ */
+export async function claimSocketPath(path: string, what: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  if (!existsSync(path)) return;
+  const alive = await new Promise<boolean>((resolve) => {
+    const c = createConnection(path);
+    c.once("connect", () => { c.destroy(); resolve(true); });
+    c.once("error", () => resolve(false));
+  });
+  if (alive) throw new Error(`another ${what} is serving ${path}`);
+  unlinkSync(path);
 }
 
 /** Optional fields are absent, not undefined (msgpack would encode nil). Shared with the CNI server. */
