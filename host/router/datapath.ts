@@ -5,7 +5,7 @@
 
 import type { PacketBatchIO, SlotList } from "../io/types.ts";
 import { Dataplane } from "../wasm/dataplane.ts";
-import { BATCH_MAX } from "../wasm/abi.ts";
+import { BATCH_MAX, PORT_UNDERLAY } from "../wasm/abi.ts";
 
 export interface DatapathStats {
   batches: number;
@@ -45,6 +45,9 @@ export class Datapath {
   private readonly offRxSlots?: SlotList;
   private readonly groSlots?: SlotList;
   private running = false;
+  /** Ports written to by the current drain: read once more before returning (see drain). */
+  private readonly written: number[] = [];
+  private draining = false;
   private readonly t0 = Date.now();
 
   constructor(readonly dp: Dataplane) {
@@ -85,8 +88,28 @@ export class Datapath {
     for (const e of this.ports.values()) { e.io.onReadable(null); e.io.onWritable(null); }
   }
 
-  /** Reads and processes batches from `port` until it has nothing more (or a budget is spent). */
+  /**
+   * Reads and processes batches from `port` until it has nothing more (or a budget is spent).
+   * Then every TAP/TUN port this wrote to is read once more right away: a pod's or the host's
+   * stack answers during our write (ping, TCP ACKs), so its reply is usually already queued and
+   * is sent on without waiting for another event-loop wake-up.
+   */
   drain(port: number): void {
+    if (this.draining) { this.drainPort(port); return; }
+    this.draining = true;
+    try {
+      this.drainPort(port);
+      for (let k = 0; k < this.written.length && k < 64; k++) {
+        const p = this.written[k]!;
+        if (p !== port && p !== PORT_UNDERLAY) this.drainPort(p);
+      }
+    } finally {
+      this.written.length = 0;
+      this.draining = false;
+    }
+  }
+
+  private drainPort(port: number): void {
     const e = this.ports.get(port);
     if (!e || e.io.closed) return;
     if (e.offload) { this.drainOffload(port, e); return; }
@@ -151,6 +174,7 @@ export class Datapath {
       const port = dp.txRunPort(r), start = dp.txRunStart(r), count = dp.txRunLength(r);
       const e = this.ports.get(port);
       if (!e || e.io.closed) { s.txNoPort += count; continue; }
+      if (this.draining && !this.written.includes(port)) this.written.push(port);
       if (e.offload) { this.writeCoalesced(e, start, count); continue; }
       let sent = 0;
       try { sent = e.io.writeBatch(dp.u8, this.txSlots, start, count); } catch { sent = 0; }
