@@ -151,11 +151,6 @@ export function initState(slotSizeLog2: i32, headroomBytes: i32, genSlots: i32, 
   const p = eventCountersBase + (<usize>ev << 3);
   store<u64>(p, load<u64>(p) + <u64>n);
 }
-@inline export function countPort(port: i32, which: i32, bytes: i32): void {
-  const p = portCountersBase + (<usize>(port * 4 + which) << 3);
-  store<u64>(p, load<u64>(p) + 1);
-  store<u64>(p, load<u64>(p, 8) + <u64>bytes, 8);
-}
 @inline export function countPortBy(port: i32, which: i32, packets: i32, bytes: i32): void {
   const p = portCountersBase + (<usize>(port * 4 + which) << 3);
   store<u64>(p, load<u64>(p) + <u64>packets);

@@ -113,14 +113,9 @@ export function canonicalIp(s: string): string | null {
 
 /** Parse `addr/len`. With `strict`, host bits must be zero. Returns null if invalid. */
 export function parseCidr(s: string, strict = true): Cidr | null {
-  if (typeof s !== 'string') return null;
-  const slash = s.indexOf('/');
-  if (slash === -1) return null;
-  const ip = parseIp(s.slice(0, slash));
-  const lenText = s.slice(slash + 1);
-  if (!ip || !/^(0|[1-9][0-9]{0,2})$/.test(lenText)) return null;
-  const prefix = Number(lenText);
-  if (prefix > bitsOf(ip.family)) return null;
+  const p = parseIpWithPrefix(s);
+  if (!p) return null;
+  const { ip, prefix } = p;
   const network = ip.value & maskOf(ip.family, prefix);
   if (strict && network !== ip.value) return null;
   return { family: ip.family, network, prefix };
