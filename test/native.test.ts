@@ -21,7 +21,8 @@ describeRequiring(!root && !nativeAvailable())("weft_io addon", () => {
     expect(n.STAT).toEqual({
       PACKETS: Stat.Packets, BYTES: Stat.Bytes, CALLS: Stat.Calls, WOULD_BLOCK: Stat.WouldBlock, ERRORS: Stat.Errors,
       LAST_ERRNO: Stat.LastErrno, TRUNCATED: Stat.Truncated, SYSCALLS: Stat.Syscalls, KERNEL_DROPS: Stat.KernelDrops,
-      COUNT: Stat.Count,
+      GSO_SENDS: Stat.GsoSends, GSO_SEGMENTS: Stat.GsoSegments, GSO_FALLBACKS: Stat.GsoFallbacks,
+      GRO_DATAGRAMS: Stat.GroDatagrams, GRO_SEGMENTS: Stat.GroSegments, COUNT: Stat.Count,
     });
   });
 

@@ -1,5 +1,5 @@
 // Host I/O: interfaces, fakes and the Linux implementations. See types.ts for the contract.
-export type { PacketBatchIO, SlotList, TunDevice, TunKind, Underlay } from "./types.ts";
+export type { PacketBatchIO, SlotList, TunDevice, TunKind, Underlay, UdpOffloadState, UdpOffloadStatus } from "./types.ts";
 export { IoStats, Stat } from "./stats.ts";
 export { IoClosedError, IoError } from "./errors.ts";
 export { capacityAt, checkSlots, uniformSlots } from "./slots.ts";

@@ -11,7 +11,12 @@ export const Stat = {
   Truncated: 6,
   Syscalls: 7,
   KernelDrops: 8,
-  Count: 9,
+  GsoSends: 9,
+  GsoSegments: 10,
+  GsoFallbacks: 11,
+  GroDatagrams: 12,
+  GroSegments: 13,
+  Count: 14,
 } as const;
 
 export class IoStats {
@@ -39,12 +44,20 @@ export class IoStats {
    * SO_RXQ_OVFL, reported by the kernel with the next datagram queued after the drops).
    */
   get kernelDrops(): number { return this.array[Stat.KernelDrops]!; }
+  /** Underlay UDP GSO: sends with UDP_SEGMENT, the packets in them, runs sent packet by packet instead. */
+  get gsoSends(): number { return this.array[Stat.GsoSends]!; }
+  get gsoSegments(): number { return this.array[Stat.GsoSegments]!; }
+  get gsoFallbacks(): number { return this.array[Stat.GsoFallbacks]!; }
+  /** Underlay UDP GRO: coalesced datagrams received, and the packets split out of them. */
+  get groDatagrams(): number { return this.array[Stat.GroDatagrams]!; }
+  get groSegments(): number { return this.array[Stat.GroSegments]!; }
 
   toJSON(): Record<string, number> {
     return {
       packets: this.packets, bytes: this.bytes, calls: this.calls, wouldBlock: this.wouldBlock,
       errors: this.errors, lastErrno: this.lastErrno, truncated: this.truncated, syscalls: this.syscalls,
-      kernelDrops: this.kernelDrops,
+      kernelDrops: this.kernelDrops, gsoSends: this.gsoSends, gsoSegments: this.gsoSegments,
+      gsoFallbacks: this.gsoFallbacks, groDatagrams: this.groDatagrams, groSegments: this.groSegments,
     };
   }
 }

@@ -63,6 +63,14 @@ export interface TunDevice extends PacketBatchIO {
   readonly kind: TunKind;
 }
 
+export interface UdpOffloadState {
+  requested: boolean;
+  active: boolean;
+  /** Why it is not active ("" when it is, or was not requested). */
+  reason: string;
+}
+export interface UdpOffloadStatus { gso: UdpOffloadState; gro: UdpOffloadState }
+
 /**
  * The underlay: full outer IP packets (IPv4 or IPv6 header, UDP header, VXLAN/Geneve, inner
  * frame) to and from other nodes, for UDP destination port `port`.
@@ -77,6 +85,12 @@ export interface TunDevice extends PacketBatchIO {
 export interface Underlay extends PacketBatchIO {
   /** The local UDP port packets are received on (the tunnel's destination port). */
   readonly port: number;
+  /**
+   * UDP GSO on send / UDP GRO on receive (Linux only; see docs/OFFLOADS.md): what was asked for,
+   * whether it is in use after probing (GSO can also switch itself off at run time when the kernel
+   * refuses it), and why not. Neither changes what the batch calls take or deliver.
+   */
+  udpOffloads?(): UdpOffloadStatus;
   recvBatch(mem: Uint8Array, slots: SlotList, start: number, count: number): number;
   sendBatch(mem: Uint8Array, slots: SlotList, start: number, count: number): number;
 }

@@ -16,11 +16,13 @@ export type Capacity = number | Uint32Array;
 
 export interface NativeIo {
   readonly ABI: number;
-  readonly STAT: Readonly<Record<"PACKETS" | "BYTES" | "CALLS" | "WOULD_BLOCK" | "ERRORS" | "LAST_ERRNO" | "TRUNCATED" | "SYSCALLS" | "KERNEL_DROPS" | "COUNT", number>>;
+  readonly STAT: Readonly<Record<"PACKETS" | "BYTES" | "CALLS" | "WOULD_BLOCK" | "ERRORS" | "LAST_ERRNO" | "TRUNCATED" | "SYSCALLS" | "KERNEL_DROPS" | "GSO_SENDS" | "GSO_SEGMENTS" | "GSO_FALLBACKS" | "GRO_DATAGRAMS" | "GRO_SEGMENTS" | "COUNT", number>>;
   readonly READABLE: number;
   readonly WRITABLE: number;
   readonly RECV: { readonly V6_ZERO_CSUM: number; readonly ONE_BY_ONE: number };
-  readonly SEND: { readonly ONE_BY_ONE: number };
+  readonly SEND: { readonly ONE_BY_ONE: number; readonly FORCE_GSO_REFUSAL: number };
+  /** Bytes of the UDP GRO receive state recvBatch takes (one per socket; zeroed when new). */
+  readonly GRO_STATE_BYTES: number;
   readonly TUN_F: Readonly<Record<string, number>>;
 
   /** Opens /dev/net/tun (non-blocking, IFF_NO_PI, persist off) in `netns` if given. */
@@ -36,11 +38,36 @@ export interface NativeIo {
 
   openUdp(family: 4 | 6, address: string, port: number, rcvbuf: number, sndbuf: number, reusePort: boolean, netns?: string): { fd: number; port: number; rcvbuf: number; sndbuf: number };
   openRawSender(family: 4 | 6, sndbuf: number, mark: number, netns?: string): { fd: number; sndbuf: number };
-  /** `ovfl` keeps the socket's last SO_RXQ_OVFL value between calls (growth → STAT.KERNEL_DROPS). */
-  recvBatch(fd: number, mem: Mem, offsets: Uint32Array, capacity: Capacity, lengths: Uint32Array, start: number, count: number, stats: Float64Array | undefined, family: 4 | 6, localPort: number, flags: number, ovfl?: Float64Array): number;
-  sendBatch(fd4: number, fd6: number, mem: Mem, offsets: Uint32Array, capacity: null, lengths: Uint32Array, start: number, count: number, stats: Float64Array | undefined, flags: number): number;
+  /**
+   * `ovfl` keeps the socket's last SO_RXQ_OVFL value between calls (growth → STAT.KERNEL_DROPS).
+   * `groState` (a zeroed, 8-byte aligned Uint8Array of GRO_STATE_BYTES per socket, which has
+   * UDP_GRO on): coalesced datagrams are split into one slot per segment; segments that did not
+   * fit stay in it for the next call (words 0 and 1 differ while some wait).
+   */
+  recvBatch(fd: number, mem: Mem, offsets: Uint32Array, capacity: Capacity, lengths: Uint32Array, start: number, count: number, stats: Float64Array | undefined, family: 4 | 6, localPort: number, flags: number, ovfl?: Float64Array, groState?: Uint8Array): number;
+  /** `gso`: a gsoOpen id (runs of equal-sized datagrams of one flow go out with UDP_SEGMENT), or -1. */
+  sendBatch(fd4: number, fd6: number, mem: Mem, offsets: Uint32Array, capacity: null, lengths: Uint32Array, start: number, count: number, stats: Float64Array | undefined, flags: number, gso?: number): number;
+  /** setsockopt(SOL_UDP, UDP_GRO): 0 or the errno. */
+  setUdpGro(fd: number, on: boolean): number;
+  /** A UDP GSO sender (an LRU of `capacity` send sockets bound per source port), probed with UDP_SEGMENT. */
+  gsoOpen(netns: string, sndbuf: number, mark: number, capacity: number): { id: number; probeErrno: number };
+  gsoClose(id: number): void;
+  gsoInfo(id: number): GsoInfo;
 
   Poller: new (fd: number, cb: (events: number, status: number) => void) => NativePoller;
+}
+
+export interface GsoInfo {
+  /** Runs are sent with UDP_SEGMENT (false: probe failed, or the kernel refused GSO at run time). */
+  active: boolean;
+  /** errno of the start-up probe (0: UDP_SEGMENT accepted). */
+  probeErrno: number;
+  /** errno of the send that made the sender give up GSO (0: never). */
+  disabledErrno: number;
+  /** Send sockets open now, opened in total, and source ports that could not be bound. */
+  sockets: number;
+  socketsOpened: number;
+  bindFailures: number;
 }
 
 export interface NativePoller {
@@ -70,7 +97,7 @@ export function loadNative(): NativeIo {
     if (process.platform !== "linux") throw new Error(`platform ${process.platform} is not supported`);
     if (!existsSync(addonPath)) throw new Error(`${addonPath} does not exist`);
     const m = createRequire(import.meta.url)(addonPath) as NativeIo;
-    if (m.ABI !== 1) throw new Error(`addon ABI ${m.ABI}, expected 1 (rebuild it)`);
+    if (m.ABI !== 2) throw new Error(`addon ABI ${m.ABI}, expected 2 (rebuild it)`);
     cached = m;
     return m;
   } catch (e) {

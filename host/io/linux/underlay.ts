@@ -1,9 +1,15 @@
 // The Linux underlay: UDP sockets receive (headers synthesized by the addon), raw sockets send
-// complete IP packets. See docs/NATIVE.md ("Underlay") for why.
+// complete IP packets. See docs/NATIVE.md ("Underlay") for why. Optional UDP offloads
+// (docs/OFFLOADS.md, "Underlay UDP GSO and GRO"): runs of equal-sized datagrams of one flow go out
+// with UDP_SEGMENT through per-source-port UDP sockets; received datagrams coalesced by UDP_GRO are
+// split back into one slot per datagram. Both are invisible to callers of the batch calls.
+import { constants } from "node:os";
 import { loadNative } from "../../native/index.ts";
+
+const osErrno = constants.errno as Record<string, number>;
 import { IoClosedError, IoError } from "../errors.ts";
 import { IoStats } from "../stats.ts";
-import type { SlotList, Underlay } from "../types.ts";
+import type { SlotList, Underlay, UdpOffloadState, UdpOffloadStatus } from "../types.ts";
 import { FdWatch } from "./watch.ts";
 
 export interface UnderlayOptions {
@@ -27,7 +33,37 @@ export interface UnderlayOptions {
   mark?: number;
   /** Leave the synthesized IPv6 UDP checksum 0 (saves one pass over each IPv6 packet). */
   v6ZeroChecksum?: boolean;
+  /**
+   * UDP GSO on send: runs of consecutive packets to one destination with one source port and equal
+   * sizes are sent with one UDP_SEGMENT sendmsg each. Probed at open; off when the kernel refuses
+   * (then, and for source ports that cannot be bound, packets go the raw way). Default false.
+   */
+  udpGso?: boolean;
+  /** UDP GRO on the receive sockets (UDP_GRO); coalesced datagrams are split again. Default false. */
+  udpGro?: boolean;
+  /** Send sockets the GSO sender keeps (one per source address and port in use, LRU). Default 64. */
+  gsoSockets?: number;
+  /** Tests only: every UDP_SEGMENT send fails with EIO, as on a kernel that refuses GSO. */
+  forceGsoRefusal?: boolean;
 }
+
+/** How the UDP offloads of an underlay were set up (openUnderlay). */
+export interface UdpOffloadSetup {
+  /** gsoOpen id, -1 when GSO was not asked for. */
+  gsoId: number;
+  gsoProbeErrno: number;
+  /** Per receive socket: the GRO state, or undefined (GRO off); groErrno: why setsockopt refused. */
+  gro4?: Uint8Array;
+  gro6?: Uint8Array;
+  groRequested: boolean;
+  groErrno: number;
+  sendFlags: number;
+}
+
+const errnoName = (e: number): string => {
+  for (const [k, v] of Object.entries(osErrno)) if (v === e) return k;
+  return `errno ${e}`;
+};
 
 const DEFAULT_BUF = 8 << 20;
 
@@ -44,12 +80,20 @@ export class LinuxUnderlay implements Underlay {
   private readonly ovfl6 = new Float64Array(1);
   private readonly recvFlags: number;
   private readonly watch: FdWatch;
+  private readonly udp: UdpOffloadSetup;
+  /** Words 0/1 of each GRO state: staged messages / next to deliver (segments wait while they differ). */
+  private readonly groWords: Uint32Array[];
+  private readCb: (() => void) | null = null;
+  private pendingKick?: NodeJS.Immediate;
 
-  constructor(fds: LinuxUnderlay["fds"], port: number, recvFlags: number, buffers: LinuxUnderlay["buffers"]) {
+  constructor(fds: LinuxUnderlay["fds"], port: number, recvFlags: number, buffers: LinuxUnderlay["buffers"], udp?: UdpOffloadSetup) {
     this.fds = fds;
     this.port = port;
     this.recvFlags = recvFlags;
     this.buffers = buffers;
+    this.udp = udp ?? { gsoId: -1, gsoProbeErrno: 0, groRequested: false, groErrno: 0, sendFlags: 0 };
+    this.groWords = [this.udp.gro4, this.udp.gro6].filter((g): g is Uint8Array => !!g)
+      .map((g) => new Uint32Array(g.buffer, g.byteOffset, 2));
     const rx = [fds.rx4, fds.rx6].filter((fd) => fd >= 0);
     const tx = [fds.tx4, fds.tx6].filter((fd) => fd >= 0);
     this.watch = new FdWatch(rx, tx);
@@ -70,7 +114,8 @@ export class LinuxUnderlay implements Underlay {
         const fd = fam === 4 ? rx4 : rx6;
         if (fd < 0 || got === count) continue;
         got += n.recvBatch(fd, mem, slots.offsets, slots.capacity, slots.lengths, start + got, count - got,
-          this.stats.array, fam, this.port, this.recvFlags, fam === 4 ? this.ovfl4 : this.ovfl6);
+          this.stats.array, fam, this.port, this.recvFlags, fam === 4 ? this.ovfl4 : this.ovfl6,
+          fam === 4 ? this.udp.gro4 : this.udp.gro6);
       }
     } catch (e) {
       if (got > 0) return got;
@@ -83,7 +128,7 @@ export class LinuxUnderlay implements Underlay {
     if (this.isClosed) throw new IoClosedError(`underlay :${this.port}`);
     try {
       return loadNative().sendBatch(this.fds.tx4, this.fds.tx6, mem, slots.offsets, null, slots.lengths, start, count,
-        this.stats.array, 0);
+        this.stats.array, this.udp.sendFlags, this.udp.gsoId);
     } catch (e) {
       throw IoError.from(e, `underlay :${this.port}`);
     }
@@ -97,9 +142,49 @@ export class LinuxUnderlay implements Underlay {
     return this.writeBatch(mem, slots, start, count);
   }
 
+  /**
+   * Level-triggered on the sockets, plus: while segments of a coalesced datagram wait in a GRO
+   * state (the socket itself may be empty), `cb` runs again on the next event-loop turn.
+   */
   onReadable(cb: (() => void) | null): void {
     if (this.isClosed && cb) throw new IoClosedError(`underlay :${this.port}`);
-    this.watch.onReadable(cb);
+    this.readCb = cb;
+    if (!cb && this.pendingKick) { clearImmediate(this.pendingKick); this.pendingKick = undefined; }
+    this.watch.onReadable(cb && (() => { cb(); this.kickIfPending(); }));
+  }
+
+  /** True while received segments wait in a GRO state for the next read. */
+  get groPending(): boolean {
+    for (const w of this.groWords) if (w[0] !== w[1]) return true;
+    return false;
+  }
+
+  private kickIfPending(): void {
+    if (this.pendingKick || !this.readCb || !this.groPending) return;
+    this.pendingKick = setImmediate(() => {
+      this.pendingKick = undefined;
+      const cb = this.readCb;
+      if (!cb || this.isClosed) return;
+      cb();
+      this.kickIfPending();
+    });
+  }
+
+  udpOffloads(): UdpOffloadStatus {
+    const u = this.udp;
+    let gso: UdpOffloadState = { requested: false, active: false, reason: "" };
+    if (u.gsoId >= 0 && !this.isClosed) {
+      const i = loadNative().gsoInfo(u.gsoId);
+      const reason = i.active ? "" : i.probeErrno ? `UDP_SEGMENT probe failed: ${errnoName(i.probeErrno)}`
+        : `kernel refused a GSO send (${errnoName(i.disabledErrno)}); sending packet by packet`;
+      gso = { requested: true, active: i.active, reason };
+    } else if (u.gsoId >= 0) gso = { requested: true, active: false, reason: "closed" };
+    const groActive = !!(u.gro4 || u.gro6);
+    const gro: UdpOffloadState = {
+      requested: u.groRequested, active: groActive,
+      reason: u.groRequested && !groActive ? `setsockopt(UDP_GRO) failed: ${errnoName(u.groErrno)}` : "",
+    };
+    return { gso, gro };
   }
 
   onWritable(cb: (() => void) | null): void {
@@ -110,8 +195,11 @@ export class LinuxUnderlay implements Underlay {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.readCb = null;
+    if (this.pendingKick) { clearImmediate(this.pendingKick); this.pendingKick = undefined; }
     this.watch.close();
     const n = loadNative();
+    if (this.udp.gsoId >= 0) n.gsoClose(this.udp.gsoId);
     for (const fd of Object.values(this.fds)) if (fd >= 0) n.closeFd(fd);
   }
 }
@@ -128,6 +216,10 @@ export function openUnderlay(opts: UnderlayOptions = {}): LinuxUnderlay {
   if (port === 0 && want4 && want6) throw new RangeError("port 0 (ephemeral) needs a single family");
   const fds = { rx4: -1, rx6: -1, tx4: -1, tx6: -1 };
   const buffers = { rcvbuf: 0, sndbuf: 0 };
+  const udp: UdpOffloadSetup = {
+    gsoId: -1, gsoProbeErrno: 0, groRequested: !!opts.udpGro, groErrno: 0,
+    sendFlags: opts.forceGsoRefusal ? n.SEND.FORCE_GSO_REFUSAL : 0,
+  };
   let bound = port;
   const open = (family: 4 | 6, want: string | boolean, optional: boolean): void => {
     let u: ReturnType<typeof n.openUdp>;
@@ -139,6 +231,11 @@ export function openUnderlay(opts: UnderlayOptions = {}): LinuxUnderlay {
     }
     fds[family === 4 ? "rx4" : "rx6"] = u.fd;
     bound = u.port;
+    if (opts.udpGro) {
+      const err = n.setUdpGro(u.fd, true);
+      if (err === 0) udp[family === 4 ? "gro4" : "gro6"] = new Uint8Array(n.GRO_STATE_BYTES);
+      else udp.groErrno = err;
+    }
     buffers.rcvbuf = u.rcvbuf;
     const t = n.openRawSender(family, sndbuf, opts.mark ?? 0, opts.netns);
     fds[family === 4 ? "tx4" : "tx6"] = t.fd;
@@ -148,9 +245,15 @@ export function openUnderlay(opts: UnderlayOptions = {}): LinuxUnderlay {
     if (want4) open(4, want4, opts.ipv4 === undefined);
     if (want6) open(6, want6, opts.ipv6 === undefined);
     if (fds.rx4 < 0 && fds.rx6 < 0) throw Object.assign(new Error("neither IPv4 nor IPv6 is available"), { code: "EAFNOSUPPORT" });
+    if (opts.udpGso) {
+      const g = n.gsoOpen(opts.netns ?? "", sndbuf, opts.mark ?? 0, opts.gsoSockets ?? 64);
+      udp.gsoId = g.id;
+      udp.gsoProbeErrno = g.probeErrno;
+    }
   } catch (e) {
     for (const fd of Object.values(fds)) if (fd >= 0) n.closeFd(fd);
+    if (udp.gsoId >= 0) n.gsoClose(udp.gsoId);
     throw IoError.from(e, `open underlay :${port}`);
   }
-  return new LinuxUnderlay(fds, bound, opts.v6ZeroChecksum ? n.RECV.V6_ZERO_CSUM : 0, buffers);
+  return new LinuxUnderlay(fds, bound, opts.v6ZeroChecksum ? n.RECV.V6_ZERO_CSUM : 0, buffers, udp);
 }

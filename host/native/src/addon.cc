@@ -17,9 +17,14 @@ Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   stat.Set("TRUNCATED", Napi::Number::New(env, STAT_TRUNCATED));
   stat.Set("SYSCALLS", Napi::Number::New(env, STAT_SYSCALLS));
   stat.Set("KERNEL_DROPS", Napi::Number::New(env, STAT_KERNEL_DROPS));
+  stat.Set("GSO_SENDS", Napi::Number::New(env, STAT_GSO_SENDS));
+  stat.Set("GSO_SEGMENTS", Napi::Number::New(env, STAT_GSO_SEGMENTS));
+  stat.Set("GSO_FALLBACKS", Napi::Number::New(env, STAT_GSO_FALLBACKS));
+  stat.Set("GRO_DATAGRAMS", Napi::Number::New(env, STAT_GRO_DATAGRAMS));
+  stat.Set("GRO_SEGMENTS", Napi::Number::New(env, STAT_GRO_SEGMENTS));
   stat.Set("COUNT", Napi::Number::New(env, STAT_COUNT));
   exports.Set("STAT", stat);
-  exports.Set("ABI", Napi::Number::New(env, 1));
+  exports.Set("ABI", Napi::Number::New(env, 2));
   return exports;
 }
 

@@ -33,7 +33,7 @@ bool IsFdFatal(int err);
 // napi_get_typedarray_info per array, arguments on the stack): they run once per batch and their
 // fixed cost is what a one-packet batch pays. Failures throw Napi::Error (C++), which the
 // WEFT_RAW_CALLBACK wrapper turns into a JS exception.
-constexpr size_t kMaxArgs = 12;
+constexpr size_t kMaxArgs = 14;
 struct Args {
   napi_env env;
   napi_value argv[kMaxArgs];
@@ -112,7 +112,12 @@ enum Stat : int {
   STAT_TRUNCATED = 6,   // received packets larger than their slot (delivered with length 0)
   STAT_SYSCALLS = 7,    // read/write/recvmmsg/sendmmsg/sendto calls made
   STAT_KERNEL_DROPS = 8,  // datagrams the kernel dropped at a full receive queue (SO_RXQ_OVFL)
-  STAT_COUNT = 9,
+  STAT_GSO_SENDS = 9,      // underlay: sendmsg calls with UDP_SEGMENT that the kernel accepted
+  STAT_GSO_SEGMENTS = 10,  // underlay: packets sent inside those calls
+  STAT_GSO_FALLBACKS = 11, // underlay: GSO runs sent packet by packet (GSO refused, no socket for the port)
+  STAT_GRO_DATAGRAMS = 12, // underlay: coalesced (UDP_GRO) datagrams received
+  STAT_GRO_SEGMENTS = 13,  // underlay: packets split out of them
+  STAT_COUNT = 14,
 };
 
 // ---- netns -------------------------------------------------------------------------------------
@@ -135,5 +140,6 @@ void InitTun(Napi::Env env, Napi::Object exports);
 void InitFdBatch(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
 void InitPoller(Napi::Env env, Napi::Object exports);
+void InitUdpOffload(Napi::Env env, Napi::Object exports);
 
 }  // namespace weft

@@ -15,11 +15,18 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <fcntl.h>
+#include <netinet/udp.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "common.h"
 
@@ -44,7 +51,8 @@ enum RecvFlags : uint32_t {
   RECV_ONE_BY_ONE = 2,    // one recvmsg per packet (measurement only)
 };
 enum SendFlags : uint32_t {
-  SEND_ONE_BY_ONE = 2,  // one sendmsg per packet (measurement only)
+  SEND_ONE_BY_ONE = 2,         // one sendmsg per packet (measurement only)
+  SEND_FORCE_GSO_REFUSAL = 4,  // tests: every UDP_SEGMENT send fails with EIO, as on a refusing kernel
 };
 
 struct RecvScratch {
@@ -97,6 +105,8 @@ void Put16(uint8_t* p, uint16_t hostOrder) {
   p[0] = static_cast<uint8_t>(hostOrder >> 8);
   p[1] = static_cast<uint8_t>(hostOrder);
 }
+
+uint32_t Get16(const uint8_t* p) { return (uint32_t(p[0]) << 8) | p[1]; }
 
 void SetBuf(int fd, int forceOpt, int opt, int bytes) {
   if (bytes <= 0) return;
@@ -225,12 +235,186 @@ static Napi::Value OpenRawSender(const Napi::CallbackInfo& info) {
   return r;
 }
 
+// ---- receive -----------------------------------------------------------------------------------
+
+namespace {
+
+// What the outer header of a received datagram is synthesized from.
+struct RxMeta {
+  uint8_t src[16];   // IPv4: first 4 bytes
+  uint8_t dst[16];
+  uint8_t srcPort[2];  // network order
+  uint8_t tos;       // IPv4 TOS
+  uint8_t ttl;       // IPv4 TTL / IPv6 hop limit
+  uint32_t vtcfl;    // IPv6 version, traffic class, flow label (host order)
+};
+
+// Fills `r` from msg_name and the control messages; *groSize gets the UDP_GRO segment size (0:
+// not coalesced); SO_RXQ_OVFL goes to *ovflSeen / *ovflValue.
+void ParseRx(struct msghdr& m, int family, RxMeta& r, uint32_t* groSize, bool* ovflSeen, uint32_t* ovflValue) {
+  std::memset(&r, 0, sizeof r);
+  r.ttl = 64;
+  r.vtcfl = 0x60000000u;
+  *groSize = 0;
+  if (family == 4) {
+    const sockaddr_in* src = reinterpret_cast<const sockaddr_in*>(m.msg_name);
+    std::memcpy(r.src, &src->sin_addr, 4);
+    std::memcpy(r.srcPort, &src->sin_port, 2);
+  } else {
+    const sockaddr_in6* src = reinterpret_cast<const sockaddr_in6*>(m.msg_name);
+    std::memcpy(r.src, &src->sin6_addr, 16);
+    std::memcpy(r.srcPort, &src->sin6_port, 2);
+  }
+  bool haveFlow = false;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+    int v;
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+      std::memcpy(ovflValue, CMSG_DATA(c), sizeof *ovflValue);
+      *ovflSeen = true;
+    } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+      std::memcpy(&v, CMSG_DATA(c), sizeof v);
+      *groSize = v > 0 ? static_cast<uint32_t>(v) : 0;
+    } else if (family == 4 && c->cmsg_level == IPPROTO_IP) {
+      if (c->cmsg_type == IP_PKTINFO) {
+        struct in_pktinfo pi;
+        std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+        std::memcpy(r.dst, &pi.ipi_addr, 4);
+      } else if (c->cmsg_type == IP_TOS) {
+        r.tos = *CMSG_DATA(c);
+      } else if (c->cmsg_type == IP_TTL) {
+        std::memcpy(&v, CMSG_DATA(c), sizeof v);
+        r.ttl = static_cast<uint8_t>(v);
+      }
+    } else if (family == 6 && c->cmsg_level == IPPROTO_IPV6) {
+      switch (c->cmsg_type) {
+        case IPV6_PKTINFO: {
+          struct in6_pktinfo pi;
+          std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+          std::memcpy(r.dst, &pi.ipi6_addr, 16);
+          break;
+        }
+        case IPV6_TCLASS:
+          std::memcpy(&v, CMSG_DATA(c), sizeof v);
+          if (!haveFlow) r.vtcfl = 0x60000000u | (static_cast<uint32_t>(v & 0xff) << 20);
+          break;
+        case IPV6_FLOWINFO: {
+          uint32_t fi;
+          std::memcpy(&fi, CMSG_DATA(c), sizeof fi);
+          r.vtcfl = 0x60000000u | (ntohl(fi) & 0x0fffffffu);
+          haveFlow = true;
+          break;
+        }
+        case IPV6_HOPLIMIT:
+          std::memcpy(&v, CMSG_DATA(c), sizeof v);
+          r.ttl = static_cast<uint8_t>(v);
+          break;
+      }
+    }
+  }
+}
+
+// Writes the outer IP + UDP header at `p` for `payload` bytes already at p + kHdr4/kHdr6.
+void Synthesize(uint8_t* p, int family, const RxMeta& r, uint32_t payload, uint32_t localPort, bool v6Checksum) {
+  const uint32_t hdr = family == 4 ? kHdr4 : kHdr6;
+  const uint32_t total = hdr + payload;
+  if (family == 4) {
+    p[0] = 0x45;
+    p[1] = r.tos;
+    Put16(p + 2, static_cast<uint16_t>(total));
+    p[4] = p[5] = p[6] = p[7] = 0;
+    p[8] = r.ttl;
+    p[9] = IPPROTO_UDP;
+    p[10] = p[11] = 0;
+    std::memcpy(p + 12, r.src, 4);
+    std::memcpy(p + 16, r.dst, 4);
+    uint16_t c = Fold(SumBytes(p, 20, 0));
+    std::memcpy(p + 10, &c, 2);
+    uint8_t* u = p + 20;
+    std::memcpy(u, r.srcPort, 2);
+    Put16(u + 2, static_cast<uint16_t>(localPort));
+    Put16(u + 4, static_cast<uint16_t>(8 + payload));
+    u[6] = u[7] = 0;
+    return;
+  }
+  uint32_t be = htonl(r.vtcfl);
+  std::memcpy(p, &be, 4);
+  Put16(p + 4, static_cast<uint16_t>(8 + payload));
+  p[6] = IPPROTO_UDP;
+  p[7] = r.ttl;
+  std::memcpy(p + 8, r.src, 16);
+  std::memcpy(p + 24, r.dst, 16);
+  uint8_t* u = p + 40;
+  std::memcpy(u, r.srcPort, 2);
+  Put16(u + 2, static_cast<uint16_t>(localPort));
+  Put16(u + 4, static_cast<uint16_t>(8 + payload));
+  u[6] = u[7] = 0;
+  if (v6Checksum) {
+    // Pseudo-header: src, dst (32 bytes in place), upper-layer length, next header.
+    uint8_t ph[8] = {0, 0, 0, 0, 0, 0, 0, IPPROTO_UDP};
+    uint32_t ulen = htonl(8 + payload);
+    std::memcpy(ph, &ulen, 4);
+    uint64_t acc = SumBytes(p + 8, 32, 0);
+    acc = SumBytes(ph, 8, acc);
+    acc = SumBytes(u, 8 + payload, acc);
+    uint16_t c = Fold(acc);
+    if (c == 0) c = 0xffff;
+    std::memcpy(u + 6, &c, 2);
+  }
+}
+
+// UDP GRO receive state: a caller-owned Uint8Array of kGroStateBytes (one per socket). recvmmsg
+// fills up to kGroMsgs staging buffers of 64 KiB; their datagrams are split into slots by
+// gso_size; what does not fit the caller's slots stays here for the next call (`next`/`segOff`).
+constexpr uint32_t kGroMsgs = 64;
+constexpr uint32_t kGroBufBytes = 65536;  // a UDP GRO aggregate never exceeds 64 KiB
+struct GroMsg {
+  uint32_t len;        // datagram bytes
+  uint32_t gso;        // segment size, 0 = one datagram
+  uint32_t truncated;  // larger than its staging buffer (cannot happen for UDP; delivered as a runt)
+  uint32_t pad;
+  RxMeta meta;
+};
+struct GroState {
+  uint32_t count;   // staged messages
+  uint32_t next;    // first message not fully delivered
+  uint32_t segOff;  // bytes of msgs[next] already delivered
+  uint32_t magic;
+  GroMsg msgs[kGroMsgs];
+};
+constexpr uint32_t kGroMagic = 0x67726f31;  // "gro1"
+constexpr size_t kGroDataOff = (sizeof(GroState) + 4095) & ~size_t(4095);
+constexpr size_t kGroStateBytes = kGroDataOff + size_t(kGroMsgs) * kGroBufBytes;
+
+GroState* GetGroState(napi_env env, napi_value v) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) == napi_ok && (t == napi_undefined || t == napi_null)) return nullptr;
+  Bytes b = GetBytes(env, v, "groState");
+  if (b.length < kGroStateBytes || (reinterpret_cast<uintptr_t>(b.data) & 7) != 0)
+    ThrowType(Napi::Env(env), "groState must be an 8-byte aligned Uint8Array of GRO_STATE_BYTES (" +
+                                  std::to_string(kGroStateBytes) + ") bytes");
+  GroState* g = reinterpret_cast<GroState*>(b.data);
+  if (g->magic != kGroMagic) {  // fresh (zeroed) buffer
+    g->count = g->next = g->segOff = 0;
+    g->magic = kGroMagic;
+  }
+  if (g->count > kGroMsgs || g->next > g->count) ThrowRange(Napi::Env(env), "groState is corrupt");
+  return g;
+}
+
+}  // namespace
+
 // recvBatch(fd, mem, offsets, capacity, lengths, start, count, stats?, family, localPort, flags,
-//           ovfl?: Float64Array(1)) -> slots filled.
+//           ovfl?: Float64Array(1), groState?: Uint8Array) -> slots filled.
 // ovfl keeps this socket's last SO_RXQ_OVFL value; the growth since is added to KERNEL_DROPS (the
-// kernel reports drops with the next datagram queued after them). Each filled slot holds a full outer IP packet (synthesized IP + UDP header,
-//   then the datagram). A datagram larger than its slot is consumed and left with length 0
-//   (counted as TRUNCATED), so it still occupies its slot: the data plane drops runts.
+// kernel reports drops with the next datagram queued after them). Each filled slot holds a full
+// outer IP packet (synthesized IP + UDP header, then the datagram). A datagram larger than its
+// slot is consumed and left with length 0 (counted as TRUNCATED), so it still occupies its slot:
+// the data plane drops runts.
+// groState (the socket has UDP_GRO on): datagrams are received into it and copied into the slots,
+// a coalesced one split into its segments (each its own slot, in order). Segments that do not fit
+// this call's slots are delivered first by the next call on the same socket and state; the call
+// then returns `count`, so a caller that reads until a call returns fewer than asked (or checks
+// groPending) loses nothing.
 WEFT_RAW_CALLBACK(RecvBatch) {
   Napi::Env env(a.env);
   int fd = GetInt32(a.env, a.argv[0], "fd");
@@ -248,25 +432,73 @@ WEFT_RAW_CALLBACK(RecvBatch) {
         t == napi_float64_array && len >= 1)
       ovfl = static_cast<double*>(data);
   }
+  GroState* gro = GetGroState(a.env, a.argv[12]);
   bool sawOvfl = false;
   uint32_t lastOvfl = 0;
   const uint32_t hdr = family == 4 ? kHdr4 : kHdr6;
+  const bool v6Checksum = !(flags & RECV_V6_ZERO_CSUM);
   for (uint32_t i = s.start; i < s.start + s.count; i++)
     if (s.capacity.at(i) <= hdr) ThrowRange(env, "slot capacity must exceed the synthesized header");
 
   RecvScratch& x = tRecv;
-  uint32_t n = 0, delivered = 0, truncated = 0;
+  uint32_t n = 0, delivered = 0, truncated = 0, groDatagrams = 0, groSegments = 0;
   uint64_t bytes = 0, syscalls = 0;
   bool wouldBlock = false;
   int fatal = 0;
+  uint8_t* groData = gro ? reinterpret_cast<uint8_t*>(gro) + kGroDataOff : nullptr;
+
+  // GRO: hands staged segments to slots until the slots or the staged messages run out.
+  auto deliverStaged = [&]() {
+    while (n < s.count && gro->next < gro->count) {
+      GroMsg& g = gro->msgs[gro->next];
+      uint32_t i = s.start + n;
+      n++;
+      if (g.truncated) {
+        s.lengths.data[i] = 0;
+        truncated++;
+        gro->next++;
+        gro->segOff = 0;
+        continue;
+      }
+      uint32_t seg = g.gso ? g.gso : g.len;
+      uint32_t left = g.len - gro->segOff;
+      uint32_t segLen = seg < left ? seg : left;
+      if (hdr + segLen > s.capacity.at(i)) {
+        s.lengths.data[i] = 0;
+        truncated++;
+      } else {
+        uint8_t* p = s.mem.data + s.offsets.data[i];
+        std::memcpy(p + hdr, groData + size_t(gro->next) * kGroBufBytes + gro->segOff, segLen);
+        Synthesize(p, family, g.meta, segLen, localPort, v6Checksum);
+        s.lengths.data[i] = hdr + segLen;
+        bytes += hdr + segLen;
+        delivered++;
+      }
+      if (g.gso) groSegments++;
+      gro->segOff += segLen;
+      if (gro->segOff >= g.len) {  // also ends a zero-length datagram after its one slot
+        gro->next++;
+        gro->segOff = 0;
+      }
+    }
+    if (gro->next == gro->count) gro->next = gro->count = 0;
+  };
+
+  if (gro) deliverStaged();
   while (n < s.count) {
     uint32_t k = s.count - n;
     if (k > kMaxVec) k = kMaxVec;
+    if (gro && k > kGroMsgs) k = kGroMsgs;
     if (flags & RECV_ONE_BY_ONE) k = 1;
     for (uint32_t j = 0; j < k; j++) {
       uint32_t i = s.start + n + j;
-      x.iov[j].iov_base = s.mem.data + s.offsets.data[i] + hdr;
-      x.iov[j].iov_len = s.capacity.at(i) - hdr;
+      if (gro) {
+        x.iov[j].iov_base = groData + size_t(j) * kGroBufBytes;
+        x.iov[j].iov_len = kGroBufBytes;
+      } else {
+        x.iov[j].iov_base = s.mem.data + s.offsets.data[i] + hdr;
+        x.iov[j].iov_len = s.capacity.at(i) - hdr;
+      }
       struct msghdr& m = x.msgs[j].msg_hdr;
       m.msg_name = &x.names[j];
       m.msg_namelen = sizeof x.names[j];
@@ -291,121 +523,38 @@ WEFT_RAW_CALLBACK(RecvBatch) {
       fatal = errno;
       break;
     }
-    for (int j = 0; j < r; j++) {
-      uint32_t i = s.start + n + j;
-      struct msghdr& m = x.msgs[j].msg_hdr;
-      uint32_t payload = x.msgs[j].msg_len;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-          std::memcpy(&lastOvfl, CMSG_DATA(c), sizeof lastOvfl);
-          sawOvfl = true;
-        }
+    if (gro) {
+      for (int j = 0; j < r; j++) {
+        GroMsg& g = gro->msgs[j];
+        ParseRx(x.msgs[j].msg_hdr, family, g.meta, &g.gso, &sawOvfl, &lastOvfl);
+        g.len = x.msgs[j].msg_len;
+        g.truncated = (x.msgs[j].msg_hdr.msg_flags & MSG_TRUNC) ? 1 : 0;
+        if (g.gso >= g.len) g.gso = 0;  // one segment: an ordinary datagram
+        if (g.gso) groDatagrams++;
       }
-      if (m.msg_flags & MSG_TRUNC) {
-        s.lengths.data[i] = 0;
-        truncated++;
-        continue;
+      gro->count = static_cast<uint32_t>(r);
+      gro->next = gro->segOff = 0;
+      deliverStaged();
+    } else {
+      for (int j = 0; j < r; j++) {
+        uint32_t i = s.start + n + j;
+        struct msghdr& m = x.msgs[j].msg_hdr;
+        uint32_t payload = x.msgs[j].msg_len;
+        RxMeta meta;
+        uint32_t groSize;
+        ParseRx(m, family, meta, &groSize, &sawOvfl, &lastOvfl);
+        if (m.msg_flags & MSG_TRUNC) {
+          s.lengths.data[i] = 0;
+          truncated++;
+          continue;
+        }
+        Synthesize(s.mem.data + s.offsets.data[i], family, meta, payload, localPort, v6Checksum);
+        s.lengths.data[i] = hdr + payload;
+        bytes += hdr + payload;
+        delivered++;
       }
-      uint8_t* p = s.mem.data + s.offsets.data[i];
-      uint32_t total = hdr + payload;
-      if (family == 4) {
-        const sockaddr_in* src = reinterpret_cast<const sockaddr_in*>(m.msg_name);
-        uint8_t tos = 0, ttl = 64;
-        struct in_addr dst = {0};
-        for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-          if (c->cmsg_level != IPPROTO_IP) continue;
-          if (c->cmsg_type == IP_PKTINFO) {
-            struct in_pktinfo pi;
-            std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
-            dst = pi.ipi_addr;
-          } else if (c->cmsg_type == IP_TOS) {
-            tos = *CMSG_DATA(c);
-          } else if (c->cmsg_type == IP_TTL) {
-            int v;
-            std::memcpy(&v, CMSG_DATA(c), sizeof v);
-            ttl = static_cast<uint8_t>(v);
-          }
-        }
-        p[0] = 0x45;
-        p[1] = tos;
-        Put16(p + 2, static_cast<uint16_t>(total));
-        p[4] = p[5] = p[6] = p[7] = 0;
-        p[8] = ttl;
-        p[9] = IPPROTO_UDP;
-        p[10] = p[11] = 0;
-        std::memcpy(p + 12, &src->sin_addr, 4);
-        std::memcpy(p + 16, &dst, 4);
-        uint16_t c = Fold(SumBytes(p, 20, 0));
-        std::memcpy(p + 10, &c, 2);
-        uint8_t* u = p + 20;
-        std::memcpy(u, &src->sin_port, 2);
-        Put16(u + 2, static_cast<uint16_t>(localPort));
-        Put16(u + 4, static_cast<uint16_t>(8 + payload));
-        u[6] = u[7] = 0;
-      } else {
-        const sockaddr_in6* src = reinterpret_cast<const sockaddr_in6*>(m.msg_name);
-        uint32_t vtcfl = 0x60000000u;
-        uint8_t hop = 64;
-        bool haveFlow = false;
-        struct in6_addr dst;
-        std::memset(&dst, 0, sizeof dst);
-        for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-          if (c->cmsg_level != IPPROTO_IPV6) continue;
-          int v;
-          switch (c->cmsg_type) {
-            case IPV6_PKTINFO: {
-              struct in6_pktinfo pi;
-              std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
-              dst = pi.ipi6_addr;
-              break;
-            }
-            case IPV6_TCLASS:
-              std::memcpy(&v, CMSG_DATA(c), sizeof v);
-              if (!haveFlow) vtcfl = 0x60000000u | (static_cast<uint32_t>(v & 0xff) << 20);
-              break;
-            case IPV6_FLOWINFO: {
-              uint32_t fi;
-              std::memcpy(&fi, CMSG_DATA(c), sizeof fi);
-              vtcfl = 0x60000000u | (ntohl(fi) & 0x0fffffffu);
-              haveFlow = true;
-              break;
-            }
-            case IPV6_HOPLIMIT:
-              std::memcpy(&v, CMSG_DATA(c), sizeof v);
-              hop = static_cast<uint8_t>(v);
-              break;
-          }
-        }
-        uint32_t be = htonl(vtcfl);
-        std::memcpy(p, &be, 4);
-        Put16(p + 4, static_cast<uint16_t>(8 + payload));
-        p[6] = IPPROTO_UDP;
-        p[7] = hop;
-        std::memcpy(p + 8, &src->sin6_addr, 16);
-        std::memcpy(p + 24, &dst, 16);
-        uint8_t* u = p + 40;
-        std::memcpy(u, &src->sin6_port, 2);
-        Put16(u + 2, static_cast<uint16_t>(localPort));
-        Put16(u + 4, static_cast<uint16_t>(8 + payload));
-        u[6] = u[7] = 0;
-        if (!(flags & RECV_V6_ZERO_CSUM)) {
-          // Pseudo-header: src, dst (32 bytes in place), upper-layer length, next header.
-          uint8_t ph[8] = {0, 0, 0, 0, 0, 0, 0, IPPROTO_UDP};
-          uint32_t ulen = htonl(8 + payload);
-          std::memcpy(ph, &ulen, 4);
-          uint64_t acc = SumBytes(p + 8, 32, 0);
-          acc = SumBytes(ph, 8, acc);
-          acc = SumBytes(u, 8 + payload, acc);
-          uint16_t c = Fold(acc);
-          if (c == 0) c = 0xffff;
-          std::memcpy(u + 6, &c, 2);
-        }
-      }
-      s.lengths.data[i] = total;
-      bytes += total;
-      delivered++;
+      n += static_cast<uint32_t>(r);
     }
-    n += static_cast<uint32_t>(r);
     if (static_cast<uint32_t>(r) < k && !(flags & RECV_ONE_BY_ONE)) { wouldBlock = true; break; }
   }
   if (st) {
@@ -414,6 +563,8 @@ WEFT_RAW_CALLBACK(RecvBatch) {
     st[STAT_CALLS] += 1;
     st[STAT_SYSCALLS] += static_cast<double>(syscalls);
     st[STAT_TRUNCATED] += truncated;
+    st[STAT_GRO_DATAGRAMS] += groDatagrams;
+    st[STAT_GRO_SEGMENTS] += groSegments;
     if (wouldBlock) st[STAT_WOULD_BLOCK] += 1;
   }
   if (ovfl && sawOvfl) {
@@ -426,9 +577,266 @@ WEFT_RAW_CALLBACK(RecvBatch) {
   return MakeUint32(a.env, n);
 }
 
-// sendBatch(fd4, fd6, mem, offsets, null, lengths, start, count, stats?, flags) -> packets consumed
-// (sent, or dropped for a per-packet error and counted). A packet whose family has no socket
-// (fd < 0) or that is too short to hold its IP header is dropped (EAFNOSUPPORT / EINVAL).
+// setUdpGro(fd, on) -> 0 or the errno of setsockopt(SOL_UDP, UDP_GRO) (ENOPROTOOPT: kernel < 5.0).
+static Napi::Value SetUdpGro(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = GetInt32(env, info[0], "fd");
+  int on = info[1].ToBoolean() ? 1 : 0;
+  if (setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) != 0) return Napi::Number::New(env, errno);
+  return Napi::Number::New(env, 0);
+}
+
+// ---- send: UDP GSO -----------------------------------------------------------------------------
+//
+// A GSO run is a sequence of consecutive packets of one family with the same outer addresses,
+// UDP ports, TOS/TTL (IPv4: IHL 5, DF clear, not a fragment) or traffic class, flow label and hop
+// limit (IPv6: UDP right after the fixed header), and equal UDP payload sizes except a shorter
+// last one; at most kGsoMaxSegments packets and kGsoMaxPayload bytes of UDP payload. A run of two
+// or more goes out with ONE sendmsg on a UDP socket bound to (source address, source port) with a
+// UDP_SEGMENT cmsg: the kernel (or the NIC) cuts it back into exactly those datagrams. The
+// iovecs point at each packet's UDP payload in the slot: nothing is copied. The socket carries
+// what the raw path writes: DF clear (IP_PMTUDISC_DONT), TOS/TTL and traffic class/hop limit
+// per call as cmsgs, the IPv6 flow label through sin6_flowinfo (IPV6_FLOWINFO_SEND) with
+// automatic labels off. The UDP checksum is computed by the kernel (GSO requires it).
+
+namespace {
+
+constexpr uint32_t kGsoMaxSegments = 64;   // UDP_MAX_SEGMENTS on Linux < 6.3 (128 after)
+constexpr uint32_t kGsoMaxPayload = 65535 - 8 - 40;  // fits an IPv4 total length and an IPv6 payload length
+#ifndef IPV6_FLOWINFO_SEND
+#define IPV6_FLOWINFO_SEND 33
+#endif
+#ifndef IPV6_AUTOFLOWLABEL
+#define IPV6_AUTOFLOWLABEL 70
+#endif
+
+struct GsoSocket {
+  int family;
+  uint8_t addr[16];
+  uint16_t port;    // host order
+  int fd;           // -1: bind failed (the port's runs go the raw way until this entry is evicted)
+  uint64_t lastUse;
+};
+
+struct GsoSender {
+  int nsFd = -1;
+  int sndbuf = 0;
+  uint32_t mark = 0;
+  uint32_t capacity = 64;
+  bool active = false;
+  int probeErrno = 0;
+  int disabledErrno = 0;
+  uint64_t clock = 0;
+  uint64_t socketsOpened = 0;
+  uint64_t bindFailures = 0;
+  GsoSocket sockets[256];
+  uint32_t used = 0;
+  ~GsoSender() {
+    for (uint32_t k = 0; k < used; k++) if (sockets[k].fd >= 0) close(sockets[k].fd);
+    if (nsFd >= 0) close(nsFd);
+  }
+};
+thread_local std::vector<std::unique_ptr<GsoSender>> tGso;
+
+GsoSender* GetGso(napi_env env, napi_value v) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) == napi_ok && (t == napi_undefined || t == napi_null)) return nullptr;
+  int32_t id = GetInt32(env, v, "gso");
+  if (id < 0) return nullptr;
+  if (static_cast<size_t>(id) >= tGso.size() || !tGso[id]) ThrowRange(Napi::Env(env), "gso: no such sender (closed, or from another thread)");
+  return tGso[id].get();
+}
+
+// A UDP socket of `family` in the sender's namespace; -errno on failure.
+int UdpSocketIn(int nsFd, int family) {
+  int self = -1;
+  if (nsFd >= 0) {
+    self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (self < 0) return -errno;
+    if (setns(nsFd, CLONE_NEWNET) != 0) {
+      int err = errno;
+      close(self);
+      return -err;
+    }
+  }
+  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int err = errno;
+  if (self >= 0) {
+    if (setns(self, CLONE_NEWNET) != 0) {
+      std::perror("weft_io: cannot return to the original network namespace");
+      std::abort();
+    }
+    close(self);
+  }
+  return fd >= 0 ? fd : -err;
+}
+
+// Opens and binds the send socket for (family, addr, port); -1 when that fails.
+int OpenGsoSocket(GsoSender& g, int family, const uint8_t* addr, uint16_t port) {
+  int fd = UdpSocketIn(g.nsFd, family);
+  if (fd < 0) return -1;
+  int one = 1, zero = 0;
+  bool ok = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0;
+  SetBuf(fd, SO_SNDBUFFORCE, SO_SNDBUF, g.sndbuf);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof one);  // never read: keep the queue minimal
+  if (g.mark) {
+    int m = static_cast<int>(g.mark);
+    ok = ok && setsockopt(fd, SOL_SOCKET, SO_MARK, &m, sizeof m) == 0;
+  }
+  int rc;
+  if (family == 4) {
+    int dont = IP_PMTUDISC_DONT;
+    ok = ok && setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &dont, sizeof dont) == 0;
+    sockaddr_in sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    std::memcpy(&sa.sin_addr, addr, 4);
+    rc = ok ? bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) : -1;
+  } else {
+    ok = ok && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == 0;
+    ok = ok && setsockopt(fd, IPPROTO_IPV6, IPV6_FLOWINFO_SEND, &one, sizeof one) == 0;
+    ok = ok && setsockopt(fd, IPPROTO_IPV6, IPV6_AUTOFLOWLABEL, &zero, sizeof zero) == 0;
+    sockaddr_in6 sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(port);
+    std::memcpy(&sa.sin6_addr, addr, 16);
+    rc = ok ? bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) : -1;
+  }
+  if (rc != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// The socket for (family, addr, port) from the LRU, opened on first use; -1: use the raw path.
+int GsoSocketFor(GsoSender& g, int family, const uint8_t* addr, uint16_t port) {
+  const size_t alen = family == 4 ? 4 : 16;
+  g.clock++;
+  for (uint32_t k = 0; k < g.used; k++) {
+    GsoSocket& e = g.sockets[k];
+    if (e.port == port && e.family == family && std::memcmp(e.addr, addr, alen) == 0) {
+      e.lastUse = g.clock;
+      return e.fd;
+    }
+  }
+  uint32_t slot = g.used;
+  if (g.used < g.capacity) {
+    g.used++;
+  } else {
+    slot = 0;
+    for (uint32_t k = 1; k < g.used; k++) if (g.sockets[k].lastUse < g.sockets[slot].lastUse) slot = k;
+    if (g.sockets[slot].fd >= 0) close(g.sockets[slot].fd);
+  }
+  GsoSocket& e = g.sockets[slot];
+  e.family = family;
+  std::memset(e.addr, 0, sizeof e.addr);
+  std::memcpy(e.addr, addr, alen);
+  e.port = port;
+  e.lastUse = g.clock;
+  e.fd = OpenGsoSocket(g, family, addr, port);
+  if (e.fd >= 0) g.socketsOpened++;
+  else g.bindFailures++;
+  return e.fd;
+}
+
+// IP header length when the packet can be part of a GSO run (see above), else 0.
+uint32_t GsoHeaderLen(const uint8_t* p, uint32_t len, int family) {
+  if (family == 4) {
+    if (len <= 28 || p[0] != 0x45 || p[9] != IPPROTO_UDP) return 0;
+    if ((p[6] & 0x40) || ((p[6] & 0x3f) | p[7])) return 0;  // DF, MF, fragment offset
+    if (Get16(p + 2) != len || Get16(p + 24) != len - 20) return 0;
+    return 20;
+  }
+  if (len <= 48 || p[6] != IPPROTO_UDP) return 0;
+  if (Get16(p + 4) != len - 40 || Get16(p + 44) != len - 40) return 0;
+  return 40;
+}
+
+bool GsoSameFlow(const uint8_t* a, const uint8_t* b, int family) {
+  if (family == 4)
+    return a[1] == b[1] && a[8] == b[8] && std::memcmp(a + 12, b + 12, 8) == 0 && std::memcmp(a + 20, b + 20, 4) == 0;
+  return std::memcmp(a, b, 4) == 0 && a[7] == b[7] && std::memcmp(a + 8, b + 8, 36) == 0;
+}
+
+bool IsGsoRefusal(int err) { return err == EIO || err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP; }
+
+}  // namespace
+
+// gsoOpen(netns: string ("" = the caller's), sndbuf, mark, capacity: 1..256) -> { id, probeErrno }
+// A UDP GSO sender for one underlay: an LRU of up to `capacity` send sockets. probeErrno is the
+// errno of setsockopt(UDP_SEGMENT) on a test socket (0: supported; the sender is then active).
+static Napi::Value GsoOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string netns = GetOptionalString(env, info[0], "netns");
+  int sndbuf = GetInt32(env, info[1], "sndbuf");
+  uint32_t mark = GetUint32(env, info[2], "mark");
+  uint32_t capacity = GetUint32(env, info[3], "capacity");
+  if (capacity < 1 || capacity > 256) ThrowRange(env, "capacity must be in 1..256");
+  auto g = std::make_unique<GsoSender>();
+  g->sndbuf = sndbuf;
+  g->mark = mark;
+  g->capacity = capacity;
+  if (!netns.empty()) {
+    g->nsFd = open(netns.c_str(), O_RDONLY | O_CLOEXEC);
+    if (g->nsFd < 0) ThrowErrno(env, errno, "open", netns);
+  }
+  int fd = UdpSocketIn(g->nsFd, 4);
+  if (fd == -EAFNOSUPPORT) fd = UdpSocketIn(g->nsFd, 6);
+  if (fd < 0) {
+    g->probeErrno = -fd;
+  } else {
+    int size = 1400;
+    if (setsockopt(fd, SOL_UDP, UDP_SEGMENT, &size, sizeof size) != 0) g->probeErrno = errno;
+    close(fd);
+  }
+  g->active = g->probeErrno == 0;
+  int probe = g->probeErrno;
+  size_t id = 0;
+  while (id < tGso.size() && tGso[id]) id++;
+  if (id == tGso.size()) tGso.emplace_back();
+  tGso[id] = std::move(g);
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("id", static_cast<double>(id));
+  r.Set("probeErrno", probe);
+  return r;
+}
+
+// gsoClose(id): closes its sockets; the id may be reused. Idempotent.
+static Napi::Value GsoClose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t id = GetInt32(env, info[0], "id");
+  if (id >= 0 && static_cast<size_t>(id) < tGso.size()) tGso[id].reset();
+  return env.Undefined();
+}
+
+// gsoInfo(id) -> { active, probeErrno, disabledErrno, sockets, socketsOpened, bindFailures }
+static Napi::Value GsoInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GsoSender* g = GetGso(napi_env(env), napi_value(info[0]));
+  if (!g) ThrowRange(env, "gso: no such sender");
+  uint32_t open = 0;
+  for (uint32_t k = 0; k < g->used; k++) if (g->sockets[k].fd >= 0) open++;
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("active", g->active);
+  r.Set("probeErrno", g->probeErrno);
+  r.Set("disabledErrno", g->disabledErrno);
+  r.Set("sockets", open);
+  r.Set("socketsOpened", static_cast<double>(g->socketsOpened));
+  r.Set("bindFailures", static_cast<double>(g->bindFailures));
+  return r;
+}
+
+// sendBatch(fd4, fd6, mem, offsets, null, lengths, start, count, stats?, flags, gso?: id)
+//   -> packets consumed (sent, or dropped for a per-packet error and counted).
+// A packet whose family has no socket (fd < 0) or that is too short to hold its IP header is
+// dropped (EAFNOSUPPORT / EINVAL). With an active GSO sender, runs (above) go out with UDP_SEGMENT;
+// a run the kernel refuses (EIO, EINVAL, ENOPROTOOPT, EOPNOTSUPP) is sent packet by packet on the
+// raw socket instead, and when those sends succeed the sender is disabled for good (its
+// disabledErrno says why); any other error of a GSO send also resends the run the raw way, so
+// per-packet errors are counted exactly as without GSO.
 WEFT_RAW_CALLBACK(SendBatch) {
   Napi::Env env(a.env);
   int fd4 = GetInt32(a.env, a.argv[0], "fd4");
@@ -436,10 +844,11 @@ WEFT_RAW_CALLBACK(SendBatch) {
   Slots s = GetSlots(a, 2, false);
   double* st = GetStats(a.env, a.argv[8]);
   uint32_t flags = GetUint32(a.env, a.argv[9], "flags");
+  GsoSender* gso = GetGso(a.env, a.argv[10]);
   SendScratch& x = tSend;
 
   const uint32_t end = s.start + s.count;
-  uint32_t i = s.start, sentPkts = 0, dropped = 0;
+  uint32_t i = s.start, sentPkts = 0, dropped = 0, gsoSends = 0, gsoSegments = 0, gsoFallbacks = 0;
   uint64_t bytes = 0, syscalls = 0;
   bool wouldBlock = false;
   int fatal = 0, lastErr = 0;
@@ -452,33 +861,48 @@ WEFT_RAW_CALLBACK(SendBatch) {
     return -EINVAL;
   };
 
-  while (i < end) {
-    int fam = familyOf(i);
-    if (fam < 0) {
-      dropped++;
-      lastErr = -fam;
-      i++;
-      continue;
+  // Length of the GSO run starting at idx (family fam), 0 or 1 when there is none.
+  auto gsoRunAt = [&](uint32_t idx, int fam) -> uint32_t {
+    if (!gso || !gso->active) return 0;
+    const uint8_t* p0 = s.mem.data + s.offsets.data[idx];
+    uint32_t hl = GsoHeaderLen(p0, s.lengths.data[idx], fam);
+    if (!hl) return 0;
+    const uint32_t seg = s.lengths.data[idx] - hl - 8;
+    uint32_t total = seg, k = 1;
+    for (uint32_t j = idx + 1; j < end && k < kGsoMaxSegments; j++) {
+      const uint8_t* p = s.mem.data + s.offsets.data[j];
+      uint32_t len = s.lengths.data[j];
+      if (len < hl + 8 || familyOf(j) != fam || GsoHeaderLen(p, len, fam) != hl || !GsoSameFlow(p0, p, fam)) break;
+      uint32_t pay = len - hl - 8;
+      if (pay > seg || total + pay > kGsoMaxPayload) break;
+      total += pay;
+      k++;
+      if (pay < seg) break;  // a shorter segment ends the run
     }
-    uint32_t k = 0;
-    for (uint32_t j = i; j < end && k < kMaxVec && familyOf(j) == fam; j++, k++) {
+    return k;
+  };
+
+  // Raw sendmmsg of packets [from, from + k) of family fam; returns how many were consumed.
+  auto sendRaw = [&](uint32_t from, uint32_t k, int fam) -> uint32_t {
+    for (uint32_t q = 0; q < k; q++) {
+      uint32_t j = from + q;
       uint8_t* p = s.mem.data + s.offsets.data[j];
-      x.iov[k].iov_base = p;
-      x.iov[k].iov_len = s.lengths.data[j];
-      std::memset(&x.names[k], 0, sizeof x.names[k]);
-      struct msghdr& m = x.msgs[k].msg_hdr;
+      x.iov[q].iov_base = p;
+      x.iov[q].iov_len = s.lengths.data[j];
+      std::memset(&x.names[q], 0, sizeof x.names[q]);
+      struct msghdr& m = x.msgs[q].msg_hdr;
       if (fam == 4) {
-        sockaddr_in* d = reinterpret_cast<sockaddr_in*>(&x.names[k]);
+        sockaddr_in* d = reinterpret_cast<sockaddr_in*>(&x.names[q]);
         d->sin_family = AF_INET;
         std::memcpy(&d->sin_addr, p + 16, 4);
         m.msg_namelen = sizeof(sockaddr_in);
       } else {
-        x.names[k].sin6_family = AF_INET6;
-        std::memcpy(&x.names[k].sin6_addr, p + 24, 16);
+        x.names[q].sin6_family = AF_INET6;
+        std::memcpy(&x.names[q].sin6_addr, p + 24, 16);
         m.msg_namelen = sizeof(sockaddr_in6);
       }
-      m.msg_name = &x.names[k];
-      m.msg_iov = &x.iov[k];
+      m.msg_name = &x.names[q];
+      m.msg_iov = &x.iov[q];
       m.msg_iovlen = 1;
       m.msg_control = nullptr;
       m.msg_controllen = 0;
@@ -505,6 +929,113 @@ WEFT_RAW_CALLBACK(SendBatch) {
       lastErr = err;
       done++;
     }
+    return done;
+  };
+
+  // One UDP_SEGMENT sendmsg for the run [from, from + k): 0 sent, else the errno (EAGAIN too);
+  // -1: no socket for this source (bind failed).
+  alignas(struct cmsghdr) char ctrl[CMSG_SPACE(sizeof(uint16_t)) + 2 * CMSG_SPACE(sizeof(int))];
+  struct iovec gsoIov[kGsoMaxSegments];
+  auto sendGso = [&](uint32_t from, uint32_t k, int fam) -> int {
+    uint8_t* p0 = s.mem.data + s.offsets.data[from];
+    const uint32_t hl = fam == 4 ? 20 : 40;
+    const uint8_t* src = p0 + (fam == 4 ? 12 : 8);
+    int sfd = GsoSocketFor(*gso, fam, src, static_cast<uint16_t>((p0[hl] << 8) | p0[hl + 1]));
+    if (sfd < 0) return -1;
+    for (uint32_t q = 0; q < k; q++) {
+      uint8_t* p = s.mem.data + s.offsets.data[from + q];
+      gsoIov[q].iov_base = p + hl + 8;
+      gsoIov[q].iov_len = s.lengths.data[from + q] - hl - 8;
+    }
+    struct sockaddr_in6 dst;
+    std::memset(&dst, 0, sizeof dst);
+    struct msghdr m;
+    std::memset(&m, 0, sizeof m);
+    std::memset(ctrl, 0, sizeof ctrl);
+    m.msg_name = &dst;
+    m.msg_iov = gsoIov;
+    m.msg_iovlen = k;
+    m.msg_control = ctrl;
+    m.msg_controllen = sizeof ctrl;
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t segSize = static_cast<uint16_t>(gsoIov[0].iov_len);
+    std::memcpy(CMSG_DATA(c), &segSize, sizeof segSize);
+    int tos, ttl;
+    if (fam == 4) {
+      sockaddr_in* d = reinterpret_cast<sockaddr_in*>(&dst);
+      d->sin_family = AF_INET;
+      std::memcpy(&d->sin_addr, p0 + 16, 4);
+      std::memcpy(&d->sin_port, p0 + 22, 2);
+      m.msg_namelen = sizeof(sockaddr_in);
+      tos = p0[1];
+      ttl = p0[8];
+    } else {
+      dst.sin6_family = AF_INET6;
+      std::memcpy(&dst.sin6_addr, p0 + 24, 16);
+      std::memcpy(&dst.sin6_port, p0 + 42, 2);
+      uint32_t word;
+      std::memcpy(&word, p0, 4);
+      dst.sin6_flowinfo = htonl(ntohl(word) & 0x000fffffu);  // the flow label; the class goes as a cmsg
+      m.msg_namelen = sizeof(sockaddr_in6);
+      tos = static_cast<int>((ntohl(word) >> 20) & 0xff);
+      ttl = p0[7];
+    }
+    c = CMSG_NXTHDR(&m, c);
+    c->cmsg_level = fam == 4 ? IPPROTO_IP : IPPROTO_IPV6;
+    c->cmsg_type = fam == 4 ? IP_TOS : IPV6_TCLASS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &tos, sizeof tos);
+    c = CMSG_NXTHDR(&m, c);
+    c->cmsg_level = fam == 4 ? IPPROTO_IP : IPPROTO_IPV6;
+    c->cmsg_type = fam == 4 ? IP_TTL : IPV6_HOPLIMIT;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &ttl, sizeof ttl);
+    for (;;) {
+      syscalls++;
+      if (flags & SEND_FORCE_GSO_REFUSAL) return EIO;
+      if (sendmsg(sfd, &m, MSG_DONTWAIT) >= 0) return 0;
+      if (errno != EINTR) return errno;
+    }
+  };
+
+  while (i < end) {
+    int fam = familyOf(i);
+    if (fam < 0) {
+      dropped++;
+      lastErr = -fam;
+      i++;
+      continue;
+    }
+    uint32_t run = gsoRunAt(i, fam);
+    if (run >= 2) {
+      int err = sendGso(i, run, fam);
+      if (err == 0) {
+        for (uint32_t q = 0; q < run; q++) bytes += s.lengths.data[i + q];
+        sentPkts += run;
+        gsoSends++;
+        gsoSegments += run;
+        i += run;
+        continue;
+      }
+      if (err == EAGAIN || err == EWOULDBLOCK) { wouldBlock = true; break; }
+      gsoFallbacks++;
+      uint32_t droppedBefore = dropped;
+      uint32_t done = sendRaw(i, run, fam);
+      i += done;
+      if (done < run) break;
+      // The kernel refused GSO but takes the same packets one by one: GSO is what fails here.
+      if (IsGsoRefusal(err) && dropped == droppedBefore) {
+        gso->active = false;
+        gso->disabledErrno = err;
+      }
+      continue;
+    }
+    uint32_t k = 1;
+    while (i + k < end && k < kMaxVec && familyOf(i + k) == fam && gsoRunAt(i + k, fam) < 2) k++;
+    uint32_t done = sendRaw(i, k, fam);
     i += done;
     if (done < k) break;
   }
@@ -515,6 +1046,9 @@ WEFT_RAW_CALLBACK(SendBatch) {
     st[STAT_CALLS] += 1;
     st[STAT_SYSCALLS] += static_cast<double>(syscalls);
     st[STAT_ERRORS] += dropped;
+    st[STAT_GSO_SENDS] += gsoSends;
+    st[STAT_GSO_SEGMENTS] += gsoSegments;
+    st[STAT_GSO_FALLBACKS] += gsoFallbacks;
     if (lastErr) st[STAT_LAST_ERRNO] = lastErr;
     if (wouldBlock) st[STAT_WOULD_BLOCK] += 1;
   }
@@ -527,12 +1061,18 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("openRawSender", Napi::Function::New(env, OpenRawSender, "openRawSender"));
   SetRawFunction(env, exports, "recvBatch", RecvBatch);
   SetRawFunction(env, exports, "sendBatch", SendBatch);
+  exports.Set("setUdpGro", Napi::Function::New(env, SetUdpGro, "setUdpGro"));
+  exports.Set("gsoOpen", Napi::Function::New(env, GsoOpen, "gsoOpen"));
+  exports.Set("gsoClose", Napi::Function::New(env, GsoClose, "gsoClose"));
+  exports.Set("gsoInfo", Napi::Function::New(env, GsoInfo, "gsoInfo"));
+  exports.Set("GRO_STATE_BYTES", static_cast<double>(kGroStateBytes));
   Napi::Object rf = Napi::Object::New(env);
   rf.Set("V6_ZERO_CSUM", static_cast<uint32_t>(RECV_V6_ZERO_CSUM));
   rf.Set("ONE_BY_ONE", static_cast<uint32_t>(RECV_ONE_BY_ONE));
   exports.Set("RECV", rf);
   Napi::Object sf = Napi::Object::New(env);
   sf.Set("ONE_BY_ONE", static_cast<uint32_t>(SEND_ONE_BY_ONE));
+  sf.Set("FORCE_GSO_REFUSAL", static_cast<uint32_t>(SEND_FORCE_GSO_REFUSAL));
   exports.Set("SEND", sf);
 }
 
