@@ -44,8 +44,10 @@ export interface NodeConfig {
    * TUN/TAP offloads (docs/OFFLOADS.md): pod TAPs and the host TUN opened with IFF_VNET_HDR and
    * TSO, super-packets split and received segments coalesced in Wasm. Probed per device; a device
    * that refuses falls back to plain packets.
+   * udpGso / udpGro: UDP_SEGMENT on underlay sends, UDP_GRO on underlay receives (docs/OFFLOADS.md,
+   * "Underlay UDP GSO and GRO"); probed at start, off when the kernel refuses.
    */
-  offloads: { tun: boolean };
+  offloads: { tun: boolean; udpGso: boolean; udpGro: boolean };
   limits: { maxPods: number; maxPeers: number; maxRoutes4: number; maxRoutes6: number };
 }
 
@@ -144,7 +146,7 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
     metrics: isObj(raw.metrics) ? { listen: str(raw.metrics, "listen", "metrics.") } : undefined,
     netns: optStr(raw, "netns", ""),
     hostInterface: str(raw, "hostInterface", "", "weft0"),
-    offloads: { tun: bool(isObj(raw.offloads) ? raw.offloads : {}, "tun", "offloads.", false) },
+    offloads: parseOffloads(raw.offloads),
     limits: {
       maxPods: int(lim, "maxPods", "limits.", 1024, 1, 65000), maxPeers: int(lim, "maxPeers", "limits.", 1024, 1, 65000),
       maxRoutes4: int(lim, "maxRoutes4", "limits.", 16384, 1, 1 << 22), maxRoutes6: int(lim, "maxRoutes6", "limits.", 16384, 1, 1 << 22),
@@ -156,6 +158,13 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
   arr(raw, "pods", "").forEach((p, i) => cfg.pods.push(parsePod(p, `pods[${i}].`, podNames, pod)));
   arr(raw, "routes", "").forEach((r, i) => cfg.routes.push(parseRoute(r, `routes[${i}].`, names, podNames)));
   return cfg;
+}
+
+function parseOffloads(v: unknown): NodeConfig["offloads"] {
+  if (v === undefined || v === null) v = {};
+  if (!isObj(v)) throw new ConfigError("offloads", "must be a mapping {tun, udpGso, udpGro}");
+  for (const k of Object.keys(v)) if (!["tun", "udpGso", "udpGro"].includes(k)) throw new ConfigError(`offloads.${k}`, "unknown field (known: tun, udpGso, udpGro)");
+  return { tun: bool(v, "tun", "offloads.", false), udpGso: bool(v, "udpGso", "offloads.", false), udpGro: bool(v, "udpGro", "offloads.", false) };
 }
 
 export function parsePeer(p: unknown, path: string, names = new Set<string>()): PeerConfig {

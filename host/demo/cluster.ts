@@ -37,6 +37,8 @@ export interface ClusterSpec {
   kernelNodes?: number[];
   /** Weft nodes open their TAPs/TUN with offloads (TSO split / GRO coalescing in Wasm). */
   offloads?: boolean;
+  /** Weft nodes use UDP GSO on underlay sends and UDP GRO on underlay receives (offloads.udpGso/udpGro). */
+  udpOffloads?: boolean;
 }
 
 export interface ClusterNode { index: number; ns: string; underlay4: string; underlay6: string; config: NodeConfig; pods: ClusterPod[]; kernel: boolean }
@@ -66,7 +68,7 @@ export class Cluster {
       nodes: spec.nodes ?? 2, podsPerNode: spec.podsPerNode ?? 2, underlay: spec.underlay ?? 4,
       encapsulation: spec.encapsulation ?? "vxlan", mtu: spec.mtu ?? 1500, socketDir: spec.socketDir ?? "/run/weft",
       net: spec.net ?? 100 + (randomBytes(1)[0]! % 100), metricsBasePort: spec.metricsBasePort,
-      kernelNodes: spec.kernelNodes ?? [], offloads: spec.offloads ?? false,
+      kernelNodes: spec.kernelNodes ?? [], offloads: spec.offloads ?? false, udpOffloads: spec.udpOffloads ?? false,
     };
     const c = new Cluster(full);
     try { c.build(); } catch (e) { c.destroy(); throw e; }
@@ -163,7 +165,7 @@ export class Cluster {
       name: `n${i}`, encapsulation: s.encapsulation, vtepMac: this.vtepMac(i),
       underlay: s.underlay === 4 ? { ipv4: `192.168.${net}.${i}`, mtu: s.mtu } : { ipv6: `${this.v6}::${i}`, mtu: s.mtu },
       podCIDRs: [`10.${net}.${i}.0/24`, `${this.v6}:${i}::/64`], clusterCIDRs: [`10.${net}.0.0/16`, `${this.v6}::/16`],
-      peers, netns: `${this.prefix}n${i}`, offloads: { tun: s.offloads },
+      peers, netns: `${this.prefix}n${i}`, offloads: { tun: s.offloads, udpGso: s.udpOffloads, udpGro: s.udpOffloads },
       control: { socket: `${s.socketDir}/${this.prefix}-n${i}.sock`, cniSocket: `${s.socketDir}/${this.prefix}-n${i}.cni.sock` },
       ...(s.metricsBasePort ? { metrics: { listen: `127.0.0.1:${s.metricsBasePort + i}` } } : {}),
     });

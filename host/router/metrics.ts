@@ -36,6 +36,15 @@ export function renderMetrics(r: Router): string {
   metric("weft_offload_total", "counter", "TUN/TAP offloads: super-packets read, segments split from them, coalesced frames written, super-packets refused.");
   lines.push(`weft_offload_total{node="${node}",what="super_packets_in"} ${s.superPacketsIn}`, `weft_offload_total{node="${node}",what="segments_out"} ${s.segmentsOut}`,
     `weft_offload_total{node="${node}",what="coalesced_writes"} ${s.coalescedWrites}`, `weft_offload_total{node="${node}",what="refused"} ${s.offloadRefused}`);
+  const u = r.underlayOffloadCounters();
+  if ("underlay.udp_gso_active" in u) {
+    metric("weft_underlay_udp_offload_active", "gauge", "Underlay UDP offloads in use after probing (1) or not (0).");
+    lines.push(`weft_underlay_udp_offload_active{node="${node}",offload="gso"} ${u["underlay.udp_gso_active"]}`,
+      `weft_underlay_udp_offload_active{node="${node}",offload="gro"} ${u["underlay.udp_gro_active"]}`);
+    metric("weft_underlay_udp_offload_total", "counter", "Underlay UDP GSO sends, packets in them, runs sent packet by packet; GRO datagrams received, packets split from them.");
+    for (const k of ["gso_sends", "gso_segments", "gso_fallbacks", "gro_datagrams", "gro_segments"])
+      lines.push(`weft_underlay_udp_offload_total{node="${node}",what="${k}"} ${u[`underlay.${k}`]}`);
+  }
   return lines.join("\n") + "\n";
 }
 

@@ -74,8 +74,13 @@ export class Router {
       this.openHostPort();
       undo.push(() => { this.datapath.removePort(PORT_HOST); this.hostTun?.close(); this.hostTun = undefined; });
       const c = this.config;
-      this.underlay = openUnderlay({ port: c.port, ipv4: c.underlay.ipv4 ?? false, ipv6: c.underlay.ipv6 ?? false, netns: this.nsPath });
+      this.underlay = openUnderlay({
+        port: c.port, ipv4: c.underlay.ipv4 ?? false, ipv6: c.underlay.ipv6 ?? false, netns: this.nsPath,
+        udpGso: c.offloads.udpGso, udpGro: c.offloads.udpGro,
+      });
       undo.push(() => { this.datapath.removePort(PORT_UNDERLAY); this.underlay?.close(); this.underlay = undefined; });
+      const udp = this.underlay.udpOffloads?.();
+      for (const [name, o] of Object.entries(udp ?? {})) if (o.requested) this.log(`underlay UDP ${name.toUpperCase()}: ${o.active ? "on" : `off (${o.reason})`}`);
       // The kernel verified the UDP checksum of every datagram a UDP socket hands us.
       this.datapath.addPort(PORT_UNDERLAY, this.underlay, "underlay", RX_FLAG_CSUM_VERIFIED);
       this.datapath.start();
@@ -379,7 +384,21 @@ export class Router {
     out["datapath.tx_dropped"] = s.txDropped; out["datapath.tx_no_port"] = s.txNoPort;
     out["datapath.super_packets_in"] = s.superPacketsIn; out["datapath.segments_out"] = s.segmentsOut;
     out["datapath.coalesced_writes"] = s.coalescedWrites; out["datapath.offload_refused"] = s.offloadRefused;
+    Object.assign(out, this.underlayOffloadCounters());
     return { counters: out };
+  }
+
+  /** underlay.udp_gso_active / udp_gro_active (1 when in use after probing) and their counters. */
+  underlayOffloadCounters(): Record<string, number> {
+    const u = this.underlay;
+    if (!u) return {};
+    const st = u.udpOffloads?.();
+    const io = u.stats;
+    return {
+      "underlay.udp_gso_active": st?.gso.active ? 1 : 0, "underlay.udp_gro_active": st?.gro.active ? 1 : 0,
+      "underlay.gso_sends": io.gsoSends, "underlay.gso_segments": io.gsoSegments, "underlay.gso_fallbacks": io.gsoFallbacks,
+      "underlay.gro_datagrams": io.groDatagrams, "underlay.gro_segments": io.groSegments,
+    };
   }
 }
 
