@@ -156,7 +156,7 @@ async function main(): Promise<number> {
     node: process.version, iperf3: version(["iperf3", "--version"]), sockperf: haveSockperf ? version(["sockperf", "--version"]) : null,
     commit: version(["git", "-C", new URL("..", import.meta.url).pathname, "describe", "--always", "--dirty"]),
     kernelSide: o.kernelOffload ? "flannel-style kernel VXLAN, underlay tx checksum offload on (--kernel-offload)" : "flannel-style kernel VXLAN as host/demo/cluster.ts builds it (underlay veth tx checksum offload off)",
-    weftSide: `weft router per node as its own process, offloads.tun ${o.weftOffload ? "on (--weft-offload)" : "off"}`,
+    weftSide: `weft router per node as its own process, offloads.tun ${o.weftOffload ? "on (--weft-offload)" : "off"}, offloads.udpGso+udpGro ${o.weftUdpOffload ? "on (--weft-udp-offload)" : "off"}`,
     rounds: o.rounds, timeS: o.time, udpSenders: o.udpSenders, udpSenderPods: o.udpPods, udpPayloadBytes: o.udpLen, pings: o.pings, pingIntervalS: o.pingInterval,
     sockperfS: haveSockperf ? o.sockperfTime : 0, foreignMaxPct: o.foreignMax, topology: "2 nodes x 2 pods, VXLAN VNI 1 port 8472 over IPv4, underlay MTU 1500, pod MTU 1450; n1p1 -> n2p1",
     loadavgStart: version(["cat", "/proc/loadavg"]),
@@ -171,7 +171,7 @@ async function main(): Promise<number> {
         if (abort.signal.aborted) break;
         log(`round ${round}/${o.rounds}: ${impl}`);
         try {
-          current = await buildTopology(impl, procs, dir, { nodeArgs, kernelOffload: o.kernelOffload, weftOffload: o.weftOffload });
+          current = await buildTopology(impl, procs, dir, { nodeArgs, kernelOffload: o.kernelOffload, weftOffload: o.weftOffload, weftUdpOffload: o.weftUdpOffload });
         } catch (e) {
           if (abort.signal.aborted) throw e;
           // One broken topology (a router that did not start) costs this round of this

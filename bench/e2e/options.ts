@@ -47,6 +47,8 @@ export interface Options {
   kernelOffload: boolean;
   /** Weft side: offloads.tun on in the router configs (docs/OFFLOADS.md). Off by default (the stage's targets are without offloads). */
   weftOffload: boolean;
+  /** Weft side: offloads.udpGso + udpGro on (UDP_SEGMENT sends, UDP_GRO receives on the underlay). Off by default. */
+  weftUdpOffload: boolean;
 }
 
 export const usage = `npm run bench:e2e -- [options]
@@ -73,7 +75,8 @@ Weft vs the kernel's VXLAN, pod -> pod across two nodes (namespaces), interleave
   --keep-logs        keep router configs and logs
   --kernel-offload   kernel side: tx checksum offload back on on the underlay veth (as in the
                      kernel anchor; GSO super-packets stay whole to the far node)
-  --weft-offload     Weft side: offloads.tun on (TAP vnet headers, TSO split, GRO coalescing)`;
+  --weft-offload     Weft side: offloads.tun on (TAP vnet headers, TSO split, GRO coalescing)
+  --weft-udp-offload Weft side: offloads.udpGso and udpGro on (underlay UDP_SEGMENT / UDP_GRO)`;
 
 function num(a: ReturnType<typeof parseArgs>, name: string, def: number, min: number, max: number): number {
   const v = one(a, name, false);
@@ -118,6 +121,7 @@ export function parseOptions(argv: string[]): Options | "help" {
     keepLogs: a.flags.has("keep-logs"),
     kernelOffload: a.flags.has("kernel-offload"),
     weftOffload: a.flags.has("weft-offload"),
+    weftUdpOffload: a.flags.has("weft-udp-offload"),
   };
   if (o.tests.length === 0) throw new UsageError("--tests selects nothing");
   if (o.impls.length === 0) throw new UsageError("--impls selects nothing");

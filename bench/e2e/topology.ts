@@ -34,6 +34,8 @@ export interface TopologyOptions {
   kernelOffload?: boolean;
   /** Weft side: the routers' TUN/TAP offloads (offloads.tun: vnet headers, TSO split, GRO coalescing). */
   weftOffload?: boolean;
+  /** Weft side: underlay UDP GSO + GRO (offloads.udpGso, offloads.udpGro). */
+  weftUdpOffload?: boolean;
 }
 
 export async function buildTopology(impl: Impl, procs: ProcessTable, dir: string, opts: TopologyOptions = {}): Promise<Topology> {
@@ -52,7 +54,7 @@ export async function buildTopology(impl: Impl, procs: ProcessTable, dir: string
   const topo: Topology = { impl, cluster, client: cluster.pod("n1p1"), server: cluster.pod("n2p1"), clientNodePods: cluster.nodes[0]!.pods, routers, namespaces, close };
   try {
     if (impl === "weft") {
-      for (const n of cluster.nodes) routers.push(await WeftRouterProcess.start(n, dir, procs, opts.nodeArgs ?? [], opts.weftOffload));
+      for (const n of cluster.nodes) routers.push(await WeftRouterProcess.start(n, dir, procs, opts.nodeArgs ?? [], opts.weftOffload, opts.weftUdpOffload));
     } else if (opts.kernelOffload) {
       for (const n of cluster.nodes) {
         const r = await procs.run(["ip", "netns", "exec", n.ns, "ethtool", "-K", "eth0", "tx", "on"], 10_000);
