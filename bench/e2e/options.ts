@@ -95,7 +95,7 @@ function list<T extends string>(a: ReturnType<typeof parseArgs>, name: string, a
 }
 
 export function parseOptions(argv: string[]): Options | "help" {
-  const a = parseArgs(argv, ["quick", "keep-logs", "kernel-offload", "weft-offload", "help", "h"]);
+  const a = parseArgs(argv, ["quick", "keep-logs", "kernel-offload", "weft-offload", "weft-udp-offload", "help", "h"]);
   if (a.flags.has("help") || a.flags.has("h")) return "help";
   if (a.positional.length) throw new UsageError(`unexpected argument ${a.positional[0]}`);
   const quick = a.flags.has("quick");
