@@ -85,8 +85,14 @@ describe("weft replay", () => {
       [{ ...base, pods: [{ name: "p", mac: "02:00:00:00:00:09", ipv4: "10.9.9.9" }] }, /pods\[0\]\.ipv4: 10\.9\.9\.9 is outside/],
       [{ ...base, routes: [{ dst: "0.0.0.0/0", via: "peer:nope" }] }, /routes\[0\]\.via/],
       [{ ...base, colour: "blue" }, /colour: unknown field/],
+      [{ ...base, offloads: { udpGso: "yes" } }, /offloads\.udpGso: must be true or false/],
+      [{ ...base, offloads: { udpGro: 1 } }, /offloads\.udpGro: must be true or false/],
+      [{ ...base, offloads: { gso: true } }, /offloads\.gso: unknown field/],
+      [{ ...base, offloads: true }, /offloads: must be a mapping/],
     ];
     for (const [cfg, re] of bad) expect(() => parseNodeConfig(cfg)).toThrow(re);
     expect(() => parseNodeConfig({ ...base, encapsulation: "gre" })).toThrow(ConfigError);
+    expect(parseNodeConfig(base).offloads).toEqual({ tun: false, udpGso: false, udpGro: false });
+    expect(parseNodeConfig({ ...base, offloads: { tun: true, udpGso: true, udpGro: true } }).offloads).toEqual({ tun: true, udpGso: true, udpGro: true });
   });
 });
