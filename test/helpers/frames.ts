@@ -87,7 +87,7 @@ export function nsBody(target: string, srcMac?: string): Uint8Array {
 export function vxlan(vni: number, inner: Uint8Array, flags = 0x08): Uint8Array {
   return cat(Uint8Array.of(flags, 0, 0, 0), u32(vni << 8), inner);
 }
-export function geneve(vni: number, inner: Uint8Array, options = new Uint8Array(0), flags = 0, proto = 0x6558): Uint8Array {
+export function geneve(vni: number, inner: Uint8Array, options: Uint8Array = new Uint8Array(0), flags = 0, proto = 0x6558): Uint8Array {
   return cat(Uint8Array.of(options.length >> 2, flags), u16(proto), u32(vni << 8), options, inner);
 }
 
