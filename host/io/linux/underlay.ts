@@ -45,7 +45,8 @@ export class LinuxUnderlay implements Underlay {
   private readonly recvFlags: number;
   private readonly watch: FdWatch;
 
-  constructor(fds: LinuxUnderlay["fds"], port: number, recvFlags: number, buffers: LinuxUnderlay["buffers"]) {
+  /** `ownsFds: false` borrows the fds (a data-plane worker's): close() then only stops watching. */
+  constructor(fds: LinuxUnderlay["fds"], port: number, recvFlags: number, buffers: LinuxUnderlay["buffers"], private readonly ownsFds = true) {
     this.fds = fds;
     this.port = port;
     this.recvFlags = recvFlags;
@@ -111,6 +112,7 @@ export class LinuxUnderlay implements Underlay {
     if (this.isClosed) return;
     this.isClosed = true;
     this.watch.close();
+    if (!this.ownsFds) return;
     const n = loadNative();
     for (const fd of Object.values(this.fds)) if (fd >= 0) n.closeFd(fd);
   }
