@@ -29,7 +29,7 @@ import { ipBatch, netnsExists, linkExists, NetlinkError } from "./netlink.ts";
 import { PORT_HOST, PORT_UNDERLAY, RX_FLAG_CSUM_VERIFIED, DROP_REASONS, EVENTS } from "../wasm/abi.ts";
 import { parseCidr, parseIp, formatMac, randomMac, ipFamily } from "../net/addr.ts";
 import type * as P from "../control/protocol.ts";
-import type { Counters } from "../wasm/dataplane.ts";
+import type { Counters, RouteTarget } from "../wasm/dataplane.ts";
 import type { DatapathStats } from "./datapath.ts";
 import { LinuxTunDevice } from "../io/linux/tun.ts";
 import { LinuxUnderlay } from "../io/linux/underlay.ts";
@@ -468,6 +468,12 @@ export class Router {
   /** The batch loop's statistics: of the one Datapath, or summed over the workers. */
   datapathStats(): DatapathStats {
     return this.pool ? this.pool.stats() : this.datapath.stats;
+  }
+
+  /** Where each data plane would send a packet to `addr` now: one entry per worker, or the one local. */
+  lookups(addr: string): (RouteTarget | undefined)[] {
+    if (!this.pool) return [this.tables.dp.lookup(addr)];
+    return this.pool.perWorker((w) => w.call({ type: "lookup", addr }) ?? undefined);
   }
 
   /** Number of data-plane workers running (0: the batch loop runs on this thread). */
