@@ -92,7 +92,10 @@ async function runTest(o: Options, procs: ProcessTable, t: Topology, test: TestN
     }
     const cpu = w.stop();
     const c1 = await Promise.all(t.routers.map((r) => r.counters()));
-    const extra = { ...sample.extra, ...routerDeltas(c0, c1, t.routers.map((r) => r.name)) };
+    const extra: Record<string, number> = { ...sample.extra, ...routerDeltas(c0, c1, t.routers.map((r) => r.name)) };
+    // CPU cost of the routers (every thread: /proc/<pid>/stat utime+stime) per Gbit/s carried
+    const routerPct = Object.values(cpu.procs).reduce((s, v) => s + v, 0);
+    if (sample.unit === "Gbit/s" && sample.value > 0 && t.routers.length) extra.routerCoresPerGbit = Math.round((1000 * routerPct) / 100 / sample.value) / 1000;
     const quiet = cpu.foreign <= o.foreignMax;
     const rec: RunRecord = { round, impl: t.impl, test, value: sample.value, unit: sample.unit, extra, cpu, attempts: attempt, quiet };
     if (!best || cpu.foreign < best.cpu!.foreign) best = rec;

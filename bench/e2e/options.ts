@@ -5,7 +5,15 @@ import { parseArgs, one, UsageError } from "../../host/cli/args.ts";
 export const TESTS = ["tcp1", "tcp4", "udp64", "rtt"] as const;
 export type TestName = (typeof TESTS)[number];
 export const IMPLS = ["weft", "kernel-vxlan"] as const;
-export type Impl = (typeof IMPLS)[number];
+/** "weft" runs the routers with workers: 1; "weft-wN" with workers: N (--workers). */
+export type Impl = (typeof IMPLS)[number] | `weft-w${number}`;
+
+/** Data-plane workers of a Weft implementation name (1 for "weft"), undefined for the kernel. */
+export function workersOf(impl: Impl): number | undefined {
+  if (impl === "weft") return 1;
+  const m = /^weft-w(\d+)$/.exec(impl);
+  return m ? Number(m[1]) : undefined;
+}
 
 export interface Options {
   rounds: number;
@@ -49,6 +57,8 @@ export interface Options {
   weftOffload: boolean;
   /** Weft side: offloads.udpGso + udpGro on (UDP_SEGMENT sends, UDP_GRO receives on the underlay). Off by default. */
   weftUdpOffload: boolean;
+  /** Weft side: the worker counts measured, each its own implementation (weft, weft-w2, ...). */
+  workers: number[];
 }
 
 export const usage = `npm run bench:e2e -- [options]
@@ -76,7 +86,9 @@ Weft vs the kernel's VXLAN, pod -> pod across two nodes (namespaces), interleave
   --kernel-offload   kernel side: tx checksum offload back on on the underlay veth (as in the
                      kernel anchor; GSO super-packets stay whole to the far node)
   --weft-offload     Weft side: offloads.tun on (TAP vnet headers, TSO split, GRO coalescing)
-  --weft-udp-offload Weft side: offloads.udpGso and udpGro on (underlay UDP_SEGMENT / UDP_GRO)`;
+  --weft-udp-offload Weft side: offloads.udpGso and udpGro on (underlay UDP_SEGMENT / UDP_GRO)
+  --workers LIST     Weft side: data-plane worker counts, each measured as its own implementation
+                     in the same interleaved rounds: 1 = "weft", N = "weft-wN" (default 1)`;
 
 function num(a: ReturnType<typeof parseArgs>, name: string, def: number, min: number, max: number): number {
   const v = one(a, name, false);
@@ -92,6 +104,13 @@ function list<T extends string>(a: ReturnType<typeof parseArgs>, name: string, a
   const got = v.split(",").map((s) => s.trim()).filter(Boolean);
   for (const g of got) if (!all.includes(g as T)) throw new UsageError(`--${name}: unknown ${g} (known: ${all.join(", ")})`);
   return all.filter((x) => got.includes(x));
+}
+
+function workerList(v: string | undefined): number[] {
+  if (v === undefined) return [1];
+  const got = v.split(",").map((s) => s.trim()).filter(Boolean).map(Number);
+  if (got.length === 0 || got.some((n) => !Number.isInteger(n) || n < 1 || n > 64)) throw new UsageError(`--workers must list integers in 1..64, not ${v}`);
+  return [...new Set(got)];
 }
 
 export function parseOptions(argv: string[]): Options | "help" {
@@ -122,7 +141,10 @@ export function parseOptions(argv: string[]): Options | "help" {
     kernelOffload: a.flags.has("kernel-offload"),
     weftOffload: a.flags.has("weft-offload"),
     weftUdpOffload: a.flags.has("weft-udp-offload"),
+    workers: workerList(one(a, "workers", false)),
   };
+  // each worker count is its own Weft implementation, in place of "weft"
+  o.impls = impls.flatMap((i) => (i === "weft" ? o.workers.map((n): Impl => (n === 1 ? "weft" : `weft-w${n}`)) : [i]));
   if (o.tests.length === 0) throw new UsageError("--tests selects nothing");
   if (o.impls.length === 0) throw new UsageError("--impls selects nothing");
   return o;

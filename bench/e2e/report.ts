@@ -1,7 +1,7 @@
 // Aggregation (medians over rounds), the printed tables and the JSON document of bench:e2e.
 import type { CpuUse } from "./cpu.ts";
 import type { Impl, TestName } from "./options.ts";
-import { IMPLS, TESTS } from "./options.ts";
+import { TESTS } from "./options.ts";
 import { median, round } from "./stats.ts";
 
 /** One measurement: one implementation, one test, one round (the accepted attempt). */
@@ -40,6 +40,8 @@ export interface Target { rule: string; met: boolean; ratio?: number; deltaUs?: 
 export interface Report {
   results: Result[];
   ratios: Partial<Record<TestName, number>>;
+  /** Every Weft implementation's ratio to the kernel (weft, weft-w2, ...), measured in the same rounds. */
+  ratiosByImpl: Record<string, Partial<Record<TestName, number>>>;
   targets: Partial<Record<TestName, Target>>;
   meta: Record<string, unknown>;
   runs: RunRecord[];
@@ -50,10 +52,17 @@ function medianOf(records: RunRecord[], get: (r: RunRecord) => number | undefine
   return v.length ? median(v) : undefined;
 }
 
+/** The implementations in `runs`: weft, weft-wN (by N), then the kernel. */
+function implsOf(runs: { impl: Impl }[]): Impl[] {
+  const seen = [...new Set(runs.map((r) => r.impl))];
+  const rank = (i: Impl) => (i === "weft" ? 1 : i === "kernel-vxlan" ? 1e9 : Number(i.slice(6)));
+  return seen.sort((a, b) => rank(a) - rank(b));
+}
+
 export function aggregate(runs: RunRecord[], meta: Record<string, unknown>): Report {
   const results: Result[] = [];
   for (const test of TESTS) {
-    for (const impl of IMPLS) {
+    for (const impl of implsOf(runs)) {
       const ok = runs.filter((r) => r.impl === impl && r.test === test && r.value !== undefined);
       if (ok.length === 0) continue;
       const values = ok.map((r) => r.value!);
@@ -95,7 +104,14 @@ export function aggregate(runs: RunRecord[], meta: Record<string, unknown>): Rep
       targets.rtt = { rule: "weft p50 <= kernel p50 + 100 us", deltaUs: delta, met: delta <= 100, ...(delta > 100 ? { shortBy: `${round(delta - 100, 1)} us over` } : {}) };
     }
   }
-  return { results, ratios, targets, meta, runs };
+  const ratiosByImpl: Report["ratiosByImpl"] = {};
+  for (const impl of implsOf(results).filter((i) => i !== "kernel-vxlan")) {
+    for (const test of TESTS) {
+      const w = get(impl, test), k = get("kernel-vxlan", test);
+      if (w && k && k.value) (ratiosByImpl[impl] ??= {})[test] = round(w.value / k.value, 3);
+    }
+  }
+  return { results, ratios, ratiosByImpl, targets, meta, runs };
 }
 
 function share(ratio: number, goal: number, rule: string): Target {
@@ -120,7 +136,7 @@ function table(rows: string[][]): string {
 
 export function render(rep: Report): string {
   const out: string[] = [];
-  const impls = IMPLS.filter((i) => rep.results.some((r) => r.impl === i));
+  const impls = implsOf(rep.results);
   const head = ["test", ...impls.map((i) => `${i} median (min-max)`), "weft/kernel", "target"];
   const rows: string[][] = [head];
   for (const test of TESTS) {
@@ -141,6 +157,13 @@ export function render(rep: Report): string {
     rows.push([test, ...cells, ratio === undefined ? "-" : ratio.toFixed(3), tgt]);
   }
   out.push(table(rows));
+  const multi = Object.entries(rep.ratiosByImpl ?? {}).filter(([i]) => i !== "weft");
+  if (multi.length) {
+    out.push("", "ratios to the kernel, per Weft implementation (same rounds):");
+    for (const [impl, r] of [["weft", rep.ratiosByImpl.weft ?? {}] as const, ...multi]) {
+      out.push(`  ${impl.padEnd(8)} ${TESTS.map((t) => `${t} ${r[t]?.toFixed(3) ?? "-"}`).join("  ")}`);
+    }
+  }
   if (rep.results.some((r) => !r.quiet)) out.push("* at least one round ran while other processes used more than --foreign-max of the machine");
 
   const cpuRows: string[][] = [["impl / test", "usr %", "sys %", "softirq %", "idle %", "foreign % (max)", "routers (% of one CPU)", "extra"]];
@@ -149,7 +172,7 @@ export function render(rep: Report): string {
     const routers = Object.entries(c).filter(([k]) => k.startsWith("router ")).map(([k, v]) => `${k.slice(7)} ${v}`).join(", ");
     const ex: string[] = [];
     if (r.test === "udp64") ex.push(`loss ${r.lossPct}%`, `rcvbuf drops ${r.rcvbufErrors}`, `server pod rx ${fmt(r.serverPodRxPps as number, "pps")}pps`);
-    if (r.test.startsWith("tcp")) ex.push(`retrans ${r.retransmits}`);
+    if (r.test.startsWith("tcp")) ex.push(`retrans ${r.retransmits}`, ...(r.routerCoresPerGbit !== undefined ? [`router CPU ${r.routerCoresPerGbit} cores per Gbit/s`] : []));
     for (const n of ["n1", "n2"]) if (r[`${n}.avgBatch`] !== undefined) ex.push(`${n} batch ${r[`${n}.avgBatch`]}${r[`${n}.txDropped`] ? ` txDrop ${r[`${n}.txDropped`]}` : ""}${r[`${n}.drops`] ? ` drops ${r[`${n}.drops`]}` : ""}`);
     cpuRows.push([`${r.impl} ${r.test}`, String(c.usr ?? "-"), String(c.sys ?? "-"), String(c.softirq ?? "-"), String(c.idle ?? "-"), `${c.foreign ?? "-"} (${r.maxForeignPct})`, routers || "-", ex.join(", ")]);
   }

@@ -6,7 +6,7 @@
 // senders take turns over n1p1 and n1p2 (see measure.ts).
 import { randomBytes } from "node:crypto";
 import { Cluster, type ClusterPod } from "../../host/demo/cluster.ts";
-import type { Impl } from "./options.ts";
+import { workersOf, type Impl } from "./options.ts";
 import { ProcessTable, sleep } from "./procs.ts";
 import { WeftRouterProcess } from "./weft-router.ts";
 
@@ -53,8 +53,9 @@ export async function buildTopology(impl: Impl, procs: ProcessTable, dir: string
   const namespaces = [`${prefix}ul`, ...cluster.nodes.flatMap((n) => [n.ns, ...n.pods.map((p) => p.ns)])];
   const topo: Topology = { impl, cluster, client: cluster.pod("n1p1"), server: cluster.pod("n2p1"), clientNodePods: cluster.nodes[0]!.pods, routers, namespaces, close };
   try {
-    if (impl === "weft") {
-      for (const n of cluster.nodes) routers.push(await WeftRouterProcess.start(n, dir, procs, opts.nodeArgs ?? [], opts.weftOffload, opts.weftUdpOffload));
+    const workers = workersOf(impl);
+    if (workers !== undefined) {
+      for (const n of cluster.nodes) routers.push(await WeftRouterProcess.start(n, dir, procs, opts.nodeArgs ?? [], opts.weftOffload, workers, opts.weftUdpOffload));
     } else if (opts.kernelOffload) {
       for (const n of cluster.nodes) {
         const r = await procs.run(["ip", "netns", "exec", n.ns, "ethtool", "-K", "eth0", "tx", "on"], 10_000);

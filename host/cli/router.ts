@@ -11,8 +11,12 @@ SIGTERM / SIGINT stop it and remove every interface and route it made.`;
 export async function routerCommand(argv: string[]): Promise<number> {
   const a = parseArgs(argv);
   const cfg = loadNodeConfig(one(a, "config")!);
-  const running = await startRouterProcess(cfg);
+  let fatal: ((code: number) => void) | undefined;
+  const failed = new Promise<number>((resolve) => { fatal = resolve; });
+  // A data-plane worker died: the router already stopped and removed what it made.
+  const running = await startRouterProcess(cfg, { onFatal: () => fatal!(1) });
   return await new Promise<number>((resolve) => {
+    void failed.then(resolve);
     let stopping = false;
     const stop = (sig: string) => {
       if (stopping) return;

@@ -49,7 +49,15 @@ export interface NodeConfig {
    */
   offloads: { tun: boolean; udpGso: boolean; udpGro: boolean };
   limits: { maxPods: number; maxPeers: number; maxRoutes4: number; maxRoutes6: number };
+  /**
+   * Data-plane workers (docs/WORKERS.md): 1 = the batch loop on the main thread; N > 1 = N worker
+   * threads, each with its own Wasm instance, over multi-queue TAP/TUN and SO_REUSEPORT sockets.
+   */
+  workers: number;
 }
+
+/** Upper bound of `workers` (the kernel allows 256 TUN queues; more threads than cores only cost). */
+export const MAX_WORKERS = 64;
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -109,7 +117,7 @@ export function gatewayOf(c: Cidr): string {
 
 export function parseNodeConfig(raw: unknown): NodeConfig {
   if (!isObj(raw)) throw new ConfigError("(top)", "the configuration must be a mapping");
-  const known = new Set(["name", "encapsulation", "port", "vni", "vtepMac", "routerMac", "underlay", "podCIDRs", "clusterCIDRs", "gateway4", "gateway6", "mtu", "podMtu", "udpChecksum4", "icmp", "peers", "pods", "routes", "control", "metrics", "netns", "hostInterface", "offloads", "limits"]);
+  const known = new Set(["name", "encapsulation", "port", "vni", "vtepMac", "routerMac", "underlay", "podCIDRs", "clusterCIDRs", "gateway4", "gateway6", "mtu", "podMtu", "udpChecksum4", "icmp", "peers", "pods", "routes", "control", "metrics", "netns", "hostInterface", "offloads", "limits", "workers"]);
   for (const k of Object.keys(raw)) if (!known.has(k)) throw new ConfigError(k, `unknown field (known: ${[...known].join(", ")})`);
   const name = str(raw, "name", "");
   const encapsulation = str(raw, "encapsulation", "", "vxlan");
@@ -147,6 +155,7 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
     netns: optStr(raw, "netns", ""),
     hostInterface: str(raw, "hostInterface", "", "weft0"),
     offloads: parseOffloads(raw.offloads),
+    workers: int(raw, "workers", "", 1, 1, MAX_WORKERS),
     limits: {
       maxPods: int(lim, "maxPods", "limits.", 1024, 1, 65000), maxPeers: int(lim, "maxPeers", "limits.", 1024, 1, 65000),
       maxRoutes4: int(lim, "maxRoutes4", "limits.", 16384, 1, 1 << 22), maxRoutes6: int(lim, "maxRoutes6", "limits.", 16384, 1, 1 << 22),

@@ -7,7 +7,7 @@ import type { Router } from "./router.ts";
 const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
 
 export function renderMetrics(r: Router): string {
-  const k = r.tables.dp.counters();
+  const k = r.dataplaneCounters();
   const node = esc(r.config.name);
   const lines: string[] = [];
   const metric = (name: string, type: string, help: string) => { lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`); };
@@ -25,7 +25,7 @@ export function renderMetrics(r: Router): string {
     metric(m, "counter", help);
     for (const p of r.tables.peers.values()) lines.push(`${m}{node="${node}",peer="${esc(p.name)}"} ${k.peers[p.idx]![field]}`);
   }
-  const s = r.datapath.stats;
+  const s = r.datapathStats();
   metric("weft_batch_size", "histogram", "Packets per pipeline call.");
   const bounds = [1, 3, 7, 15, 31, 63, 127, 255, 256];
   let cum = 0;

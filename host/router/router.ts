@@ -11,6 +11,11 @@
 // - The underlay is one UDP port (8472 VXLAN, 6081 Geneve); the native layer presents datagrams
 //   as full IP packets and sends full IP packets (the pipeline sets the outer source port).
 // - Table changes run between batches: Node is single-threaded and the batch loop never awaits.
+// - `workers: N > 1` (docs/WORKERS.md): the batch loop runs in N worker threads, each with its
+//   own Wasm instance and one queue of every device (IFF_MULTI_QUEUE TAP/TUN, SO_REUSEPORT
+//   underlay sockets); this thread keeps the control plane, owns every fd, and replicates each
+//   table op to all workers (NodeTables' fan-out) before answering. A worker that dies or stops
+//   answering stops the router (onFatal), which removes everything it made.
 
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
@@ -24,16 +29,28 @@ import { ipBatch, netnsExists, linkExists, NetlinkError } from "./netlink.ts";
 import { PORT_HOST, PORT_UNDERLAY, RX_FLAG_CSUM_VERIFIED, DROP_REASONS, EVENTS } from "../wasm/abi.ts";
 import { parseCidr, parseIp, formatMac, randomMac, ipFamily } from "../net/addr.ts";
 import type * as P from "../control/protocol.ts";
+import type { Counters, RouteTarget } from "../wasm/dataplane.ts";
+import type { DatapathStats } from "./datapath.ts";
+import { LinuxTunDevice } from "../io/linux/tun.ts";
+import { LinuxUnderlay } from "../io/linux/underlay.ts";
+import { WorkerPool } from "./workers/pool.ts";
+import type { PortQueue } from "./workers/messages.ts";
 
 export class RouterOpError extends Error {
   constructor(readonly code: P.RouterErrorCode, message: string) { super(message); this.name = "RouterOpError"; }
 }
 
-interface Attachment extends P.PodAttachment { tap: TunDevice; tapName: string; key: string; mtu: number }
+/** `taps`: one fd per data-plane worker (queues of one multi-queue TAP); `tap` = taps[0]. */
+interface Attachment extends P.PodAttachment { tap: TunDevice; taps: TunDevice[]; tapName: string; key: string; mtu: number }
 
 export interface RouterOptions {
   /** Log sink (default: stderr lines). */
   log?: (msg: string) => void;
+  /**
+   * The router stopped itself because a data-plane worker died or stopped answering (it has
+   * already removed its interfaces). Default: nothing beyond the log line.
+   */
+  onFatal?: (e: Error) => void;
 }
 
 export class Router {
@@ -43,16 +60,23 @@ export class Router {
   private readonly attachments = new Map<string, Attachment>();
   private readonly staticRoutes = new Map<string, P.AddRouteArgs["target"]>();
   private hostTun?: TunDevice;
+  private hostQueues: TunDevice[] = [];
+  /** Data-plane workers (config.workers > 1), from start() to stop(). */
+  private pool?: WorkerPool;
+  private stopping = false;
   /** Routes installed on the host TUN (CIDR text), to remove the ones that no longer apply. */
   private readonly hostRoutes = new Set<string>();
   private underlay?: Underlay;
+  private underlays: Underlay[] = [];
   private started = false;
   private startedAt = 0;
   private readonly log: (msg: string) => void;
   private services: { close(): Promise<void> }[] = [];
+  private readonly onFatal?: (e: Error) => void;
 
   constructor(config: NodeConfig, opts: RouterOptions = {}) {
     this.config = config;
+    this.onFatal = opts.onFatal;
     this.log = opts.log ?? ((m) => process.stderr.write(`weft[${config.name}]: ${m}\n`));
     this.tables = NodeTables.create(config);
     this.datapath = new Datapath(this.tables.dp);
@@ -69,34 +93,93 @@ export class Router {
   /** Opens the host TUN and the underlay and starts moving packets. Undone entirely on failure. */
   async start(): Promise<void> {
     if (this.started) return;
-    const undo: (() => void)[] = [];
+    const undo: (() => void | Promise<void>)[] = [];
+    const c = this.config;
     try {
+      if (c.workers > 1) {
+        this.stopping = false;
+        const pool = await WorkerPool.start({
+          count: c.workers, limits: this.dataplaneLimits(), snapshot: () => this.tables.fanout.mirror.snapshot(),
+          onFailure: (worker, e) => this.workerFailed(worker, e),
+        });
+        this.pool = pool;
+        for (const w of pool.workers) this.tables.fanout.addReplica(w);
+        undo.push(() => this.closePool());
+      }
       this.openHostPort();
-      undo.push(() => { this.datapath.removePort(PORT_HOST); this.hostTun?.close(); this.hostTun = undefined; });
-      const c = this.config;
-      this.underlay = openUnderlay({
-        port: c.port, ipv4: c.underlay.ipv4 ?? false, ipv6: c.underlay.ipv6 ?? false, netns: this.nsPath,
-        udpGso: c.offloads.udpGso, udpGro: c.offloads.udpGro,
-      });
-      undo.push(() => { this.datapath.removePort(PORT_UNDERLAY); this.underlay?.close(); this.underlay = undefined; });
-      const udp = this.underlay.udpOffloads?.();
+      undo.push(() => { this.removePortQueues(PORT_HOST); for (const q of this.hostQueues) q.close(); this.hostQueues = []; this.hostTun = undefined; });
+      // One receive socket per worker on the same port (SO_REUSEPORT): the kernel hashes the
+      // 4-tuple, so the datagrams of one tunnel flow (one outer source port) reach one worker.
+      const reusePort = c.workers > 1;
+      undo.push(() => { this.removePortQueues(PORT_UNDERLAY); for (const u of this.underlays) u.close(); this.underlays = []; this.underlay = undefined; });
+      for (let i = 0; i < c.workers; i++) {
+        // With workers the GSO sender of underlay 0 is the start-up probe; each worker opens its own.
+        this.underlays.push(openUnderlay({ port: c.port, ipv4: c.underlay.ipv4 ?? false, ipv6: c.underlay.ipv6 ?? false, netns: this.nsPath, reusePort,
+          udpGso: c.offloads.udpGso && i === 0, udpGro: c.offloads.udpGro,
+        }));
+      }
+      this.underlay = this.underlays[0];
+      const udp = this.underlay!.udpOffloads?.();
       for (const [name, o] of Object.entries(udp ?? {})) if (o.requested) this.log(`underlay UDP ${name.toUpperCase()}: ${o.active ? "on" : `off (${o.reason})`}`);
       // The kernel verified the UDP checksum of every datagram a UDP socket hands us.
-      this.datapath.addPort(PORT_UNDERLAY, this.underlay, "underlay", RX_FLAG_CSUM_VERIFIED);
-      this.datapath.start();
+      this.addPortQueues(PORT_UNDERLAY, this.underlays, "underlay", RX_FLAG_CSUM_VERIFIED);
+      if (this.pool) this.pool.startAll();
+      else this.datapath.start();
       this.started = true;
       this.startedAt = Date.now();
-      this.log(`started: ${c.encapsulation} port ${c.port} vni ${c.vni}, pod CIDRs ${c.podCIDRs.join(" ")}, ${this.tables.peers.size} peers`);
+      this.log(`started: ${c.encapsulation} port ${c.port} vni ${c.vni}, pod CIDRs ${c.podCIDRs.join(" ")}, ${this.tables.peers.size} peers` +
+        (this.pool ? `, ${this.pool.size} data-plane workers` : ""));
     } catch (e) {
-      for (const u of undo.reverse()) { try { u(); } catch { /* best effort */ } }
+      for (const u of undo.reverse()) { try { await u(); } catch { /* best effort */ } }
       throw e;
     }
   }
 
+  private dataplaneLimits() {
+    return { ...this.config.limits, offload: this.config.offloads.tun ? {} : undefined };
+  }
+
+  /** Gives a port's queues to the data path: the one local Datapath, or queue i to worker i. */
+  private addPortQueues(port: number, queues: (TunDevice | Underlay)[], name: string, rxFlags = 0, offload?: OffloadPort): void {
+    if (!this.pool) { this.datapath.addPort(port, queues[0]!, name, rxFlags, offload); return; }
+    // A worker's underlay queue sends with a GSO sender of its own when the start-up probe said yes.
+    const gsoOn = port === PORT_UNDERLAY && !!this.underlay?.udpOffloads?.().gso.active;
+    const gso = gsoOn ? { netns: this.nsPath ?? "", sndbuf: 8 << 20, mark: 0 } : undefined;
+    this.pool.addPort(port, queues.map((q) => queueOf(q, gso)), name, rxFlags, offload);
+  }
+
+  /** After this returns no data path uses the port's fds any more: they may be closed. */
+  private removePortQueues(port: number): void {
+    this.datapath.removePort(port);
+    this.pool?.removePort(port);
+  }
+
+  private async closePool(): Promise<void> {
+    const pool = this.pool;
+    if (!pool) return;
+    this.stopping = true;
+    this.pool = undefined;
+    for (const w of pool.workers) this.tables.fanout.removeReplica(w.name);
+    await pool.close();
+  }
+
+  /** A worker died or stopped answering: report it and stop the whole router cleanly. */
+  private workerFailed(worker: string, e: Error): void {
+    if (this.stopping) return;
+    this.log(`data-plane ${e.message}; stopping the router`);
+    queueMicrotask(() => {
+      if (this.stopping) return;
+      this.tables.fanout.removeReplica(worker);
+      this.stop().then(() => this.onFatal?.(e), (e2) => { this.log(`stop after worker failure: ${(e2 as Error).message}`); this.onFatal?.(e); });
+    });
+  }
+
   private openHostPort(): void {
     const c = this.config;
-    const { dev: tun, offload } = this.openDevice("tun", c.hostInterface, this.nsPath);
+    const { devs, offload } = this.openDevice("tun", c.hostInterface, this.nsPath);
+    const tun = devs[0]!;
     this.hostTun = tun;
+    this.hostQueues = devs;
     const cmds = [`link set dev ${tun.name} mtu ${c.mtu.host} up`];
     if (c.gateway4) cmds.push(`addr add ${c.gateway4}/32 dev ${tun.name}`);
     if (c.gateway6) cmds.push(`addr add ${c.gateway6}/128 dev ${tun.name} nodad`);
@@ -109,13 +192,14 @@ export class Router {
     }
     try {
       ipBatch(this.netns, cmds);
+      this.addPortQueues(PORT_HOST, devs, "host", 0, offload);
     } catch (e) {
       this.hostRoutes.clear();
-      tun.close();
+      for (const q of devs) q.close();
       this.hostTun = undefined;
+      this.hostQueues = [];
       throw e;
     }
-    this.datapath.addPort(PORT_HOST, tun, "host", 0, offload);
   }
 
   /** Cluster CIDRs if configured, else our pod CIDRs and every peer's. */
@@ -128,16 +212,20 @@ export class Router {
   /** Stops the data path and removes every interface and route the router made. */
   async stop(): Promise<void> {
     this.datapath.stop();
+    // Workers first: once they are gone nothing but this thread touches the fds.
+    await this.closePool();
     for (const s of this.services.splice(0)) { try { await s.close(); } catch { /* ignore */ } }
     for (const a of [...this.attachments.values()]) {
       try { this.removeAttachment(a); } catch (e) { this.log(`stop: detach ${a.key}: ${(e as Error).message}`); }
     }
     this.datapath.removePort(PORT_UNDERLAY);
-    this.underlay?.close();
+    for (const u of this.underlays) u.close();
+    this.underlays = [];
     this.underlay = undefined;
     this.datapath.removePort(PORT_HOST);
     // Closing a non-persistent TUN deletes the device, and with it its addresses and routes.
-    this.hostTun?.close();
+    for (const q of this.hostQueues) q.close();
+    this.hostQueues = [];
     this.hostTun = undefined;
     this.hostRoutes.clear();
     if (this.started) this.log("stopped");
@@ -149,20 +237,38 @@ export class Router {
    * (CSUM, TSO4, TSO6, TSO_ECN; never UFO/USO) are tried first; a kernel that refuses gets a
    * plain device instead (the fallback the offloads issue asks for).
    */
-  private openDevice(kind: "tap" | "tun", name: string, netns: string | undefined): { dev: TunDevice; offload?: OffloadPort } {
+  private openDevice(kind: "tap" | "tun", name: string, netns: string | undefined): { devs: TunDevice[]; offload?: OffloadPort } {
     if (this.config.offloads.tun && this.tables.dp.offload) {
-      let dev: TunDevice | undefined;
       try {
-        dev = openTun({ kind, name, netns, vnetHdr: true });
         const n = loadNative();
-        n.tunSetOffload((dev as unknown as { fd: number }).fd, n.TUN_F.CSUM! | n.TUN_F.TSO4! | n.TUN_F.TSO6! | n.TUN_F.TSO_ECN!);
-        return { dev, offload: { l3Off: kind === "tap" ? 14 : 0 } };
+        const devs = this.openQueues(kind, name, netns, true, (d) =>
+          n.tunSetOffload((d as unknown as { fd: number }).fd, n.TUN_F.CSUM! | n.TUN_F.TSO4! | n.TUN_F.TSO6! | n.TUN_F.TSO_ECN!));
+        return { devs, offload: { l3Off: kind === "tap" ? 14 : 0 } };
       } catch (e) {
-        dev?.close();
         this.log(`${kind} ${name}: offloads refused (${(e as Error).message}); plain packets`);
       }
     }
-    return { dev: openTun({ kind, name, netns }) };
+    return { devs: this.openQueues(kind, name, netns, false) };
+  }
+
+  /**
+   * One fd per data-plane worker: with workers > 1 the device is IFF_MULTI_QUEUE and each open
+   * of its name attaches one more queue (the kernel keeps a flow on one queue). All or none.
+   */
+  private openQueues(kind: "tap" | "tun", name: string, netns: string | undefined, vnetHdr: boolean, setup?: (d: TunDevice) => void): TunDevice[] {
+    const n = this.config.workers;
+    const devs: TunDevice[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        const d = openTun({ kind, name: i === 0 ? name : devs[0]!.name, netns, vnetHdr: vnetHdr || undefined, multiQueue: n > 1 || undefined });
+        devs.push(d);
+        setup?.(d);
+      }
+    } catch (e) {
+      for (const d of devs) d.close();
+      throw e;
+    }
+    return devs;
   }
 
   /** Registers something to close on stop (control server, metrics). */
@@ -205,8 +311,9 @@ export class Router {
     try {
       // The TAP is created right inside the pod's namespace under its final name (the native
       // layer enters the namespace for the open): no move, no rename. Its fd stays with us.
-      const { dev: tap, offload } = this.openDevice("tap", tapName, args.netns.includes("/") ? args.netns : `/var/run/netns/${args.netns}`);
-      undo.push(() => tap.close()); // closing the last fd deletes the device, wherever it is
+      const { devs: taps, offload } = this.openDevice("tap", tapName, args.netns.includes("/") ? args.netns : `/var/run/netns/${args.netns}`);
+      const tap = taps[0]!;
+      undo.push(() => { for (const t of taps) t.close(); }); // closing the last fd deletes the device, wherever it is
       const cmds = [
         `link set dev ${args.ifName} address ${mac} mtu ${mtu}`,
         `link set dev ${args.ifName} up`,
@@ -223,10 +330,10 @@ export class Router {
       ipBatch(args.netns, cmds);
       const pod = this.tables.attachPod({ name: key, mac, ipv4, ipv6 });
       undo.push(() => this.tables.detachPod(key));
-      this.datapath.addPort(pod.port, tap, `pod:${key}`, 0, offload);
+      this.addPortQueues(pod.port, taps, `pod:${key}`, 0, offload);
       const a: Attachment = {
         containerId: args.containerId, ifName: args.ifName, netns: args.netns, network: args.network,
-        ipv4: ipv4 ? `${ipv4}/32` : undefined, ipv6: ipv6 ? `${ipv6}/128` : undefined, mac, port: pod.port, tap, tapName, key, mtu,
+        ipv4: ipv4 ? `${ipv4}/32` : undefined, ipv6: ipv6 ? `${ipv6}/128` : undefined, mac, port: pod.port, tap, taps, tapName, key, mtu,
       };
       this.attachments.set(key, a);
       void routes;
@@ -248,10 +355,10 @@ export class Router {
   }
 
   private removeAttachment(a: Attachment): void {
-    this.datapath.removePort(a.port);
+    this.removePortQueues(a.port);
     this.tables.detachPod(a.key);
-    // Closing the TAP fd deletes the device, inside the pod's namespace too.
-    a.tap.close();
+    // Closing the TAP fds deletes the device, inside the pod's namespace too.
+    for (const t of a.taps) t.close();
     this.attachments.delete(a.key);
   }
 
@@ -263,7 +370,7 @@ export class Router {
   }
 
   listPods(): P.ListPodsResult {
-    return { pods: [...this.attachments.values()].map(({ tap: _t, tapName: _n, key: _k, mtu: _m, ...rest }) => rest) };
+    return { pods: [...this.attachments.values()].map(({ tap: _t, taps: _q, tapName: _n, key: _k, mtu: _m, ...rest }) => rest) };
   }
 
   // ---- peers and routes ----------------------------------------------------------------------
@@ -361,9 +468,32 @@ export class Router {
     };
   }
 
-  /** Flat counters: drop.<Reason>, event.<name>, port.<name>.<counter>, peer.<name>.<counter>, datapath.<stat>. */
+  /** The Wasm counters: of the one data plane, or summed over the workers. */
+  dataplaneCounters(): Counters {
+    return this.pool ? this.pool.counters() : this.tables.dp.counters();
+  }
+
+  /** The batch loop's statistics: of the one Datapath, or summed over the workers. */
+  datapathStats(): DatapathStats {
+    return this.pool ? this.pool.stats() : this.datapath.stats;
+  }
+
+  /** Where each data plane would send a packet to `addr` now: one entry per worker, or the one local. */
+  lookups(addr: string): (RouteTarget | undefined)[] {
+    if (!this.pool) return [this.tables.dp.lookup(addr)];
+    return this.pool.perWorker((w) => w.call({ type: "lookup", addr }) ?? undefined);
+  }
+
+  /** Number of data-plane workers running (0: the batch loop runs on this thread). */
+  get workerCount(): number { return this.pool?.size ?? 0; }
+
+  /**
+   * Flat counters: drop.<Reason>, event.<name>, port.<name>.<counter>, peer.<name>.<counter>,
+   * datapath.<stat> (summed over the workers), and with workers > 1 worker.<i>.packets_in,
+   * worker.<i>.batches, worker.<i>.port.<name>.rx_packets / tx_packets.
+   */
   counters(): P.CountersResult {
-    const k = this.tables.dp.counters();
+    const k = this.dataplaneCounters();
     const out: Record<string, number> = {};
     for (const r of DROP_REASONS) if (r !== "None") out[`drop.${r}`] = Number(k.drops[r]);
     for (const e of EVENTS) out[`event.${e}`] = Number(k.events[e]);
@@ -379,7 +509,18 @@ export class Router {
       out[`peer.${p.name}.rx_packets`] = Number(pc.rxPackets); out[`peer.${p.name}.rx_bytes`] = Number(pc.rxBytes);
       out[`peer.${p.name}.tx_packets`] = Number(pc.txPackets); out[`peer.${p.name}.tx_bytes`] = Number(pc.txBytes);
     }
-    const s = this.datapath.stats;
+    const s = this.datapathStats();
+    if (this.pool) {
+      // Per worker: how the load spread (a flow stays on one worker).
+      const perWorker = this.pool.perWorker((w) => ({ i: w.index, k: w.call({ type: "counters" }), s: w.call({ type: "stats" }) }));
+      for (const { i, k: wk, s: ws } of perWorker) {
+        out[`worker.${i}.packets_in`] = ws.packetsIn; out[`worker.${i}.batches`] = ws.batches;
+        for (const [port, name] of names) {
+          out[`worker.${i}.port.${name}.rx_packets`] = Number(wk.ports[port]!.rxPackets);
+          out[`worker.${i}.port.${name}.tx_packets`] = Number(wk.ports[port]!.txPackets);
+        }
+      }
+    }
     out["datapath.batches"] = s.batches; out["datapath.packets_in"] = s.packetsIn; out["datapath.packets_out"] = s.packetsOut;
     out["datapath.tx_dropped"] = s.txDropped; out["datapath.tx_no_port"] = s.txNoPort;
     out["datapath.super_packets_in"] = s.superPacketsIn; out["datapath.segments_out"] = s.segmentsOut;
@@ -394,12 +535,32 @@ export class Router {
     if (!u) return {};
     const st = u.udpOffloads?.();
     const io = u.stats;
+    const sum = { gsoActive: st?.gso.active ? 1 : 0, gsoSends: io.gsoSends, gsoSegments: io.gsoSegments, gsoFallbacks: io.gsoFallbacks, groDatagrams: io.groDatagrams, groSegments: io.groSegments };
+    if (this.pool) {
+      // The workers send and receive (each with its own GSO sender and GRO states): sum theirs.
+      for (const k of Object.keys(sum) as (keyof typeof sum)[]) if (k !== "gsoActive") sum[k] = 0;
+      for (const w of this.pool.perWorker((w) => w.call({ type: "underlayStats" }))) {
+        if (!w) continue;
+        sum.gsoActive = Math.min(sum.gsoActive, w.gsoActive ?? 0);
+        sum.gsoSends += w.gsoSends ?? 0; sum.gsoSegments += w.gsoSegments ?? 0; sum.gsoFallbacks += w.gsoFallbacks ?? 0;
+        sum.groDatagrams += w.groDatagrams ?? 0; sum.groSegments += w.groSegments ?? 0;
+      }
+    }
     return {
-      "underlay.udp_gso_active": st?.gso.active ? 1 : 0, "underlay.udp_gro_active": st?.gro.active ? 1 : 0,
-      "underlay.gso_sends": io.gsoSends, "underlay.gso_segments": io.gsoSegments, "underlay.gso_fallbacks": io.gsoFallbacks,
-      "underlay.gro_datagrams": io.groDatagrams, "underlay.gro_segments": io.groSegments,
+      "underlay.udp_gso_active": sum.gsoActive, "underlay.udp_gro_active": st?.gro.active ? 1 : 0,
+      "underlay.gso_sends": sum.gsoSends, "underlay.gso_segments": sum.gsoSegments, "underlay.gso_fallbacks": sum.gsoFallbacks,
+      "underlay.gro_datagrams": sum.groDatagrams, "underlay.gro_segments": sum.groSegments,
     };
   }
+}
+
+function queueOf(d: TunDevice | Underlay, gso?: { netns: string; sndbuf: number; mark: number }): PortQueue {
+  if (d instanceof LinuxUnderlay) {
+    const gro = d.udpOffloads().gro.active;
+    return { kind: "underlay", fds: { ...d.fds }, port: d.port, udp: { gso, gro4: gro && d.fds.rx4 >= 0, gro6: gro && d.fds.rx6 >= 0 } };
+  }
+  if (d instanceof LinuxTunDevice) return { kind: d.kind, fd: d.fd, name: d.name };
+  throw new Error("data-plane workers need Linux devices (fds); fakes run with workers: 1");
 }
 
 function viaToTarget(via: string): P.AddRouteArgs["target"] {

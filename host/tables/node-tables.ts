@@ -6,6 +6,7 @@ import { Dataplane, type NodeDataplaneConfig, type RouteTarget } from "../wasm/d
 import { PORT_HOST, PORT_UNDERLAY, PORT_POD_BASE } from "../wasm/abi.ts";
 import type { NodeConfig, PeerConfig, PodConfig, RouteConfig } from "../config/node-config.ts";
 import { parseCidr } from "../net/addr.ts";
+import { TableFanout, localReplica } from "./fanout.ts";
 
 export class TableError extends Error {
   constructor(message: string) { super(message); this.name = "TableError"; }
@@ -28,11 +29,18 @@ export class NodeTables {
   readonly peers = new Map<string, ActivePeer>();
   readonly routes = new Map<string, RouteConfig>();
 
+  /**
+   * Every Wasm table change goes through here: applied to `dp` (replica 0) and to the replicas
+   * added later (data-plane workers), all or none (host/tables/fanout.ts).
+   */
+  readonly fanout: TableFanout;
+
   constructor(readonly dp: Dataplane, readonly config: NodeConfig) {
-    dp.configure(dataplaneConfigOf(config));
+    this.fanout = new TableFanout([localReplica(dp)]);
+    this.fanout.apply({ op: "configure", config: dataplaneConfigOf(config) });
     // The gateways are the node's own addresses: traffic to them goes to the host port.
-    if (config.gateway4) dp.addRoute(`${config.gateway4}/32`, { kind: "host" });
-    if (config.gateway6) dp.addRoute(`${config.gateway6}/128`, { kind: "host" });
+    if (config.gateway4) this.fanout.apply({ op: "addRoute", cidr: parseCidr(`${config.gateway4}/32`).text, target: { kind: "host" } });
+    if (config.gateway6) this.fanout.apply({ op: "addRoute", cidr: parseCidr(`${config.gateway6}/128`).text, target: { kind: "host" } });
     for (const p of config.peers) this.addPeer(p);
     for (const p of config.pods) this.attachPod(p);
     for (const r of config.routes) this.addRoute(r);
@@ -55,7 +63,7 @@ export class NodeTables {
       if (pod.port !== undefined && p.port === pod.port) throw new TableError(`pod ${pod.name}: port ${pod.port} already used by pod ${p.name}`);
     }
     const port = pod.port ?? this.freePort();
-    this.dp.attachPod(port, pod);
+    this.fanout.apply({ op: "attachPod", port, pod: { mac: pod.mac, ipv4: pod.ipv4, ipv6: pod.ipv6 } });
     const a = { ...pod, port };
     this.pods.set(pod.name, a);
     return a;
@@ -64,7 +72,7 @@ export class NodeTables {
   detachPod(name: string): boolean {
     const p = this.pods.get(name);
     if (!p) return false;
-    this.dp.detachPod(p.port);
+    this.fanout.apply({ op: "detachPod", port: p.port });
     this.pods.delete(name);
     return true;
   }
@@ -82,11 +90,11 @@ export class NodeTables {
     const idx = this.freePeerIndex();
     const added: string[] = [];
     try {
-      this.dp.setPeer(idx, peer);
-      for (const c of peer.podCIDRs) { this.dp.addRoute(c, { kind: "peer", peer: idx }); added.push(c); }
+      this.fanout.apply({ op: "setPeer", idx, peer: { vtepMac: peer.vtepMac, underlay: peer.underlay } });
+      for (const c of peer.podCIDRs) { this.fanout.apply({ op: "addRoute", cidr: parseCidr(c).text, target: { kind: "peer", peer: idx } }); added.push(c); }
     } catch (e) {
-      for (const c of added) this.dp.removeRoute(c);
-      this.dp.removePeer(idx);
+      for (const c of added) this.fanout.apply({ op: "removeRoute", cidr: parseCidr(c).text });
+      this.fanout.apply({ op: "removePeer", idx });
       if (old) this.addPeer(old);
       throw e;
     }
@@ -98,8 +106,8 @@ export class NodeTables {
   removePeer(name: string): boolean {
     const p = this.peers.get(name);
     if (!p) return false;
-    for (const c of p.podCIDRs) this.dp.removeRoute(c);
-    this.dp.removePeer(p.idx);
+    for (const c of p.podCIDRs) this.fanout.apply({ op: "removeRoute", cidr: parseCidr(c).text });
+    this.fanout.apply({ op: "removePeer", idx: p.idx });
     this.peers.delete(name);
     return true;
   }
@@ -119,13 +127,13 @@ export class NodeTables {
 
   addRoute(r: RouteConfig): void {
     const c = parseCidr(r.dst);
-    this.dp.addRoute(c, this.targetOf(r.via));
+    this.fanout.apply({ op: "addRoute", cidr: c.text, target: this.targetOf(r.via) });
     this.routes.set(c.text, { dst: c.text, via: r.via });
   }
 
   removeRoute(dst: string): boolean {
     const c = parseCidr(dst);
-    const ok = this.dp.removeRoute(c);
+    const ok = this.fanout.apply({ op: "removeRoute", cidr: c.text });
     this.routes.delete(c.text);
     return ok;
   }

@@ -24,7 +24,11 @@ export class LinuxTunDevice implements TunDevice {
   private fdOrClosed: number;
   private readonly watch: FdWatch;
 
-  constructor(fd: number, name: string, kind: TunKind) {
+  /**
+   * `ownsFd: false` borrows `fd` (a data-plane worker's queue; the main thread opened it and
+   * closes it): close() then only stops watching it.
+   */
+  constructor(fd: number, name: string, kind: TunKind, private readonly ownsFd = true) {
     this.fdOrClosed = fd;
     this.name = name;
     this.kind = kind;
@@ -70,7 +74,7 @@ export class LinuxTunDevice implements TunDevice {
     if (fd < 0) return;
     this.fdOrClosed = -1;
     this.watch.close();  // stop polling before the fd number can be reused
-    loadNative().closeFd(fd);
+    if (this.ownsFd) loadNative().closeFd(fd);
   }
 }
 

@@ -86,7 +86,8 @@ export class LinuxUnderlay implements Underlay {
   private readCb: (() => void) | null = null;
   private pendingKick?: NodeJS.Immediate;
 
-  constructor(fds: LinuxUnderlay["fds"], port: number, recvFlags: number, buffers: LinuxUnderlay["buffers"], udp?: UdpOffloadSetup) {
+  /** `ownsFds: false` borrows the fds (a data-plane worker's): close() then only stops watching (and closes its own GSO sender). */
+  constructor(fds: LinuxUnderlay["fds"], port: number, recvFlags: number, buffers: LinuxUnderlay["buffers"], udp?: UdpOffloadSetup, private readonly ownsFds = true) {
     this.fds = fds;
     this.port = port;
     this.recvFlags = recvFlags;
@@ -200,6 +201,7 @@ export class LinuxUnderlay implements Underlay {
     this.watch.close();
     const n = loadNative();
     if (this.udp.gsoId >= 0) n.gsoClose(this.udp.gsoId);
+    if (!this.ownsFds) return;
     for (const fd of Object.values(this.fds)) if (fd >= 0) n.closeFd(fd);
   }
 }
@@ -256,4 +258,31 @@ export function openUnderlay(opts: UnderlayOptions = {}): LinuxUnderlay {
     throw IoError.from(e, `open underlay :${port}`);
   }
   return new LinuxUnderlay(fds, bound, opts.v6ZeroChecksum ? n.RECV.V6_ZERO_CSUM : 0, buffers, udp);
+}
+
+/** What a borrowed underlay queue needs to set up its own UDP offload state (see borrowUnderlay). */
+export interface BorrowedUdpOffloads {
+  /** Open a GSO sender of its own (GSO senders are per thread) in this namespace ("" = the caller's). */
+  gso?: { netns: string; sndbuf: number; mark: number };
+  /** UDP_GRO is on for the IPv4 / IPv6 receive socket: keep a GRO state for it. */
+  gro4: boolean;
+  gro6: boolean;
+}
+
+/**
+ * An underlay over fds another thread opened and owns (one SO_REUSEPORT queue of a data-plane
+ * worker), with UDP offload state of its own: the GSO sender is per thread, and a GRO state holds
+ * the segments of one socket's coalesced datagram between reads.
+ */
+export function borrowUnderlay(fds: LinuxUnderlay["fds"], port: number, offloads?: BorrowedUdpOffloads): LinuxUnderlay {
+  const n = loadNative();
+  const udp: UdpOffloadSetup = { gsoId: -1, gsoProbeErrno: 0, groRequested: !!(offloads?.gro4 || offloads?.gro6), groErrno: 0, sendFlags: 0 };
+  if (offloads?.gro4 && fds.rx4 >= 0) udp.gro4 = new Uint8Array(n.GRO_STATE_BYTES);
+  if (offloads?.gro6 && fds.rx6 >= 0) udp.gro6 = new Uint8Array(n.GRO_STATE_BYTES);
+  if (offloads?.gso) {
+    const g = n.gsoOpen(offloads.gso.netns, offloads.gso.sndbuf, offloads.gso.mark, 64);
+    udp.gsoId = g.id;
+    udp.gsoProbeErrno = g.probeErrno;
+  }
+  return new LinuxUnderlay(fds, port, 0, { rcvbuf: 0, sndbuf: 0 }, udp, false);
 }

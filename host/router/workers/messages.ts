@@ -1,0 +1,44 @@
+// What the main thread and a data-plane worker say to each other (structured clone). Requests go
+// over a dedicated MessagePort and are answered in order; the main thread waits for each answer
+// synchronously (Atomics.wait on a shared counter + receiveMessageOnPort, see pool.ts), so a
+// table change is on every worker before the control request that made it is answered.
+import type { MessagePort } from "node:worker_threads";
+import type { TableOp } from "../../tables/fanout.ts";
+import type { Counters, DataplaneLimits, RouteTarget } from "../../wasm/dataplane.ts";
+import type { DatapathStats, OffloadPort } from "../datapath.ts";
+import type { BorrowedUdpOffloads } from "../../io/linux/underlay.ts";
+
+/** One queue of a port, as fds the main thread opened and owns (the worker borrows them). */
+export type PortQueue =
+  | { kind: "tun" | "tap"; fd: number; name: string }
+  | { kind: "underlay"; fds: { rx4: number; rx6: number; tx4: number; tx6: number }; port: number; udp?: BorrowedUdpOffloads };
+
+export type WorkerRequest =
+  | { type: "table"; op: TableOp }
+  | { type: "addPort"; port: number; queue: PortQueue; name: string; rxFlags: number; offload?: OffloadPort }
+  | { type: "removePort"; port: number }
+  | { type: "start" }
+  | { type: "stop" }
+  | { type: "counters" }
+  | { type: "stats" }
+  | { type: "underlayStats" }
+  | { type: "lookup"; addr: string };
+
+export type WorkerResult = {
+  table: boolean; addPort: null; removePort: boolean; start: null; stop: null;
+  counters: Counters; stats: DatapathStats; underlayStats: Record<string, number> | null; lookup: RouteTarget | null;
+};
+
+export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+
+export interface WorkerInit {
+  index: number;
+  limits: DataplaneLimits;
+  /** Int32Array view: [0] replies posted (Atomics.notify), [1] non-zero once the worker is dying. */
+  signal: SharedArrayBuffer;
+  port: MessagePort;
+}
+
+/** Signal slots. */
+export const SIG_REPLIES = 0;
+export const SIG_DEAD = 1;

@@ -1,0 +1,78 @@
+// A data-plane worker thread: its own Wasm Dataplane and Datapath over one queue of every port
+// (fds borrowed from the main thread). It runs the batch loop from its own libuv event loop and
+// answers the main thread's requests (table ops, ports, counters) between batches.
+import { parentPort, workerData } from "node:worker_threads";
+import { Dataplane } from "../../wasm/dataplane.ts";
+import { applyTableOp } from "../../tables/fanout.ts";
+import { Datapath } from "../datapath.ts";
+import { PORT_UNDERLAY } from "../../wasm/abi.ts";
+import { LinuxTunDevice } from "../../io/linux/tun.ts";
+import { borrowUnderlay, type LinuxUnderlay } from "../../io/linux/underlay.ts";
+import type { PacketBatchIO } from "../../io/types.ts";
+import { SIG_DEAD, SIG_REPLIES, type PortQueue, type WorkerInit, type WorkerReply, type WorkerRequest } from "./messages.ts";
+
+const init = workerData as WorkerInit;
+const signal = new Int32Array(init.signal);
+const port = init.port;
+
+function die(e: unknown): never {
+  Atomics.store(signal, SIG_DEAD, 1);
+  Atomics.notify(signal, SIG_REPLIES);
+  throw e;
+}
+process.on("uncaughtException", (e) => { Atomics.store(signal, SIG_DEAD, 1); Atomics.notify(signal, SIG_REPLIES); throw e; });
+
+let dp: Dataplane;
+let datapath: Datapath;
+try {
+  dp = Dataplane.create(init.limits);
+  datapath = new Datapath(dp);
+} catch (e) {
+  parentPort!.postMessage({ error: (e as Error).message });
+  die(e);
+}
+
+function openQueue(q: PortQueue): PacketBatchIO {
+  if (q.kind === "underlay") return borrowUnderlay(q.fds, q.port, q.udp);
+  return new LinuxTunDevice(q.fd, q.name, q.kind, false);
+}
+
+function handle(req: WorkerRequest): unknown {
+  switch (req.type) {
+    case "table": return applyTableOp(dp, req.op);
+    case "addPort": {
+      const io = openQueue(req.queue);
+      try { datapath.addPort(req.port, io, req.name, req.rxFlags, req.offload); } catch (e) { io.close(); throw e; }
+      return null;
+    }
+    case "removePort": {
+      const io = datapath.removePort(req.port);
+      io?.close(); // borrowed: stops watching; the main thread closes the fds after our answer
+      return io !== undefined;
+    }
+    case "start": datapath.start(); return null;
+    case "stop": {
+      datapath.stop();
+      for (const p of [...datapath.portNames().keys()]) datapath.removePort(p)?.close();
+      return null;
+    }
+    case "counters": return dp.counters();
+    case "stats": return datapath.stats;
+    case "underlayStats": {
+      const u = datapath.io(PORT_UNDERLAY) as LinuxUnderlay | undefined;
+      if (!u) return null;
+      const st = u.stats;
+      return { gsoActive: u.udpOffloads().gso.active ? 1 : 0, gsoSends: st.gsoSends, gsoSegments: st.gsoSegments, gsoFallbacks: st.gsoFallbacks, groDatagrams: st.groDatagrams, groSegments: st.groSegments };
+    }
+    case "lookup": return dp.lookup(req.addr) ?? null;
+  }
+}
+
+port.on("message", (req: WorkerRequest & { id: number }) => {
+  let reply: WorkerReply;
+  try { reply = { id: req.id, ok: true, result: handle(req) }; } catch (e) { reply = { id: req.id, ok: false, error: (e as Error).message }; }
+  port.postMessage(reply);
+  Atomics.add(signal, SIG_REPLIES, 1);
+  Atomics.notify(signal, SIG_REPLIES);
+});
+parentPort!.postMessage({ ready: true });
