@@ -71,7 +71,7 @@ const KINDS = [
 /** The MAC this test uses as the TAP peer (a static neighbour entry in the namespace: no ARP/NDP). */
 const PEER_MAC = Uint8Array.from([0x02, 0x77, 0, 0, 0, 0x02]);
 
-describe.skipIf(!usable).each(KINDS)("offloads against the kernel ($kind with IFF_VNET_HDR)", ({ kind, l3Off, net4, net6 }) => {
+for (const { kind, l3Off, net4, net6 } of KINDS) describeRequiring(!usable && ["root with network namespaces", "the native addon"])(`offloads against the kernel (${kind} with IFF_VNET_HDR)`, () => {
   const fx = new NetnsFixture();
   let ns = "";
   let tun: LinuxTunDevice;

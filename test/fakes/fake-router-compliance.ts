@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RouterClient, RouterError } from '../../host/control/client.ts';
 import { FrameDecoder, PROTOCOL_VERSION, encodeFrame } from '../../host/control/protocol.ts';
 import { NetnsRegistry, canUseNetns, ipJson, tempDir } from './fake-router-harness.ts';
+import { describeRequiring } from '../helpers/require.ts';
 
 export interface RouterUnderTest {
   stop(): Promise<void>;
@@ -132,7 +133,7 @@ export function routerComplianceSuite(name: string, factory: RouterFactory): voi
       expect(await c.detachPod({ containerId: 'never-attached', ifName: 'eth0' })).toEqual({ existed: false });
     });
 
-    describe.skipIf(!canUseNetns())('pod attachments in real namespaces', () => {
+    describeRequiring(!canUseNetns() && ['root with network namespaces'])('pod attachments in real namespaces', () => {
       const reg = new NetnsRegistry('wrc');
       beforeAll(() => reg.removeStale());
       afterAll(() => reg.removeAll());
