@@ -106,6 +106,11 @@ export function lpm4LookupNet(addrNetOrder: u32): u32 {
   return lookup(dir4, bswap<u32>(addrNetOrder));
 }
 
+/** lpm4LookupNet inlined into the caller (the pipeline's route lookups: no call per packet). */
+@inline export function lpm4LookupNetInline(addrNetOrder: u32): u32 {
+  return lookup(dir4, bswap<u32>(addrNetOrder));
+}
+
 /** out[i] = lookup(addrs[i]) for n host-order u32 addresses. */
 export function lpm4LookupBatch(addrsPtr: usize, outPtr: usize, n: i32): void {
   const dir = dir4;
