@@ -53,7 +53,8 @@ function compare(name: string, unit: string, scale: number, variants: Array<Arra
     for (const v of order) res[v].push(combine(variants[v].map((f) => timeRep(f.fn, f.work))));
   }
   const ratios = res[1].map((b, k) => b / res[0][k]);
-  console.log(`${name.padEnd(44)} A ${(median(res[0]) / scale).toFixed(2).padStart(8)}  B ${(median(res[1]) / scale).toFixed(2).padStart(8)} ${unit}  B/A ${median(ratios).toFixed(3)} (min ${Math.min(...ratios).toFixed(2)}, max ${Math.max(...ratios).toFixed(2)})`);
+  const best = (x: number[]) => (Math.max(...x) / scale).toFixed(2);
+  console.log(`${name.padEnd(44)} A ${(median(res[0]) / scale).toFixed(2).padStart(8)}  B ${(median(res[1]) / scale).toFixed(2).padStart(8)} ${unit}  B/A ${median(ratios).toFixed(3)} (min ${Math.min(...ratios).toFixed(2)}, max ${Math.max(...ratios).toFixed(2)}); best rep A ${best(res[0])} B ${best(res[1])}`);
 }
 
 // ---- pipeline -------------------------------------------------------------------------------
@@ -95,7 +96,7 @@ function pipelineVariant(path: string, dir: "encap" | "decap") {
 }
 const net = (r: number[]) => 1 / (1 / r[0] - 1 / r[1]);
 
-console.log(`A = ${paths[0]}\nB = ${paths[1]}\n${reps} alternating reps of ${REP_MS} ms, medians; load average ${loadavg()[0].toFixed(2)}`);
+console.log(`A = ${paths[0]}\nB = ${paths[1]}\n${reps} alternating reps of ${REP_MS} ms, medians (best rep: the least disturbed); load average ${loadavg()[0].toFixed(2)}`);
 for (const dir of ["encap", "decap"] as const) {
   if (!only.has(dir)) continue;
   const v = paths.map((p) => pipelineVariant(p, dir));
