@@ -125,6 +125,15 @@ describe("lpm4 differential", () => {
 });
 
 describe("lpm4 edge cases", () => {
+  it("batch calls of every length 0..40 (the interleaved groups of 8 and the tail) match single lookups", () => {
+    const rng = new Rng(4040);
+    const ref = new Lpm4Ref();
+    w.ex.lpm4Init(2000);
+    for (const r of genBgp4(rng, 1500)) { expect(w.insert4(r.prefix, r.len, r.value)).toBe(0); ref.insert(r.prefix, r.len, r.value); }
+    let compared = 0;
+    for (let n = 0; n <= 40; n++) compared += compare(ref, probe(rng, ref, n));
+    expect(compared).toBe((40 * 41) / 2);
+  });
   it("/0, /1, /31, /32, host bits, replace, delete restores the covering prefix", () => {
     w.ex.lpm4Init(100);
     expect(w.lookup4(0)).toBe(LPM_MISS);

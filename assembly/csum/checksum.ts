@@ -54,36 +54,87 @@ export function csumPartialScalar(ptr: usize, len: i32, acc: u64): u64 {
   return a0 + a1;
 }
 
-/** SIMD partial sum; requires len >= 64. Lanes cannot overflow below 2^31 bytes per call. */
+/**
+ * SIMD partial sum; requires len >= 64.
+ *
+ * Per i32 lane, two accumulators over the loaded 32-bit words w = hi·2^16 + lo: `all` += w
+ * (wrapping mod 2^32) and `high` += w >> 16. Then Σlo = all − (high << 16) mod 2^32, exact while
+ * Σlo < 2^32, i.e. for fewer than 65537 additions per lane, and the lane's word sum is
+ * Σlo + Σhi. That is one shift and two adds per 16 bytes (`i32x4.extadd_pairwise_i16x8_u` plus
+ * an add is four ops on x64). Blocks of at most 256 KiB, summed by four accumulator pairs, then
+ * the < 64-byte tail, stay below 4·4096 + 4 additions per lane.
+ *
+ * The tail: 16-byte pieces, then the last even number (< 16) of bytes as one 16-byte load that
+ * ends there, with the bytes in front of them (already summed) masked out. It starts an even
+ * number of bytes after `ptr`, so its words are the buffer's words; it never reads before the
+ * buffer because at least 64 bytes were summed first. An odd last byte is added alone.
+ */
 function csumPartialSimd(ptr: usize, len: i32, acc: u64): u64 {
-  let v0 = i64x2.splat(0);
-  let v1 = i64x2.splat(0);
-  // Inner blocks of at most 16 KiB keep the i32 lanes far from overflow
-  // (each extadd adds <= 2*65535 per lane per 16 bytes).
-  while (len >= 64) {
+  let v = i64x2.splat(0);
+  do {
     let block = len & ~63;
-    if (block > 16384) block = 16384;
-    let w0 = i32x4.splat(0);
-    let w1 = i32x4.splat(0);
-    let w2 = i32x4.splat(0);
-    let w3 = i32x4.splat(0);
+    if (block > 262144) block = 262144;
+    let a0 = i32x4.splat(0);
+    let a1 = i32x4.splat(0);
+    let a2 = i32x4.splat(0);
+    let a3 = i32x4.splat(0);
+    let h0 = i32x4.splat(0);
+    let h1 = i32x4.splat(0);
+    let h2 = i32x4.splat(0);
+    let h3 = i32x4.splat(0);
     const end = ptr + <usize>block;
     while (ptr < end) {
-      w0 = i32x4.add(w0, i32x4.extadd_pairwise_i16x8_u(v128.load(ptr)));
-      w1 = i32x4.add(w1, i32x4.extadd_pairwise_i16x8_u(v128.load(ptr, 16)));
-      w2 = i32x4.add(w2, i32x4.extadd_pairwise_i16x8_u(v128.load(ptr, 32)));
-      w3 = i32x4.add(w3, i32x4.extadd_pairwise_i16x8_u(v128.load(ptr, 48)));
+      const x0 = v128.load(ptr);
+      const x1 = v128.load(ptr, 16);
+      const x2 = v128.load(ptr, 32);
+      const x3 = v128.load(ptr, 48);
+      a0 = i32x4.add(a0, x0);
+      h0 = i32x4.add(h0, i32x4.shr_u(x0, 16));
+      a1 = i32x4.add(a1, x1);
+      h1 = i32x4.add(h1, i32x4.shr_u(x1, 16));
+      a2 = i32x4.add(a2, x2);
+      h2 = i32x4.add(h2, i32x4.shr_u(x2, 16));
+      a3 = i32x4.add(a3, x3);
+      h3 = i32x4.add(h3, i32x4.shr_u(x3, 16));
       ptr += 64;
     }
     len -= block;
-    const s01 = i32x4.add(w0, w1);
-    const s23 = i32x4.add(w2, w3);
-    v0 = i64x2.add(v0, i64x2.add(i64x2.extend_low_i32x4_u(s01), i64x2.extend_high_i32x4_u(s01)));
-    v1 = i64x2.add(v1, i64x2.add(i64x2.extend_low_i32x4_u(s23), i64x2.extend_high_i32x4_u(s23)));
-  }
-  const v = i64x2.add(v0, v1);
+    let all = i32x4.add(i32x4.add(a0, a1), i32x4.add(a2, a3));
+    let high = i32x4.add(i32x4.add(h0, h1), i32x4.add(h2, h3));
+    if (len < 64) {
+      while (len >= 16) {
+        const x = v128.load(ptr);
+        all = i32x4.add(all, x);
+        high = i32x4.add(high, i32x4.shr_u(x, 16));
+        ptr += 16;
+        len -= 16;
+      }
+      const even = len & ~1;
+      if (even) {
+        const skip = 16 - even;
+        const x = v128.and(
+          v128.load(ptr + <usize>even - 16),
+          i8x16.ge_u(v128(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), i8x16.splat(<i8>skip)),
+        );
+        all = i32x4.add(all, x);
+        high = i32x4.add(high, i32x4.shr_u(x, 16));
+        ptr += <usize>even;
+        len -= even;
+      }
+    }
+    v = i64x2.add(v, widenSum(i32x4.sub(all, i32x4.shl(high, 16)), high));
+  } while (len >= 64);
   acc += <u64>i64x2.extract_lane(v, 0) + <u64>i64x2.extract_lane(v, 1);
-  return len ? csumPartialScalar(ptr, len, acc) : acc;
+  // A trailing odd byte is the high-order byte of a zero-padded network word: in LE form, the low byte.
+  return len ? acc + <u64>load<u8>(ptr) : acc;
+}
+
+/** Both u32x4 vectors' lanes added as u64 into two u64 lanes (no overflow for any input). */
+@inline function widenSum(x: v128, y: v128): v128 {
+  return i64x2.add(
+    i64x2.add(i64x2.extend_low_i32x4_u(x), i64x2.extend_high_i32x4_u(x)),
+    i64x2.add(i64x2.extend_low_i32x4_u(y), i64x2.extend_high_i32x4_u(y)),
+  );
 }
 
 /** Partial sum of `len` bytes at `ptr`, added to `acc`. Picks SIMD for long buffers. */

@@ -26,6 +26,11 @@ export function lpm4ArenaBytesFor(maxRoutes: i32): usize {
 let T4: Table = changetype<Table>(0);
 /** Direct table base (copy of T4.dir) for the lookup path. */
 let dir4: usize = 0;
+/**
+ * A node record that matches nothing (no child, no leaf run: its one leaf is LPM_MISS), used by
+ * the batch lookup in place of "no root" so that its walk needs no branch on the direct entry.
+ */
+let emptyRecord4: usize = 0;
 
 /** Allocates (once) and resets the table for up to `maxRoutes` routes. */
 export function lpm4Init(maxRoutes: i32): void {
@@ -34,7 +39,13 @@ export function lpm4Init(maxRoutes: i32): void {
 
 /** As lpm4Init with an explicit arena size (tests use a small one to exercise ERR_FULL). */
 export function lpm4InitSized(maxRoutes: i32, arenaBytes: i32): void {
-  if (changetype<usize>(T4) == 0) T4 = tableNew();
+  if (changetype<usize>(T4) == 0) {
+    T4 = tableNew();
+    emptyRecord4 = heap.alloc(32);
+    memory.fill(emptyRecord4, 0, 32);
+    store<u32>(emptyRecord4, <u32>(emptyRecord4 + 24), 20);   // leaves: the LPM_MISS word at +24
+    store<u32>(emptyRecord4, LPM_MISS, 24);
+  }
   tableInit(T4, DIR_BITS, LEVELS, 32, 24, maxRoutes, <usize>(arenaBytes < 0 ? 0 : arenaBytes));
   dir4 = T4.dir;
 }
@@ -106,10 +117,69 @@ export function lpm4LookupNet(addrNetOrder: u32): u32 {
   return lookup(dir4, bswap<u32>(addrNetOrder));
 }
 
+/** lpm4LookupNet inlined into the caller (the pipeline's route lookups: no call per packet). */
+@inline export function lpm4LookupNetInline(addrNetOrder: u32): u32 {
+  return lookup(dir4, bswap<u32>(addrNetOrder));
+}
+
+/**
+ * lookup() for the batch call: the same walk, but a direct entry without a root walks the empty
+ * record instead of returning early. Four of them are interleaved per iteration (their direct
+ * entries loaded first): with no data-dependent branch before the record and leaf loads, the
+ * cache misses of the four lookups overlap (in-prefix addresses need three dependent loads each).
+ */
+@inline function lookupFromEntry(e: u64, a: u32, empty: usize): u32 {
+  const root = <usize>(e >> 32);
+  const def = <u32>e;
+  let rec = select<usize>(root, empty, root != 0);
+  let sh = <u64>(((a >> 8) & 63) ^ 63);
+  let t = load<u64>(rec) << sh;
+  if (<i64>t < 0) {
+    rec = <usize>load<u32>(rec, 16) + <usize>(<u32>popcnt<u64>(t) * 24);
+    sh = <u64>(((a >> 2) & 63) ^ 63);
+    t = load<u64>(rec) << sh;
+    if (<i64>t < 0) {
+      rec = <usize>load<u32>(rec, 16) + <usize>(<u32>popcnt<u64>(t) * 24);
+      sh = <u64>(((a << 4) & 63) ^ 63);
+    }
+  }
+  const leaf = load<u32>(<usize>load<u32>(rec, 20) + <usize>(<u32>popcnt<u64>(load<u64>(rec, 8) << sh) << 2));
+  return select<u32>(def, leaf, leaf == LPM_MISS);
+}
+
 /** out[i] = lookup(addrs[i]) for n host-order u32 addresses. */
 export function lpm4LookupBatch(addrsPtr: usize, outPtr: usize, n: i32): void {
   const dir = dir4;
-  for (let i = 0; i < n; i++) {
+  const empty = emptyRecord4;
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const o = <usize>(i << 2);
+    const a0 = load<u32>(addrsPtr + o, 0);
+    const a1 = load<u32>(addrsPtr + o, 4);
+    const a2 = load<u32>(addrsPtr + o, 8);
+    const a3 = load<u32>(addrsPtr + o, 12);
+    const a4 = load<u32>(addrsPtr + o, 16);
+    const a5 = load<u32>(addrsPtr + o, 20);
+    const a6 = load<u32>(addrsPtr + o, 24);
+    const a7 = load<u32>(addrsPtr + o, 28);
+    const e0 = load<u64>(dir + (<usize>(a0 >> 14) << 3));
+    const e1 = load<u64>(dir + (<usize>(a1 >> 14) << 3));
+    const e2 = load<u64>(dir + (<usize>(a2 >> 14) << 3));
+    const e3 = load<u64>(dir + (<usize>(a3 >> 14) << 3));
+    const e4 = load<u64>(dir + (<usize>(a4 >> 14) << 3));
+    const e5 = load<u64>(dir + (<usize>(a5 >> 14) << 3));
+    const e6 = load<u64>(dir + (<usize>(a6 >> 14) << 3));
+    const e7 = load<u64>(dir + (<usize>(a7 >> 14) << 3));
+    store<u32>(outPtr + o, lookupFromEntry(e0, a0, empty), 0);
+    store<u32>(outPtr + o, lookupFromEntry(e1, a1, empty), 4);
+    store<u32>(outPtr + o, lookupFromEntry(e2, a2, empty), 8);
+    store<u32>(outPtr + o, lookupFromEntry(e3, a3, empty), 12);
+    store<u32>(outPtr + o, lookupFromEntry(e4, a4, empty), 16);
+    store<u32>(outPtr + o, lookupFromEntry(e5, a5, empty), 20);
+    store<u32>(outPtr + o, lookupFromEntry(e6, a6, empty), 24);
+    store<u32>(outPtr + o, lookupFromEntry(e7, a7, empty), 28);
+  }
+  for (; i < n; i++) {
     const o = <usize>(i << 2);
     store<u32>(outPtr + o, lookup(dir, load<u32>(addrsPtr + o)));
   }

@@ -114,6 +114,11 @@ export function lpm6Lookup(addrPtr: usize): u32 {
   return lookup(dir6, addrPtr);
 }
 
+/** lpm6Lookup inlined into the caller (the pipeline's route lookups: no call per packet). */
+@inline export function lpm6LookupInline(addrPtr: usize): u32 {
+  return lookup(dir6, addrPtr);
+}
+
 /** out[i] = lookup(16-byte address i) for n packed addresses. */
 export function lpm6LookupBatch(addrsPtr: usize, outPtr: usize, n: i32): void {
   const dir = dir6;

@@ -32,7 +32,7 @@ const TUNNEL_HEADER_LEN: i32 = 8;
 export const ENCAP_OVERHEAD4: i32 = ETH_HEADER_LEN + TUNNEL_HEADER_LEN + UDP_HEADER_LEN + IPV4_MIN_HEADER_LEN; // 50
 export const ENCAP_OVERHEAD6: i32 = ETH_HEADER_LEN + TUNNEL_HEADER_LEN + UDP_HEADER_LEN + IPV6_HEADER_LEN; // 70
 
-// Mixing steps of MurmurHash3 (public domain, A. Appleby).
+// Mixing steps of MurmurHash3 (public domain, A. Appleby); the offload code's flow table uses them.
 @inline export function hashMix(h: u32, k: u32): u32 {
   k *= 0xcc9e2d51;
   k = rotl<u32>(k, 15);
@@ -48,6 +48,34 @@ export const ENCAP_OVERHEAD6: i32 = ETH_HEADER_LEN + TUNNEL_HEADER_LEN + UDP_HEA
   h *= 0xc2b2ae35;
   h ^= h >> 16;
   return h;
+}
+
+// ---- the flow hash ------------------------------------------------------------------------------
+// The outer UDP source port (and the outer IPv6 flow label) only has to be a stable function of
+// the inner flow (addresses, protocol, ports) that spreads flows well (RFC 7348 §5: "a hash of
+// fields from the inner packet"). Each 64-bit word is multiplied by its own odd constant and the
+// products are xored, so the multiplies run in parallel (one multiply-and-finish chain per packet
+// instead of a chain per word); the finish mixes the high bits down and takes the high 32 bits of
+// one more product. Callers use the high bits (sourcePortFor) and the low 20 (flow label).
+const FLOW_K0: u64 = 0x9e3779b97f4a7c15;
+const FLOW_K1: u64 = 0xc2b2ae3d27d4eb4f;
+const FLOW_K2: u64 = 0x165667b19e3779f9;
+const FLOW_K3: u64 = 0xd6e8feb86659fd93;
+const FLOW_K4: u64 = 0xff51afd7ed558ccd;
+const FLOW_FINISH: u64 = 0xc4ceb9fe1a85ec53;
+
+@inline function flowFinish(h: u64): u32 {
+  h ^= h >> 32;
+  h *= FLOW_FINISH;
+  return <u32>((h ^ (h >> 29)) >> 32);
+}
+/** Flow hash of two 64-bit words (IPv4: both addresses; protocol and ports). */
+@inline export function flowHash2(a: u64, b: u64): u32 {
+  return flowFinish((a * FLOW_K0) ^ (b * FLOW_K1));
+}
+/** Flow hash of five 64-bit words (IPv6: both addresses; protocol and ports). */
+@inline export function flowHash5(a: u64, b: u64, c: u64, d: u64, e: u64): u32 {
+  return flowFinish((a * FLOW_K0) ^ (b * FLOW_K1) ^ (c * FLOW_K2) ^ (d * FLOW_K3) ^ (e * FLOW_K4));
 }
 
 /** The outer UDP source port for a flow hash: scaled into [min, max] (Linux udp_flow_src_port). */

@@ -64,7 +64,7 @@ import { route4, route6, ORIGIN_INPUT, setL4 } from "./forward";
  * Validates the IPv4 packet at `p` (`avail` bytes) and forwards it. Anti-spoofing: `podRec` != 0
  * for a pod's packet, `peer` >= 0 for a decapsulated one.
  */
-function ipv4In(i: i32, p: usize, avail: i32, inPort: i32, podRec: usize, malformed: u8, peer: i32 = -1): void {
+@inline function ipv4In(i: i32, p: usize, avail: i32, inPort: i32, podRec: usize, malformed: u8, peer: i32): void {
   const r = ipv4Check(p, avail);
   if (r != IPV4_OK) { drop(i, r == IPV4_BAD_CHECKSUM ? DROP_IPV4_BAD_CHECKSUM : malformed); return; }
   if (podRec != 0 && (!(podFlags(podRec) & POD_HAS_IPV4) || ipv4Src(p) != podIpv4(podRec))) { drop(i, DROP_SPOOFED_IP); return; }
@@ -76,7 +76,7 @@ function ipv4In(i: i32, p: usize, avail: i32, inPort: i32, podRec: usize, malfor
 }
 
 /** Validates the IPv6 packet at `p` and forwards it; `ndpFrom` = pod record whose NS we may answer. */
-function ipv6In(i: i32, p: usize, avail: i32, inPort: i32, podRec: usize, malformed: u8, peer: i32 = -1, groupFrame: bool = false): void {
+function ipv6In(i: i32, p: usize, avail: i32, inPort: i32, podRec: usize, malformed: u8, peer: i32, groupFrame: bool): void {
   if (!ipv6Check(p, avail)) { drop(i, malformed); return; }
   const len = IPV6_HEADER_LEN + ipv6PayloadLen(p);
   if (ipv6Walk(p, len) != WALK_OK) { drop(i, DROP_IPV6_BAD_EXT_HEADER); return; }
@@ -119,7 +119,7 @@ export function podIn(i: i32, f: usize, len: i32, port: i32): void {
   const avail = len - ETH_HEADER_LEN;
   if (type == ETHERTYPE_IPV4_LE) {
     if (ethDstIsGroup(f)) { drop(i, DROP_MULTICAST_NOT_ROUTED); return; }
-    ipv4In(i, p, avail, port, rec, DROP_IPV4_MALFORMED);
+    ipv4In(i, p, avail, port, rec, DROP_IPV4_MALFORMED, -1);
   } else if (type == ETHERTYPE_IPV6_LE) {
     ipv6In(i, p, avail, port, rec, DROP_IPV6_MALFORMED, -1, ethDstIsGroup(f));
   } else if (type == ETHERTYPE_ARP_LE) {
@@ -202,8 +202,8 @@ function neighborSolicit(i: i32, p: usize, len: i32, port: i32, rec: usize): voi
 export function hostIn(i: i32, p: usize, len: i32): void {
   if (len < 1) { drop(i, DROP_NOT_IP); return; }
   const v = load<u8>(p) >> 4;
-  if (v == 4) ipv4In(i, p, len, <i32>PORT_HOST, 0, DROP_IPV4_MALFORMED);
-  else if (v == 6) ipv6In(i, p, len, <i32>PORT_HOST, 0, DROP_IPV6_MALFORMED);
+  if (v == 4) ipv4In(i, p, len, <i32>PORT_HOST, 0, DROP_IPV4_MALFORMED, -1);
+  else if (v == 6) ipv6In(i, p, len, <i32>PORT_HOST, 0, DROP_IPV6_MALFORMED, -1, false);
   else drop(i, DROP_NOT_IP);
 }
 
@@ -291,6 +291,6 @@ export function underlayIn(i: i32, p: usize, len: i32, rxFlags: u16): void {
   const ip = inner + ETH_HEADER_LEN;
   const ipAvail = innerLen - ETH_HEADER_LEN;
   if (type == ETHERTYPE_IPV4_LE) ipv4In(i, ip, ipAvail, <i32>PORT_UNDERLAY, 0, DROP_INNER_MALFORMED, peer);
-  else if (type == ETHERTYPE_IPV6_LE) ipv6In(i, ip, ipAvail, <i32>PORT_UNDERLAY, 0, DROP_INNER_MALFORMED, peer);
+  else if (type == ETHERTYPE_IPV6_LE) ipv6In(i, ip, ipAvail, <i32>PORT_UNDERLAY, 0, DROP_INNER_MALFORMED, peer, false);
   else drop(i, DROP_INNER_MALFORMED);
 }

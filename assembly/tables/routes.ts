@@ -1,16 +1,16 @@
 // Route tables: one IPv4 and one IPv6 longest-prefix-match table (assembly/lpm) mapping prefixes
 // to a target (abi.ts TARGET_*). Addresses here are network order as loaded from packets.
 
-import { lpm4Insert, lpm4Delete, lpm4LookupNet } from "../lpm/ipv4";
-import { lpm6Insert, lpm6Delete, lpm6Lookup } from "../lpm/ipv6";
+import { lpm4Insert, lpm4Delete, lpm4LookupNetInline } from "../lpm/ipv4";
+import { lpm6Insert, lpm6Delete, lpm6LookupInline } from "../lpm/ipv6";
 import { LPM_MISS } from "../lpm/common";
 import { ERR_BAD_ARGUMENT, TARGET_KIND_SHIFT, TARGET_POD, TARGET_PEER, TARGET_HOST, TARGET_BLACKHOLE } from "../abi";
 import { scratchBase } from "../state";
 
 export const ROUTE_MISS: u32 = LPM_MISS;
 
-@inline export function routeLookup4(addrNet: u32): u32 { return lpm4LookupNet(addrNet); }
-@inline export function routeLookup6(addr: usize): u32 { return lpm6Lookup(addr); }
+@inline export function routeLookup4(addrNet: u32): u32 { return lpm4LookupNetInline(addrNet); }
+@inline export function routeLookup6(addr: usize): u32 { return lpm6LookupInline(addr); }
 
 function targetValid(target: u32): bool {
   const kind = target >> TARGET_KIND_SHIFT;

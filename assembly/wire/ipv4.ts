@@ -55,7 +55,7 @@ export const IPV4_BAD_CHECKSUM: i32 = 2;
  * total length >= IHL*4 and <= len, header checksum. Returns IPV4_OK or a failure code.
  * After IPV4_OK the caller may trust ipv4HeaderLen and ipv4TotalLen.
  */
-export function ipv4Check(p: usize, len: i32): i32 {
+@inline export function ipv4Check(p: usize, len: i32): i32 {
   if (len < IPV4_MIN_HEADER_LEN) return IPV4_BAD_HEADER;
   const vi = load<u8>(p);
   if ((vi >> 4) != 4) return IPV4_BAD_HEADER;
