@@ -92,7 +92,8 @@ describe("weft replay", () => {
     ];
     for (const [cfg, re] of bad) expect(() => parseNodeConfig(cfg)).toThrow(re);
     expect(() => parseNodeConfig({ ...base, encapsulation: "gre" })).toThrow(ConfigError);
-    expect(parseNodeConfig(base).offloads).toEqual({ tun: false, udpGso: false, udpGro: false });
-    expect(parseNodeConfig({ ...base, offloads: { tun: true, udpGso: true, udpGro: true } }).offloads).toEqual({ tun: true, udpGso: true, udpGro: true });
+    expect(parseNodeConfig(base).offloads).toEqual({ tun: true, udpGso: true, udpGro: true });  // on by default, each probed
+    expect(parseNodeConfig({ ...base, offloads: { tun: false, udpGso: false, udpGro: false } }).offloads).toEqual({ tun: false, udpGso: false, udpGro: false });
+    expect(parseNodeConfig({ ...base, offloads: { udpGro: false } }).offloads).toEqual({ tun: true, udpGso: true, udpGro: false });
   });
 });

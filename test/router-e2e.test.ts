@@ -161,9 +161,10 @@ describe("with TUN/TAP offloads (IFF_VNET_HDR, TSO split and GRO coalescing in W
   });
 });
 
-describe("with TUN/TAP offloads and underlay UDP GSO + GRO (offloads.tun, udpGso, udpGro)", () => {
+for (const [encapsulation, underlay] of [["vxlan", 4], ["geneve", 6]] as const)
+describe(`${encapsulation} over IPv${underlay} with TUN/TAP offloads and underlay UDP GSO + GRO (offloads.tun, udpGso, udpGro)`, () => {
   let env: Env;
-  beforeAll(async () => { env = await startCluster({ encapsulation: "vxlan", underlay: 4, offloads: true, udpOffloads: true }); });
+  beforeAll(async () => { env = await startCluster({ encapsulation, underlay, offloads: true, udpOffloads: true }); });
   afterAll(async () => { await env?.close(); });
 
   it("moves 100 MB of TCP across nodes in IPv4 and IPv6, bytes verified, the underlay sending GSO runs", async () => {

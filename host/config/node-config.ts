@@ -173,7 +173,7 @@ function parseOffloads(v: unknown): NodeConfig["offloads"] {
   if (v === undefined || v === null) v = {};
   if (!isObj(v)) throw new ConfigError("offloads", "must be a mapping {tun, udpGso, udpGro}");
   for (const k of Object.keys(v)) if (!["tun", "udpGso", "udpGro"].includes(k)) throw new ConfigError(`offloads.${k}`, "unknown field (known: tun, udpGso, udpGro)");
-  return { tun: bool(v, "tun", "offloads.", false), udpGso: bool(v, "udpGso", "offloads.", false), udpGro: bool(v, "udpGro", "offloads.", false) };
+  return { tun: bool(v, "tun", "offloads.", true), udpGso: bool(v, "udpGso", "offloads.", true), udpGro: bool(v, "udpGro", "offloads.", true) };
 }
 
 export function parsePeer(p: unknown, path: string, names = new Set<string>()): PeerConfig {

@@ -34,7 +34,8 @@ async function tcpTransfer(c: Cluster, fromNs: string, toNs: string, to: string,
 export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   const say = opts.out ?? ((s: string) => console.log(s));
   if (process.getuid?.() !== 0) { say("weft demo needs root (network namespaces, TAP/TUN)"); return 1; }
-  const cluster = Cluster.create({ prefix: opts.prefix ?? "weftdemo", ...opts });
+  // The routers run with the production defaults: TUN/TAP offloads and underlay UDP GSO/GRO on.
+  const cluster = Cluster.create({ prefix: opts.prefix ?? "weftdemo", offloads: true, udpOffloads: true, ...opts });
   const routers: RunningRouter[] = [];
   let cleaned = false;
   const cleanup = async () => {
