@@ -9,7 +9,7 @@
 // written nothing, and the caller runs the general path. So every check below only decides
 // "fast or not", never a drop: any packet that fails one goes the general way and gets its reason
 // there. All checks come before the first write. The differential tests (Wasm vs the TypeScript
-// reference model) cover both paths; test/pipeline.test.ts also checks that packets just outside
+// reference model) cover both paths; test/pipeline-fastpath.test.ts also checks that packets just outside
 // the fast path (options, TTL 1, MTU, spoofing, ...) still get the general path's verdicts.
 //
 // What makes them cheaper than the general path for these packets: no calls, one pass of checks
