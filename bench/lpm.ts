@@ -6,8 +6,13 @@
 //   random     IPv4: uniform in 1.0.0.0-223.255.255.255 (as the calibration note, §3.4);
 //              IPv6: uniform in 2000::/3 (where all the routes live)
 //   in-prefix  a uniformly chosen route of the table, then a uniform address inside it
-// Timing: >= 250 ms warm-up per variant (Liftoff -> TurboFan), then 15 interleaved reps of ~40 ms
-// of the batch-1M and batch-256 variants; median and best rep are reported, with the host load.
+// Timing: each variant (batch 2^20, batch 256, the DIR-24-8 proxy) is measured in its own block:
+// a warm-up of >= 250 ms (Liftoff -> TurboFan; it also leaves the variant's own working set in
+// the caches), then 15 reps of ~40 ms;
+// median and best rep are reported, with the host load. The variants are deliberately NOT
+// interleaved rep by rep: the proxy writes random lines of a 64 MiB table and the 2^20 batch
+// streams 8 MiB of addresses and results, and either one between two reps of batch 256 evicted
+// the routing table, so batch 256 measured a cold table (see docs/LPM.md, "Measured").
 
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -27,33 +32,35 @@ function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b);
 interface Rate { median: number; best: number; wallMedian: number; }
 
 /**
- * Rates of several ways to run the same work, measured in interleaved reps so that load changes
- * on a shared machine hit all of them alike. `step(i)` does `perCall[v]` lookups. Rates are per
- * second of this process's CPU time (so time the scheduler gives to other processes is not
+ * Rates of several ways to run the same work, each measured in its own block of reps (warm-up,
+ * then `reps` consecutive reps), so that no variant runs between two reps of another and each
+ * finds the caches as its own work leaves them. `step(i)` does `perCall[v]` lookups. Rates are
+ * per second of this process's CPU time (so time the scheduler gives to other processes is not
  * counted; cache and memory contention from them still is) and, for reference, of wall time.
+ * Load swings between blocks are not cancelled out: for A/B comparisons use bench/ab.ts.
  */
 function rates(steps: Array<(i: number) => void>, perCall: number[], warmMs: number, reps: number, repMs = 40): Rate[] {
-  const counters = steps.map(() => 0);
+  const out: Rate[] = [];
   for (let v = 0; v < steps.length; v++) {
+    let counter = 0;
     const end = performance.now() + warmMs;
-    while (performance.now() < end) steps[v](counters[v]++);
-  }
-  const cpu: number[][] = steps.map(() => []);
-  const wall: number[][] = steps.map(() => []);
-  for (let r = 0; r < reps; r++) {
-    for (let v = 0; v < steps.length; v++) {
+    while (performance.now() < end) steps[v](counter++);
+    const cpu: number[] = [];
+    const wall: number[] = [];
+    for (let r = 0; r < reps; r++) {
       let calls = 0;
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       let t1 = t0;
-      do { steps[v](counters[v]++); calls++; t1 = performance.now(); } while (t1 - t0 < repMs);
+      do { steps[v](counter++); calls++; t1 = performance.now(); } while (t1 - t0 < repMs);
       const c = process.cpuUsage(c0);
       const work = calls * perCall[v];
-      cpu[v].push(work / ((c.user + c.system) / 1e6));
-      wall[v].push(work / ((t1 - t0) / 1000));
+      cpu.push(work / ((c.user + c.system) / 1e6));
+      wall.push(work / ((t1 - t0) / 1000));
     }
+    out.push({ median: median(cpu), best: Math.max(...cpu), wallMedian: median(wall) });
   }
-  return cpu.map((x, v) => ({ median: median(x), best: Math.max(...x), wallMedian: median(wall[v]) }));
+  return out;
 }
 
 export async function runLpmBench(opts: LpmBenchOptions = {}): Promise<Result[]> {

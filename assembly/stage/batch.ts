@@ -11,6 +11,8 @@ import {
 } from "../state";
 import { resultReset, drop, groupTxByPort } from "./output";
 import { podIn, hostIn, underlayIn } from "./ingress";
+import { fastBegin, encapFast, decapFast } from "./fast";
+import { podRecord } from "../tables/pods";
 
 /**
  * Processes descriptors 0..n-1. Descriptor i must describe a packet inside slot i, starting at
@@ -25,6 +27,7 @@ export function processBatch(n: i32, now: u32): i32 {
   setNow(now);
   countEvent(EV_BATCHES);
   countEventBy(EV_PACKETS, n);
+  fastBegin();
   // RX counters accumulate over runs of one port (a batch usually comes from one port).
   let runPort = -1;
   let runPackets = 0;
@@ -46,9 +49,12 @@ export function processBatch(n: i32, now: u32): i32 {
     }
     runPackets++;
     runBytes += len;
-    if (port == <i32>PORT_UNDERLAY) underlayIn(i, off, len, load<u16>(rxFlagsBase + (<usize>i << 1)));
-    else if (port == <i32>PORT_HOST) hostIn(i, off, len);
-    else podIn(i, off, len, port);
+    // the common cases first (stage/fast.ts); anything they do not take, the general path
+    if (port == <i32>PORT_UNDERLAY) {
+      const flags = load<u16>(rxFlagsBase + (<usize>i << 1));
+      if (!decapFast(i, off, len, flags)) underlayIn(i, off, len, flags);
+    } else if (port == <i32>PORT_HOST) hostIn(i, off, len);
+    else if (!encapFast(i, off, len, port, podRecord(port))) podIn(i, off, len, port);
   }
   if (runPackets) countPortBy(runPort, PC_RX_PACKETS, runPackets, runBytes);
   groupTxByPort();
