@@ -16,7 +16,7 @@
 import { loadavg } from "node:os";
 import { Dataplane } from "../host/wasm/dataplane.ts";
 import { PORT_UNDERLAY } from "../host/wasm/abi.ts";
-import { NODE, POD_A, POD_B, PEER4, PEER6 } from "../test/helpers/node.ts";
+import { makeNode, NODE, POD_A, POD_B, PEER4, PEER6 } from "../test/helpers/node.ts";
 import * as F from "../test/helpers/frames.ts";
 import { loadWeft, LpmWasm, Rng, genBgp4, genMix6, addrIn4, addrIn6 } from "../test/reference/lpm.ts";
 
@@ -59,17 +59,7 @@ function compare(name: string, unit: string, scale: number, variants: Array<Arra
 
 // ---- pipeline -------------------------------------------------------------------------------
 function node(path: string): Dataplane {
-  const dp = Dataplane.create({ maxPods: 64, maxPeers: 16 }, path);
-  dp.configure({ ...NODE });
-  for (const p of [POD_A, POD_B]) dp.attachPod(p.port, p);
-  for (const p of [PEER4, PEER6]) {
-    dp.setPeer(p.idx, p);
-    dp.addRoute(p.cidr4, { kind: "peer", peer: p.idx });
-    dp.addRoute(p.cidr6, { kind: "peer", peer: p.idx });
-  }
-  dp.addRoute("10.244.1.1/32", { kind: "host" });
-  dp.addRoute("fd00:10:244:1::1/128", { kind: "host" });
-  return dp;
+  return makeNode({}, {}, path);
 }
 function frames(dir: "encap" | "decap", size: number): Uint8Array[] {
   return Array.from({ length: 256 }, (_, i) => {

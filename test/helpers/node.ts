@@ -14,8 +14,9 @@ export const POD_B = { port: 3, mac: "02:aa:00:00:00:03", ipv4: "10.244.1.3", ip
 export const PEER4 = { idx: 0, vtepMac: "02:00:00:00:00:02", underlay: "192.168.0.2", cidr4: "10.244.2.0/24", cidr6: "fd00:10:244:2::/64" };
 export const PEER6 = { idx: 1, vtepMac: "02:00:00:00:00:03", underlay: "fd00::3", cidr4: "10.244.3.0/24", cidr6: "fd00:10:244:3::/64" };
 
-export function makeNode(overrides: Partial<NodeDataplaneConfig> = {}, limits = {}): Dataplane {
-  const dp = Dataplane.create({ maxPods: 64, maxPeers: 16, ...limits });
+/** The test node's Dataplane; `wasmPath`: another build of the module (bench/ab.ts compares two). */
+export function makeNode(overrides: Partial<NodeDataplaneConfig> = {}, limits = {}, wasmPath?: string): Dataplane {
+  const dp = Dataplane.create({ maxPods: 64, maxPeers: 16, ...limits }, wasmPath);
   dp.configure({ ...NODE, ...overrides });
   for (const p of [POD_A, POD_B]) dp.attachPod(p.port, p);
   for (const p of [PEER4, PEER6]) {
