@@ -201,3 +201,77 @@ describeRequiring(!root)("weft_io addon with devices (root)", () => {
     }
   });
 });
+
+describeRequiring(!nativeAvailable() && ["the native addon (npm run build:native)"])("weft_io addon: epoll wait (datapath.loop epoll)", () => {
+  it("reports the token of each readable fd and of a signalled eventfd; times out with 0", () => {
+    const n = loadNative();
+    const ep = n.epollCreate(), ev = n.eventfdCreate(), ev2 = n.eventfdCreate();
+    const out = new Uint32Array(8);
+    try {
+      n.epollAdd(ep, ev, 0xffffffff);
+      n.epollAdd(ep, ev2, 7);
+      let t = Date.now();
+      expect(n.epollWait(ep, out, 30, 0)).toBe(0);
+      expect(Date.now() - t).toBeGreaterThanOrEqual(25);
+      n.eventfdSignal(ev);
+      n.eventfdSignal(ev);
+      expect(n.epollWait(ep, out, 1000, 0)).toBe(1);
+      expect(out[0]).toBe(0xffffffff);
+      // level-triggered: still ready until drained; the drain returns the count
+      expect(n.epollWait(ep, out, 0, 0)).toBe(1);
+      expect(n.eventfdDrain(ev)).toBe(2);
+      expect(n.eventfdDrain(ev)).toBe(0);
+      n.eventfdSignal(ev2);
+      n.eventfdSignal(ev);
+      const k = n.epollWait(ep, out, 1000, 0);
+      expect(k).toBe(2);
+      expect([...out.subarray(0, k)].sort()).toEqual([7, 0xffffffff].sort());
+      n.eventfdDrain(ev); n.eventfdDrain(ev2);
+      // a spin finds nothing, then the call blocks for the timeout
+      t = Date.now();
+      expect(n.epollWait(ep, out, 20, 200)).toBe(0);
+      expect(Date.now() - t).toBeGreaterThanOrEqual(15);
+      n.epollDel(ep, ev2);
+      n.eventfdSignal(ev2);
+      expect(n.epollWait(ep, out, 0, 0)).toBe(0);
+      n.epollDel(ep, ev2); // not watched any more: no error
+    } finally {
+      n.closeFd(ev2); n.closeFd(ev); n.closeFd(ep);
+    }
+  });
+  it("wakes a thread blocked in epollWait when another thread signals the eventfd", async () => {
+    const n = loadNative();
+    const ev = n.eventfdCreate();
+    try {
+      const w = new Worker(`
+        const { parentPort, workerData } = require("node:worker_threads");
+        const n = require(workerData.addon);
+        const ep = n.epollCreate();
+        n.epollAdd(ep, workerData.ev, 5);
+        parentPort.postMessage("waiting");
+        const out = new Uint32Array(4);
+        const t = Date.now();
+        const k = n.epollWait(ep, out, 10000, 0);
+        n.closeFd(ep);
+        parentPort.postMessage({ k, token: out[0], ms: Date.now() - t });
+      `, { eval: true, workerData: { addon: addonPath, ev } });
+      const done = new Promise<{ k: number; token: number; ms: number }>((res, rej) => {
+        w.on("message", (m) => { if (m === "waiting") setTimeout(() => n.eventfdSignal(ev), 50); else res(m); });
+        w.on("error", rej);
+      });
+      const r = await done;
+      await w.terminate();
+      expect(r.k).toBe(1);
+      expect(r.token).toBe(5);
+      expect(r.ms).toBeLessThan(5000);
+    } finally {
+      n.closeFd(ev);
+    }
+  });
+  it("rejects a bad epoll fd and an empty token array", () => {
+    const n = loadNative();
+    expect(() => n.epollWait(-1, new Uint32Array(1), 0, 0)).toThrow(/epoll_wait/);
+    const ep = n.epollCreate();
+    try { expect(() => n.epollWait(ep, new Uint32Array(0), 0, 0)).toThrow(TypeError); } finally { n.closeFd(ep); }
+  });
+});

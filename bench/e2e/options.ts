@@ -5,14 +5,31 @@ import { parseArgs, one, UsageError } from "../../host/cli/args.ts";
 export const TESTS = ["tcp1", "tcp4", "udp64", "rtt"] as const;
 export type TestName = (typeof TESTS)[number];
 export const IMPLS = ["weft", "kernel-vxlan"] as const;
-/** "weft" runs the routers with workers: 1; "weft-wN" with workers: N (--workers). */
-export type Impl = (typeof IMPLS)[number] | `weft-w${number}`;
+/**
+ * "weft" runs the routers with workers: 1; "weft-wN" with workers: N (--workers); a suffix
+ * "-epoll" (or "-epoll-sU", spin U us) with datapath.loop: epoll (--loop).
+ */
+export type Impl = (typeof IMPLS)[number] | `weft-w${number}` | `weft${string}-epoll${string}`;
+
+/** The loop of a Weft implementation name (--loop): libuv, or epoll with a spin in us. */
+export type Loop = { loop: "libuv" } | { loop: "epoll"; spinUs: number };
 
 /** Data-plane workers of a Weft implementation name (1 for "weft"), undefined for the kernel. */
 export function workersOf(impl: Impl): number | undefined {
-  if (impl === "weft") return 1;
-  const m = /^weft-w(\d+)$/.exec(impl);
-  return m ? Number(m[1]) : undefined;
+  const m = /^weft(?:-w(\d+))?(?:-epoll(?:-s\d+)?)?$/.exec(impl);
+  return m ? (m[1] ? Number(m[1]) : 1) : undefined;
+}
+
+/** The data-path loop of a Weft implementation name; undefined for the kernel. */
+export function loopOf(impl: Impl): Loop | undefined {
+  if (workersOf(impl) === undefined) return undefined;
+  const m = /-epoll(?:-s(\d+))?$/.exec(impl);
+  return m ? { loop: "epoll", spinUs: m[1] ? Number(m[1]) : 0 } : { loop: "libuv" };
+}
+
+function implName(workers: number, l: Loop): Impl {
+  const base = workers === 1 ? "weft" : `weft-w${workers}`;
+  return (l.loop === "libuv" ? base : `${base}-epoll${l.spinUs ? `-s${l.spinUs}` : ""}`) as Impl;
 }
 
 export interface Options {
@@ -59,6 +76,7 @@ export interface Options {
   weftUdpOffload: boolean;
   /** Weft side: the worker counts measured, each its own implementation (weft, weft-w2, ...). */
   workers: number[];
+  loops: Loop[];
 }
 
 export const usage = `npm run bench:e2e -- [options]
@@ -88,7 +106,10 @@ Weft vs the kernel's VXLAN, pod -> pod across two nodes (namespaces), interleave
   --weft-offload     Weft side: offloads.tun on (TAP vnet headers, TSO split, GRO coalescing)
   --weft-udp-offload Weft side: offloads.udpGso and udpGro on (underlay UDP_SEGMENT / UDP_GRO)
   --workers LIST     Weft side: data-plane worker counts, each measured as its own implementation
-                     in the same interleaved rounds: 1 = "weft", N = "weft-wN" (default 1)`;
+                     in the same interleaved rounds: 1 = "weft", N = "weft-wN" (default 1)
+  --loop LIST        Weft side: data-path loops, each (x each worker count) its own implementation:
+                     libuv (default), epoll (blocking epoll_wait in worker threads, "-epoll"),
+                     epoll:U (the same, polling U us before blocking, "-epoll-sU")`;
 
 function num(a: ReturnType<typeof parseArgs>, name: string, def: number, min: number, max: number): number {
   const v = one(a, name, false);
@@ -104,6 +125,18 @@ function list<T extends string>(a: ReturnType<typeof parseArgs>, name: string, a
   const got = v.split(",").map((s) => s.trim()).filter(Boolean);
   for (const g of got) if (!all.includes(g as T)) throw new UsageError(`--${name}: unknown ${g} (known: ${all.join(", ")})`);
   return all.filter((x) => got.includes(x));
+}
+
+function loopList(v: string | undefined): Loop[] {
+  if (v === undefined) return [{ loop: "libuv" }];
+  const out: Loop[] = [];
+  for (const s of v.split(",").map((x) => x.trim()).filter(Boolean)) {
+    const m = /^(libuv|epoll)(?::(\d+))?$/.exec(s);
+    if (!m || (m[1] === "libuv" && m[2] !== undefined) || Number(m[2] ?? 0) > 1000) throw new UsageError(`--loop: ${s} is not libuv, epoll or epoll:U (U in 0..1000 us)`);
+    out.push(m[1] === "libuv" ? { loop: "libuv" } : { loop: "epoll", spinUs: Number(m[2] ?? 0) });
+  }
+  if (out.length === 0) throw new UsageError("--loop selects nothing");
+  return out;
 }
 
 function workerList(v: string | undefined): number[] {
@@ -142,9 +175,11 @@ export function parseOptions(argv: string[]): Options | "help" {
     weftOffload: a.flags.has("weft-offload"),
     weftUdpOffload: a.flags.has("weft-udp-offload"),
     workers: workerList(one(a, "workers", false)),
+    loops: loopList(one(a, "loop", false)),
   };
-  // each worker count is its own Weft implementation, in place of "weft"
-  o.impls = impls.flatMap((i) => (i === "weft" ? o.workers.map((n): Impl => (n === 1 ? "weft" : `weft-w${n}`)) : [i]));
+  // each (loop, worker count) is its own Weft implementation, in place of "weft"
+  o.impls = impls.flatMap((i) => (i === "weft" ? o.loops.flatMap((l) => o.workers.map((n) => implName(n, l))) : [i]));
+  o.impls = [...new Set(o.impls)];
   if (o.tests.length === 0) throw new UsageError("--tests selects nothing");
   if (o.impls.length === 0) throw new UsageError("--impls selects nothing");
   return o;

@@ -52,11 +52,11 @@ function medianOf(records: RunRecord[], get: (r: RunRecord) => number | undefine
   return v.length ? median(v) : undefined;
 }
 
-/** The implementations in `runs`: weft, weft-wN (by N), then the kernel. */
+/** The implementations in `runs`: weft, weft-wN (by N; loops in run order), then the kernel. */
 function implsOf(runs: { impl: Impl }[]): Impl[] {
   const seen = [...new Set(runs.map((r) => r.impl))];
-  const rank = (i: Impl) => (i === "weft" ? 1 : i === "kernel-vxlan" ? 1e9 : Number(i.slice(6)));
-  return seen.sort((a, b) => rank(a) - rank(b));
+  const rank = (i: Impl) => (i === "kernel-vxlan" ? 1e9 : Number(/^weft-w(\d+)/.exec(i)?.[1] ?? 1));
+  return seen.sort((a, b) => rank(a) - rank(b) || seen.indexOf(a) - seen.indexOf(b));
 }
 
 export function aggregate(runs: RunRecord[], meta: Record<string, unknown>): Report {
@@ -161,7 +161,7 @@ export function render(rep: Report): string {
   if (multi.length) {
     out.push("", "ratios to the kernel, per Weft implementation (same rounds):");
     for (const [impl, r] of [["weft", rep.ratiosByImpl.weft ?? {}] as const, ...multi]) {
-      out.push(`  ${impl.padEnd(8)} ${TESTS.map((t) => `${t} ${r[t]?.toFixed(3) ?? "-"}`).join("  ")}`);
+      out.push(`  ${impl.padEnd(14)} ${TESTS.map((t) => `${t} ${r[t]?.toFixed(3) ?? "-"}`).join("  ")}`);
     }
   }
   if (rep.results.some((r) => !r.quiet)) out.push("* at least one round ran while other processes used more than --foreign-max of the machine");

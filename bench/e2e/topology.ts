@@ -6,7 +6,7 @@
 // senders take turns over n1p1 and n1p2 (see measure.ts).
 import { randomBytes } from "node:crypto";
 import { Cluster, type ClusterPod } from "../../host/demo/cluster.ts";
-import { workersOf, type Impl } from "./options.ts";
+import { loopOf, workersOf, type Impl } from "./options.ts";
 import { ProcessTable, sleep } from "./procs.ts";
 import { WeftRouterProcess } from "./weft-router.ts";
 
@@ -55,7 +55,7 @@ export async function buildTopology(impl: Impl, procs: ProcessTable, dir: string
   try {
     const workers = workersOf(impl);
     if (workers !== undefined) {
-      for (const n of cluster.nodes) routers.push(await WeftRouterProcess.start(n, dir, procs, opts.nodeArgs ?? [], opts.weftOffload, workers, opts.weftUdpOffload));
+      for (const n of cluster.nodes) routers.push(await WeftRouterProcess.start(n, dir, procs, opts.nodeArgs ?? [], opts.weftOffload, workers, opts.weftUdpOffload, loopOf(impl)));
     } else if (opts.kernelOffload) {
       for (const n of cluster.nodes) {
         const r = await procs.run(["ip", "netns", "exec", n.ns, "ethtool", "-K", "eth0", "tx", "on"], 10_000);

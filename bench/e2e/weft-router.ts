@@ -10,11 +10,12 @@ import type { NodeConfig } from "../../host/config/node-config.ts";
 import type { ClusterNode } from "../../host/demo/cluster.ts";
 import { RouterClient } from "../../host/control/client.ts";
 import { ProcessTable, sleep, waitExit } from "./procs.ts";
+import type { Loop } from "./options.ts";
 
 const WEFT_BIN = new URL("../../bin/weft.mjs", import.meta.url).pathname;
 
 /** The file form of a parsed NodeConfig (what parseNodeConfig reads back to the same config). */
-export function configFile(c: NodeConfig, opts: { netns: boolean; tunOffload?: boolean; udpOffload?: boolean; workers?: number }): Record<string, unknown> {
+export function configFile(c: NodeConfig, opts: { netns: boolean; tunOffload?: boolean; udpOffload?: boolean; workers?: number; loop?: Loop }): Record<string, unknown> {
   return {
     name: c.name, encapsulation: c.encapsulation, port: c.port, vni: c.vni, vtepMac: c.vtepMac, routerMac: c.routerMac,
     underlay: { ipv4: c.underlay.ipv4, ipv6: c.underlay.ipv6, mtu: c.underlay.mtu, interface: c.underlay.interface },
@@ -26,6 +27,7 @@ export function configFile(c: NodeConfig, opts: { netns: boolean; tunOffload?: b
     offloads: { ...c.offloads, ...(opts.tunOffload ? { tun: true } : {}), ...(opts.udpOffload ? { udpGso: true, udpGro: true } : {}) },
     ...(opts.netns && c.netns ? { netns: c.netns } : {}),
     ...(opts.workers && opts.workers > 1 ? { workers: opts.workers } : {}),
+    ...(opts.loop?.loop === "epoll" ? { datapath: { loop: "epoll", spinUs: opts.loop.spinUs } } : {}),
   };
 }
 
@@ -46,11 +48,11 @@ export class WeftRouterProcess {
   get name(): string { return this.node.config.name; }
 
   /** Starts the router of `node`, waits for its control socket, attaches the node's pods. */
-  static async start(node: ClusterNode, dir: string, procs: ProcessTable, nodeArgs: string[] = [], tunOffload = false, workers = 1, udpOffload = false): Promise<WeftRouterProcess> {
+  static async start(node: ClusterNode, dir: string, procs: ProcessTable, nodeArgs: string[] = [], tunOffload = false, workers = 1, udpOffload = false, loop?: Loop): Promise<WeftRouterProcess> {
     const cfg = node.config;
     const cfgPath = join(dir, `${cfg.name}.json`);
     const logPath = join(dir, `${cfg.name}.log`);
-    writeFileSync(cfgPath, JSON.stringify(configFile(cfg, { netns: false, tunOffload, udpOffload, workers }), null, 2));
+    writeFileSync(cfgPath, JSON.stringify(configFile(cfg, { netns: false, tunOffload, udpOffload, workers, loop }), null, 2));
     const log = openSync(logPath, "a");
     let proc: ChildProcess;
     try {

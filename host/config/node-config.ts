@@ -54,6 +54,13 @@ export interface NodeConfig {
    * threads, each with its own Wasm instance, over multi-queue TAP/TUN and SO_REUSEPORT sockets.
    */
   workers: number;
+  /**
+   * The batch loop's wait (docs/WORKERS.md, "The epoll loop"). `loop: "libuv"` (default): uv_poll per
+   * fd and one event-loop turn per readiness event. `loop: "epoll"`: the loop runs in worker threads
+   * (also with workers: 1) that block in one epoll_wait over their fds plus an eventfd for control
+   * requests. `spinUs` (epoll only, default 0): poll without blocking this long before sleeping.
+   */
+  datapath: { loop: "libuv" | "epoll"; spinUs: number };
 }
 
 /** Upper bound of `workers` (the kernel allows 256 TUN queues; more threads than cores only cost). */
@@ -117,7 +124,7 @@ export function gatewayOf(c: Cidr): string {
 
 export function parseNodeConfig(raw: unknown): NodeConfig {
   if (!isObj(raw)) throw new ConfigError("(top)", "the configuration must be a mapping");
-  const known = new Set(["name", "encapsulation", "port", "vni", "vtepMac", "routerMac", "underlay", "podCIDRs", "clusterCIDRs", "gateway4", "gateway6", "mtu", "podMtu", "udpChecksum4", "icmp", "peers", "pods", "routes", "control", "metrics", "netns", "hostInterface", "offloads", "limits", "workers"]);
+  const known = new Set(["name", "encapsulation", "port", "vni", "vtepMac", "routerMac", "underlay", "podCIDRs", "clusterCIDRs", "gateway4", "gateway6", "mtu", "podMtu", "udpChecksum4", "icmp", "peers", "pods", "routes", "control", "metrics", "netns", "hostInterface", "offloads", "limits", "workers", "datapath"]);
   for (const k of Object.keys(raw)) if (!known.has(k)) throw new ConfigError(k, `unknown field (known: ${[...known].join(", ")})`);
   const name = str(raw, "name", "");
   const encapsulation = str(raw, "encapsulation", "", "vxlan");
@@ -156,6 +163,7 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
     hostInterface: str(raw, "hostInterface", "", "weft0"),
     offloads: parseOffloads(raw.offloads),
     workers: int(raw, "workers", "", 1, 1, MAX_WORKERS),
+    datapath: parseDatapath(raw.datapath),
     limits: {
       maxPods: int(lim, "maxPods", "limits.", 1024, 1, 65000), maxPeers: int(lim, "maxPeers", "limits.", 1024, 1, 65000),
       maxRoutes4: int(lim, "maxRoutes4", "limits.", 16384, 1, 1 << 22), maxRoutes6: int(lim, "maxRoutes6", "limits.", 16384, 1, 1 << 22),
@@ -167,6 +175,17 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
   arr(raw, "pods", "").forEach((p, i) => cfg.pods.push(parsePod(p, `pods[${i}].`, podNames, pod)));
   arr(raw, "routes", "").forEach((r, i) => cfg.routes.push(parseRoute(r, `routes[${i}].`, names, podNames)));
   return cfg;
+}
+
+function parseDatapath(v: unknown): NodeConfig["datapath"] {
+  if (v === undefined || v === null) v = {};
+  if (!isObj(v)) throw new ConfigError("datapath", "must be a mapping {loop, spinUs}");
+  for (const k of Object.keys(v)) if (!["loop", "spinUs"].includes(k)) throw new ConfigError(`datapath.${k}`, "unknown field (known: loop, spinUs)");
+  const loop = v.loop ?? "libuv";
+  if (loop !== "libuv" && loop !== "epoll") throw new ConfigError("datapath.loop", `must be "libuv" or "epoll", not ${JSON.stringify(loop)}`);
+  const spinUs = int(v, "spinUs", "datapath.", 0, 0, 1000);
+  if (spinUs > 0 && loop !== "epoll") throw new ConfigError("datapath.spinUs", "needs datapath.loop: epoll");
+  return { loop, spinUs };
 }
 
 function parseOffloads(v: unknown): NodeConfig["offloads"] {

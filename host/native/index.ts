@@ -33,6 +33,20 @@ export interface NativeIo {
   openPacket(ifname: string, rcvbuf: number, netns?: string): { fd: number; ifindex: number };
   closeFd(fd: number): void;
 
+  /** An epoll set for a batch loop that blocks in one call (src/epoll.cc); close with closeFd. */
+  epollCreate(): number;
+  /** Watches `fd` for readable (level-triggered); epollWait reports `token`. */
+  epollAdd(epfd: number, fd: number, token: number): void;
+  /** Stops watching `fd` (already gone: no error). */
+  epollDel(epfd: number, fd: number): void;
+  /** Blocks up to `timeoutMs` (after polling for `spinUs` without blocking); tokens of ready fds in out[0..n). */
+  epollWait(epfd: number, out: Uint32Array, timeoutMs: number, spinUs: number): number;
+  /** A non-blocking eventfd; close with closeFd. */
+  eventfdCreate(): number;
+  eventfdSignal(fd: number): void;
+  /** Resets the counter; returns what it was (0: not signalled). */
+  eventfdDrain(fd: number): number;
+
   readBatch(fd: number, mem: Mem, offsets: Uint32Array, capacity: Capacity, lengths: Uint32Array, start: number, count: number, stats?: Float64Array): number;
   writeBatch(fd: number, mem: Mem, offsets: Uint32Array, capacity: null, lengths: Uint32Array, start: number, count: number, stats?: Float64Array): number;
 

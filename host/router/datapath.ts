@@ -34,6 +34,16 @@ export interface OffloadPort { l3Off: number }
 
 interface PortEntry { io: PacketBatchIO; rxFlags: number; name: string; offload?: OffloadPort }
 
+/**
+ * Who tells the data path that a port is readable. Default: each port's own `onReadable` (libuv).
+ * An external loop (host/router/workers/epoll-loop.ts) watches the ports itself and calls
+ * `drain(port)`; the data path tells it which ports to watch while running.
+ */
+export interface Readiness {
+  watch(port: number, io: PacketBatchIO): void;
+  unwatch(port: number, io: PacketBatchIO): void;
+}
+
 export class Datapath {
   private readonly ports = new Map<number, PortEntry>();
   private readonly rxSlots: SlotList;
@@ -49,6 +59,7 @@ export class Datapath {
   private readonly written: number[] = [];
   private draining = false;
   private readonly t0 = Date.now();
+  private readiness?: Readiness;
 
   constructor(readonly dp: Dataplane) {
     this.rxSlots = { offsets: dp.rxOffsets, lengths: dp.rxLengths, capacity: dp.maxPacket };
@@ -64,15 +75,31 @@ export class Datapath {
     if (this.ports.has(port)) throw new Error(`data path port ${port} already has I/O`);
     if (offload && !this.dp.offload) throw new Error("offload port on a data plane created without offload buffers");
     this.ports.set(port, { io, rxFlags, name, offload });
-    if (this.running) io.onReadable(() => this.drain(port));
+    if (this.running) this.watch(port, io);
+  }
+
+  /** Replaces the per-port libuv readiness with `r`; only while stopped. */
+  setReadiness(r: Readiness): void {
+    if (this.running) throw new Error("setReadiness on a running data path");
+    this.readiness = r;
+  }
+
+  private watch(port: number, io: PacketBatchIO): void {
+    if (this.readiness) this.readiness.watch(port, io);
+    else io.onReadable(() => this.drain(port));
+  }
+
+  private unwatch(port: number, io: PacketBatchIO): void {
+    if (this.readiness && this.running) this.readiness.unwatch(port, io);
+    io.onReadable(null);
+    io.onWritable(null);
   }
 
   /** Stops watching the port and forgets it; the caller closes the I/O. */
   removePort(port: number): PacketBatchIO | undefined {
     const e = this.ports.get(port);
     if (!e) return undefined;
-    e.io.onReadable(null);
-    e.io.onWritable(null);
+    this.unwatch(port, e.io);
     this.ports.delete(port);
     return e.io;
   }
@@ -80,13 +107,15 @@ export class Datapath {
   start(): void {
     if (this.running) return;
     this.running = true;
-    for (const [port, e] of this.ports) e.io.onReadable(() => this.drain(port));
+    for (const [port, e] of this.ports) this.watch(port, e.io);
   }
 
   stop(): void {
+    for (const [port, e] of this.ports) this.unwatch(port, e.io);
     this.running = false;
-    for (const e of this.ports.values()) { e.io.onReadable(null); e.io.onWritable(null); }
   }
+
+  get isRunning(): boolean { return this.running; }
 
   /**
    * Reads and processes batches from `port` until it has nothing more (or a budget is spent).

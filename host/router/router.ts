@@ -96,10 +96,12 @@ export class Router {
     const undo: (() => void | Promise<void>)[] = [];
     const c = this.config;
     try {
-      if (c.workers > 1) {
+      // The epoll loop blocks its thread, so it always runs in workers (one with workers: 1).
+      if (c.workers > 1 || c.datapath?.loop === "epoll") {
         this.stopping = false;
         const pool = await WorkerPool.start({
           count: c.workers, limits: this.dataplaneLimits(), snapshot: () => this.tables.fanout.mirror.snapshot(),
+          epoll: c.datapath?.loop === "epoll" ? { spinUs: c.datapath.spinUs } : undefined,
           onFailure: (worker, e) => this.workerFailed(worker, e),
         });
         this.pool = pool;
@@ -490,7 +492,8 @@ export class Router {
   /**
    * Flat counters: drop.<Reason>, event.<name>, port.<name>.<counter>, peer.<name>.<counter>,
    * datapath.<stat> (summed over the workers), and with workers > 1 worker.<i>.packets_in,
-   * worker.<i>.batches, worker.<i>.port.<name>.rx_packets / tx_packets.
+   * worker.<i>.batches, worker.<i>.port.<name>.rx_packets / tx_packets; with datapath.loop "epoll"
+   * worker.<i>.loop_wakeups (epoll_wait returns with something ready) and loop_control_wakeups.
    */
   counters(): P.CountersResult {
     const k = this.dataplaneCounters();
@@ -512,9 +515,11 @@ export class Router {
     const s = this.datapathStats();
     if (this.pool) {
       // Per worker: how the load spread (a flow stays on one worker).
-      const perWorker = this.pool.perWorker((w) => ({ i: w.index, k: w.call({ type: "counters" }), s: w.call({ type: "stats" }) }));
-      for (const { i, k: wk, s: ws } of perWorker) {
+      const perWorker = this.pool.perWorker((w) => ({ i: w.index, k: w.call({ type: "counters" }), s: w.call({ type: "stats" }),
+        ls: this.config.datapath?.loop === "epoll" ? w.call({ type: "loopStats" }) : null }));
+      for (const { i, k: wk, s: ws, ls } of perWorker) {
         out[`worker.${i}.packets_in`] = ws.packetsIn; out[`worker.${i}.batches`] = ws.batches;
+        if (ls) { out[`worker.${i}.loop_wakeups`] = ls.wakeups; out[`worker.${i}.loop_control_wakeups`] = ls.controlWakeups; }
         for (const [port, name] of names) {
           out[`worker.${i}.port.${name}.rx_packets`] = Number(wk.ports[port]!.rxPackets);
           out[`worker.${i}.port.${name}.tx_packets`] = Number(wk.ports[port]!.txPackets);

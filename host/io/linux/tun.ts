@@ -37,6 +37,9 @@ export class LinuxTunDevice implements TunDevice {
 
   /** The device fd (-1 after close). */
   get fd(): number { return this.fdOrClosed; }
+
+  /** The fds to wait on for readable (a loop that polls them itself; empty after close). */
+  readFds(): number[] { return this.fdOrClosed < 0 ? [] : [this.fdOrClosed]; }
   get closed(): boolean { return this.fdOrClosed < 0; }
 
   readBatch(mem: Uint8Array, slots: SlotList, start: number, count: number): number {

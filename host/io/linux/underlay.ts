@@ -102,6 +102,9 @@ export class LinuxUnderlay implements Underlay {
 
   get closed(): boolean { return this.isClosed; }
 
+  /** The receive fds to wait on for readable (a loop that polls them itself; empty after close). */
+  readFds(): number[] { return this.isClosed ? [] : [this.fds.rx4, this.fds.rx6].filter((fd) => fd >= 0); }
+
   /** Drains the IPv4 and IPv6 sockets into consecutive slots; which goes first alternates. */
   readBatch(mem: Uint8Array, slots: SlotList, start: number, count: number): number {
     if (this.isClosed) throw new IoClosedError(`underlay :${this.port}`);

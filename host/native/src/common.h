@@ -140,6 +140,7 @@ void InitTun(Napi::Env env, Napi::Object exports);
 void InitFdBatch(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
 void InitPoller(Napi::Env env, Napi::Object exports);
+void InitEpoll(Napi::Env env, Napi::Object exports);
 void InitUdpOffload(Napi::Env env, Napi::Object exports);
 
 }  // namespace weft

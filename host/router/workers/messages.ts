@@ -22,11 +22,14 @@ export type WorkerRequest =
   | { type: "counters" }
   | { type: "stats" }
   | { type: "underlayStats" }
-  | { type: "lookup"; addr: string };
+  | { type: "lookup"; addr: string }
+  | { type: "loopStats" };
 
 export type WorkerResult = {
   table: boolean; addPort: null; removePort: boolean; start: null; stop: null;
   counters: Counters; stats: DatapathStats; underlayStats: Record<string, number> | null; lookup: RouteTarget | null;
+  /** The epoll loop's wake-ups (null: the worker runs the libuv loop). */
+  loopStats: { waits: number; wakeups: number; controlWakeups: number } | null;
 };
 
 export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
@@ -37,6 +40,11 @@ export interface WorkerInit {
   /** Int32Array view: [0] replies posted (Atomics.notify), [1] non-zero once the worker is dying. */
   signal: SharedArrayBuffer;
   port: MessagePort;
+  /**
+   * `datapath.loop: "epoll"`: run the blocking-wait loop (epoll-loop.ts). `wakeFd` is an eventfd
+   * the main thread owns and signals after each request it posts.
+   */
+  loop?: { wakeFd: number; spinUs: number };
 }
 
 /** Signal slots. */

@@ -12,6 +12,7 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "
 import type { TableOp, TableReplica } from "../../tables/fanout.ts";
 import type { Counters, DataplaneLimits, PortCounters } from "../../wasm/dataplane.ts";
 import type { DatapathStats, OffloadPort } from "../datapath.ts";
+import { loadNative } from "../../native/index.ts";
 import { SIG_DEAD, SIG_REPLIES, type PortQueue, type WorkerInit, type WorkerReply, type WorkerRequest, type WorkerResult } from "./messages.ts";
 
 const ENTRY = new URL("./entry.mjs", import.meta.url);
@@ -26,21 +27,35 @@ export class DataplaneWorker implements TableReplica {
   private failure?: string;
   private stopping = false;
 
+  private wakeClosed = false;
+
   private constructor(readonly index: number, readonly thread: Worker, private readonly port: MessagePort, private readonly signal: Int32Array,
-    private readonly timeoutMs: number) {
+    private readonly timeoutMs: number, private readonly wakeFd = -1) {
     this.name = `worker ${index}`;
   }
 
   /** Starts the thread and waits until its Dataplane exists. */
-  static async spawn(index: number, limits: DataplaneLimits, timeoutMs: number, onFailure: (w: DataplaneWorker, e: Error) => void): Promise<DataplaneWorker> {
+  static async spawn(index: number, limits: DataplaneLimits, timeoutMs: number, onFailure: (w: DataplaneWorker, e: Error) => void,
+    epoll?: { spinUs: number }): Promise<DataplaneWorker> {
     const { port1, port2 } = new MessageChannel();
     const signal = new SharedArrayBuffer(8);
-    const init: WorkerInit = { index, limits, signal, port: port2 };
-    const thread = new Worker(ENTRY, { workerData: init, transferList: [port2 as unknown as Transferable] as never, name: `weft-dataplane-${index}` });
-    const w = new DataplaneWorker(index, thread, port1, new Int32Array(signal), timeoutMs);
+    // The epoll loop's wake-up: ours to signal after each post and to close after the thread ended.
+    const wakeFd = epoll ? loadNative().eventfdCreate() : -1;
+    const init: WorkerInit = { index, limits, signal, port: port2, loop: epoll && { wakeFd, spinUs: epoll.spinUs } };
+    let thread: Worker;
+    try {
+      thread = new Worker(ENTRY, { workerData: init, transferList: [port2 as unknown as Transferable] as never, name: `weft-dataplane-${index}` });
+    } catch (e) {
+      if (wakeFd >= 0) loadNative().closeFd(wakeFd);
+      throw e;
+    }
+    const w = new DataplaneWorker(index, thread, port1, new Int32Array(signal), timeoutMs, wakeFd);
     port1.unref();
     await new Promise<void>((resolve, reject) => {
-      const fail = (e: Error) => reject(new WorkerFailedError(w.name, `did not start: ${e.message}`));
+      const fail = (e: Error) => {
+        void thread.terminate().finally(() => w.closeWake());
+        reject(new WorkerFailedError(w.name, `did not start: ${e.message}`));
+      };
       thread.once("message", (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : fail(new Error(m.error ?? "no ready message"))));
       thread.once("error", fail);
       thread.once("exit", (code) => fail(new Error(`exited with code ${code}`)));
@@ -65,6 +80,7 @@ export class DataplaneWorker implements TableReplica {
     if (this.failure !== undefined) throw new WorkerFailedError(this.name, this.failure);
     const id = ++this.seq;
     this.port.postMessage({ ...req, id });
+    if (this.wakeFd >= 0) loadNative().eventfdSignal(this.wakeFd);
     const deadline = Date.now() + this.timeoutMs;
     for (;;) {
       const seen = Atomics.load(this.signal, SIG_REPLIES);
@@ -90,6 +106,12 @@ export class DataplaneWorker implements TableReplica {
     this.stopping = true;
     this.port.close();
     await this.thread.terminate();
+    this.closeWake();
+  }
+
+  /** Closes the epoll loop's eventfd once the thread has ended. */
+  private closeWake(): void {
+    if (this.wakeFd >= 0 && !this.wakeClosed) { this.wakeClosed = true; loadNative().closeFd(this.wakeFd); }
   }
 }
 
@@ -102,6 +124,8 @@ export interface WorkerPoolOptions {
   onFailure: (worker: string, e: Error) => void;
   /** Per-request timeout (default 5000 ms). */
   timeoutMs?: number;
+  /** Run the blocking-wait loop (datapath.loop: "epoll") in every worker. */
+  epoll?: { spinUs: number };
 }
 
 export class WorkerPool {
@@ -110,7 +134,7 @@ export class WorkerPool {
   /** Spawns `count` workers and seeds each with the tables; on failure none is left running. */
   static async start(o: WorkerPoolOptions): Promise<WorkerPool> {
     const settled = await Promise.allSettled(Array.from({ length: o.count }, (_, i) =>
-      DataplaneWorker.spawn(i, o.limits, o.timeoutMs ?? 5000, (w, e) => o.onFailure(w.name, e))));
+      DataplaneWorker.spawn(i, o.limits, o.timeoutMs ?? 5000, (w, e) => o.onFailure(w.name, e), o.epoll)));
     const workers = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
     const pool = new WorkerPool(workers);
     try {

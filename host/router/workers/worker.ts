@@ -1,7 +1,9 @@
 // A data-plane worker thread: its own Wasm Dataplane and Datapath over one queue of every port
-// (fds borrowed from the main thread). It runs the batch loop from its own libuv event loop and
-// answers the main thread's requests (table ops, ports, counters) between batches.
-import { parentPort, workerData } from "node:worker_threads";
+// (fds borrowed from the main thread). It runs the batch loop from its own libuv event loop, or
+// (datapath.loop: "epoll") blocked in one epoll_wait (epoll-loop.ts), and answers the main
+// thread's requests (table ops, ports, counters) between batches.
+import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { EpollLoop } from "./epoll-loop.ts";
 import { Dataplane } from "../../wasm/dataplane.ts";
 import { applyTableOp } from "../../tables/fanout.ts";
 import { Datapath } from "../datapath.ts";
@@ -24,9 +26,12 @@ process.on("uncaughtException", (e) => { Atomics.store(signal, SIG_DEAD, 1); Ato
 
 let dp: Dataplane;
 let datapath: Datapath;
+let loop: EpollLoop | undefined;
+let stopped = false;
 try {
   dp = Dataplane.create(init.limits);
   datapath = new Datapath(dp);
+  if (init.loop) loop = new EpollLoop(datapath, init.loop.wakeFd, init.loop.spinUs);
 } catch (e) {
   parentPort!.postMessage({ error: (e as Error).message });
   die(e);
@@ -54,6 +59,7 @@ function handle(req: WorkerRequest): unknown {
     case "stop": {
       datapath.stop();
       for (const p of [...datapath.portNames().keys()]) datapath.removePort(p)?.close();
+      stopped = true;
       return null;
     }
     case "counters": return dp.counters();
@@ -65,14 +71,31 @@ function handle(req: WorkerRequest): unknown {
       return { gsoActive: u.udpOffloads().gso.active ? 1 : 0, gsoSends: st.gsoSends, gsoSegments: st.gsoSegments, gsoFallbacks: st.gsoFallbacks, groDatagrams: st.groDatagrams, groSegments: st.groSegments };
     }
     case "lookup": return dp.lookup(req.addr) ?? null;
+    case "loopStats": return loop ? { ...loop.stats } : null;
   }
 }
 
-port.on("message", (req: WorkerRequest & { id: number }) => {
+function answer(req: WorkerRequest & { id: number }): void {
   let reply: WorkerReply;
   try { reply = { id: req.id, ok: true, result: handle(req) }; } catch (e) { reply = { id: req.id, ok: false, error: (e as Error).message }; }
   port.postMessage(reply);
   Atomics.add(signal, SIG_REPLIES, 1);
   Atomics.notify(signal, SIG_REPLIES);
-});
+}
+
+if (loop) {
+  const epoll = loop;
+  // Blocks this thread's event loop until "stop"; a throw from the loop is an uncaught exception
+  // (the worker dies and the main thread stops the router).
+  setImmediate(() => {
+    epoll.run(() => {
+      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) answer(m.message as WorkerRequest & { id: number });
+      return !stopped;
+    });
+    epoll.close();
+    port.on("message", answer);
+  });
+} else {
+  port.on("message", answer);
+}
 parentPort!.postMessage({ ready: true });
