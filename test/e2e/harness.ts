@@ -2,14 +2,14 @@
 // started inside pods, and cleanup that always runs.
 import { spawn, type ChildProcess } from "node:child_process";
 import { Cluster, type ClusterSpec } from "../../host/demo/cluster.ts";
-import { createRouter, type Router } from "../../host/router/router.ts";
+import { createRouter, type Router, type RouterOptions } from "../../host/router/router.ts";
 
 export const TOOLS = new URL("../../host/demo/", import.meta.url).pathname;
 
 export interface Env { cluster: Cluster; routers: Router[]; close(): Promise<void> }
 
 /** Builds the cluster, starts one in-process router per node and attaches every pod. */
-export async function startCluster(spec: ClusterSpec & { kernelNodes?: number[]; workers?: number } = {}): Promise<Env> {
+export async function startCluster(spec: ClusterSpec & { kernelNodes?: number[]; workers?: number; routerOptions?: RouterOptions } = {}): Promise<Env> {
   const cluster = Cluster.create(spec);
   const routers: Router[] = [];
   const close = async () => {
@@ -19,7 +19,7 @@ export async function startCluster(spec: ClusterSpec & { kernelNodes?: number[];
   try {
     for (const n of cluster.nodes) {
       if (spec.kernelNodes?.includes(n.index)) continue;
-      const r = createRouter(spec.workers ? { ...n.config, workers: spec.workers } : n.config, { log: () => {} });
+      const r = createRouter(spec.workers ? { ...n.config, workers: spec.workers } : n.config, { log: () => {}, ...spec.routerOptions });
       await r.start();
       routers[n.index - 1] = r;
       for (const p of n.pods) r.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 });
