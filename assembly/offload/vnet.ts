@@ -177,7 +177,8 @@ export function vnetCheck(h: usize, len: i32, l3Off: i32): i32 {
   if (avail < 1) return OR_IP_MALFORMED;
   const udp = gso == VNET_GSO_UDP_L4;
   const ver = <i32>(load<u8>(ip) >> 4);
-  // UDP_L4 names no IP version (virtio_net_hdr_to_skb takes it from the packet on a TUN)
+  // SKB_GSO_UDP_L4 is one type for IPv4 and IPv6 (TUN_F_USO4/USO6 only gate which the device
+  // is handed): the version is the packet's
   const v6 = udp ? ver == 6 : gso == VNET_GSO_TCPV6;
   if (ver != (v6 ? 6 : 4)) return OR_GSO_PROTO_MISMATCH;
   const proto = udp ? IPPROTO_UDP : IPPROTO_TCP;
