@@ -72,6 +72,13 @@ export async function runOffloadBench(opts: { quick?: boolean } = {}): Promise<O
   for (let k = 0; k < SEGS; k++) h.u32[(segOffs >> 2) + k] = slots + k * SLOT + HEADROOM;
   const inAt = [h.inArea, h.inArea + (1 << 17)];
   inputs.forEach((x, i) => h.u8.set(x, inAt[i]!));
+  // USO: a QUIC-like sender's UDP_SEGMENT datagram of 44 x 1200 bytes, IPv4 and IPv6
+  const USO_MSS = 1200;
+  const usoInputs = [false, true].map((v6) => makeSuperPacket(r, randomSuperSpec(r, {
+    udp: true, v6, l3Off: 0, payloadLen: SEGS * USO_MSS, gsoSize: USO_MSS, ipOptions: new Uint8Array(0), ipv6Ext: [], csum: "needs", ecn: false, df: true,
+  })).input);
+  const usoAt = [h.inArea + (2 << 20), h.inArea + (2 << 20) + (1 << 17)];
+  usoInputs.forEach((x, i) => h.u8.set(x, usoAt[i]!));
   // segments of each family, for coalescing; and 4 flows of 11 interleaved
   const segs = inputs.map((x) => referenceSplit(x, 0) as Uint8Array[]);
   for (const s of segs) if (!Array.isArray(s) || s.length !== SEGS) throw new Error("bad setup");
@@ -136,6 +143,15 @@ export async function runOffloadBench(opts: { quick?: boolean } = {}): Promise<O
       if (Buffer.compare(Buffer.from(h.u8.buffer, o, h.u32[(segLens >> 2) + k]!), Buffer.from(segs[i]![k]!)) !== 0) throw new Error("split differs from the reference");
     }
   }
+  for (let i = 0; i < 2; i++) {
+    const n = ex.tsoSplit(usoAt[i]!, usoInputs[i]!.length, 0, segOffs, segLens, SEGS, SLOT - HEADROOM);
+    const want = referenceSplit(usoInputs[i]!, 0) as Uint8Array[];
+    if (n !== SEGS || want.length !== SEGS) throw new Error(`USO split gave ${n}`);
+    for (let k = 0; k < SEGS; k++) {
+      const o = h.u32[(segOffs >> 2) + k]!;
+      if (Buffer.compare(Buffer.from(h.u8.buffer, o, h.u32[(segLens >> 2) + k]!), Buffer.from(want[k]!)) !== 0) throw new Error("USO split differs from the reference");
+    }
+  }
   desc.forEach((d, i) => {
     const n = ex.groCoalesce(d.offs, d.lens, d.n, 0, h.groOut, outBytes, h.outOffs, h.outLens, 0);
     const want = referenceCoalesce(batches[i]!, 0);
@@ -151,6 +167,8 @@ export async function runOffloadBench(opts: { quick?: boolean } = {}): Promise<O
   const variants: { name: string; fn: () => void; segments: number; bytes: number }[] = [
     { name: "split IPv4 64 KiB -> 44 x 1448 (wasm)", fn: () => { ex.tsoSplit(inAt[0]!, inputs[0]!.length, 0, segOffs, segLens, SEGS, SLOT - HEADROOM); }, segments: SEGS, bytes: inputs[0]!.length - 10 },
     { name: "split IPv6 64 KiB -> 44 x 1448 (wasm)", fn: () => { ex.tsoSplit(inAt[1]!, inputs[1]!.length, 0, segOffs, segLens, SEGS, SLOT - HEADROOM); }, segments: SEGS, bytes: inputs[1]!.length - 10 },
+    { name: "USO split IPv4 UDP 44 x 1200 (wasm)", fn: () => { ex.tsoSplit(usoAt[0]!, usoInputs[0]!.length, 0, segOffs, segLens, SEGS, SLOT - HEADROOM); }, segments: SEGS, bytes: usoInputs[0]!.length - 10 },
+    { name: "USO split IPv6 UDP 44 x 1200 (wasm)", fn: () => { ex.tsoSplit(usoAt[1]!, usoInputs[1]!.length, 0, segOffs, segLens, SEGS, SLOT - HEADROOM); }, segments: SEGS, bytes: usoInputs[1]!.length - 10 },
     { name: "coalesce IPv4 44 segments (wasm, checksums verified)", fn: () => { ex.groCoalesce(desc[0]!.offs, desc[0]!.lens, SEGS, 0, h.groOut, outBytes, h.outOffs, h.outLens, 0); }, segments: SEGS, bytes: inputs[0]!.length - 10 },
     { name: "coalesce IPv4 44 segments (wasm, trusted)", fn: () => { ex.groCoalesce(desc[0]!.offs, desc[0]!.lens, SEGS, 0, h.groOut, outBytes, h.outOffs, h.outLens, 1); }, segments: SEGS, bytes: inputs[0]!.length - 10 },
     { name: "coalesce IPv6 44 segments (wasm, checksums verified)", fn: () => { ex.groCoalesce(desc[1]!.offs, desc[1]!.lens, SEGS, 0, h.groOut, outBytes, h.outOffs, h.outLens, 0); }, segments: SEGS, bytes: inputs[1]!.length - 10 },

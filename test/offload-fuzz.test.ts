@@ -1,4 +1,4 @@
-// Fuzz of the offload calls: 100,000 random and mutated inputs (60,000 for tsoSplit, 40,000
+// Fuzz of the offload calls: 100,000 random and mutated inputs (60,000 for tsoSplit, TSO and USO; 40,000
 // batches for groCoalesce) must never trap, never write outside the output slots / the output
 // bytes they report (guard bytes of 0xa5 everywhere else, inputs unchanged), and agree with the
 // slow reference on every case: the same refusal reason or the same bytes.
@@ -59,6 +59,7 @@ describe("fuzz: tsoSplit", () => {
     const regionEnd = region + SLOTS * SLOT;
     let n = 0;
     let accepted = 0;
+    let acceptedUso = 0;
     const reasons = new Map<number, number>();
     for (let c = 0; c < 60000; c++) {
       let input: Uint8Array;
@@ -67,7 +68,8 @@ describe("fuzz: tsoSplit", () => {
         input = Uint8Array.from({ length: int(r, 300) }, () => int(r, 256));
         l3Off = int(r, 20);
       } else {
-        const spec = randomSuperSpec(r, { payloadLen: int(r, 3000), gsoSize: r() < 0.2 ? 1 + int(r, 600) : 200 + int(r, 1300) });
+        // a third of them USO (UDP_L4) datagrams, the rest TCP super-packets
+        const spec = randomSuperSpec(r, { udp: r() < 0.33 || undefined, payloadLen: int(r, 3000), gsoSize: r() < 0.2 ? 1 + int(r, 600) : 200 + int(r, 1300) });
         input = makeSuperPacket(r, spec).input;
         l3Off = spec.l3Off;
         if (r() < 0.05) l3Off = int(r, 80);
@@ -112,13 +114,16 @@ describe("fuzz: tsoSplit", () => {
           if (Buffer.compare(Buffer.from(mem.buffer, o, lens[k]!), Buffer.from(want[k]!)) !== 0) throw new Error(`case ${c}: segment ${k} differs`);
         }
         accepted++;
+        if (input[1] === 5) acceptedUso++;
       }
       n++;
     }
     expect(n).toBe(60000);
     // the mix reaches both the accepting paths and most refusals
     expect(accepted).toBeGreaterThan(10000);
-    expect(reasons.size).toBeGreaterThanOrEqual(14);
+    expect(acceptedUso).toBeGreaterThan(2000);
+    expect(reasons.size).toBeGreaterThanOrEqual(15);
+    expect(reasons.get(R.UdpMalformed) ?? 0).toBeGreaterThan(50);
   });
 });
 

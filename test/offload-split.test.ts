@@ -1,4 +1,4 @@
-// TSO split and vnet header checks (assembly/offload/segment.ts, vnet.ts) against the slow
+// TSO and USO split and vnet header checks (assembly/offload/segment.ts, vnet.ts) against the slow
 // reference (test/reference/offload.ts, which builds every segment with reference/packet.ts),
 // plus properties checked on the bytes themselves: every payload byte arrives once and in order,
 // every IPv4 header and TCP checksum verifies, Linux's per-segment rules (seq, ID, FIN/PSH/CWR).
@@ -45,6 +45,35 @@ function checkSegment(seg: Uint8Array, l3Off: number, v6: boolean): { payload: U
   expect(verifyChecksum(tcp, 0, tcp.length, ps)).toBe(true);
   const thl = (tcp[12]! >> 4) * 4;
   return { payload: tcp.subarray(thl), seq: be32(tcp, 4), flags: tcp[13]!, id };
+}
+
+/** Checks one USO segment's headers and checksums on its own bytes; returns its UDP payload. */
+function checkUdpSegment(seg: Uint8Array, l3Off: number, v6: boolean): { payload: Uint8Array; id: number; ports: number } {
+  const ip = seg.subarray(l3Off);
+  let l4: number;
+  let id = -1;
+  if (!v6) {
+    const ihl = (ip[0]! & 15) * 4;
+    expect(be16(ip, 2)).toBe(ip.length);
+    expect(internetChecksum(ip, 0, ihl)).toBe(0);
+    expect(ip[9]).toBe(17);
+    l4 = ihl;
+    id = be16(ip, 4);
+  } else {
+    expect(40 + be16(ip, 4)).toBe(ip.length);
+    let nh = ip[6]!;
+    l4 = 40;
+    while (nh !== 17) {
+      nh = ip[l4]!;
+      l4 += (ip[l4 + 1]! + 1) * 8;
+    }
+  }
+  const udp = ip.subarray(l4);
+  expect(be16(udp, 4)).toBe(udp.length);
+  expect(be16(udp, 6)).not.toBe(0); // RFC 768: a computed 0 goes out as 0xffff
+  const ps = v6 ? pseudoHeaderSum6(ip.subarray(8, 24), ip.subarray(24, 40), 17, udp.length) : pseudoHeaderSum4(ip.subarray(12, 16), ip.subarray(16, 20), 17, udp.length);
+  expect(verifyChecksum(udp, 0, udp.length, ps)).toBe(true);
+  return { payload: udp.subarray(8), id, ports: be32(udp, 0) };
 }
 
 function segmentsOf(r: Uint8Array[] | number): Uint8Array[] {
@@ -109,6 +138,94 @@ describe("tsoSplit: differential against the reference", () => {
       expect(got.length).toBe(Math.max(1, Math.ceil(spec.payloadLen / spec.gsoSize)));
       facts.forEach((f, k) => {
         expect(f.seq).toBe((spec.seq + k * spec.gsoSize) >>> 0);
+        if (!spec.v6) expect(f.id).toBe((spec.id + k) & 0xffff);
+        if (k < got.length - 1) expect(got[k]!.length).toBe(hdrs + spec.gsoSize);
+      });
+      n++;
+      segments += got.length;
+    }
+    expect(n).toBe(400);
+    expect(segments).toBeGreaterThan(8000);
+  });
+});
+
+describe("USO (GSO_UDP_L4) split", () => {
+  it("splits a 3000-byte IPv4 datagram at gso_size 1200 into 1200 + 1200 + 600 datagrams (lengths, IDs, checksums)", () => {
+    const r = prng(11);
+    const spec = randomSuperSpec(r, { udp: true, v6: false, l3Off: 0, payloadLen: 3000, gsoSize: 1200, ipOptions: new Uint8Array(0), csum: "needs", id: 0xffff, df: false });
+    const { input, payload } = makeSuperPacket(r, spec);
+    expect(input[1]).toBe(GsoType.UdpL4);
+    const segs = segmentsOf(h.split(input, 0));
+    expect(segs.map((s) => s.length)).toEqual([1228, 1228, 628]);
+    const facts = segs.map((s) => checkUdpSegment(s, 0, false));
+    expect(facts.map((f) => f.id)).toEqual([0xffff, 0, 1]); // inet_gso_segment: ID + k, wrapping
+    expect(new Set(facts.map((f) => f.ports)).size).toBe(1);
+    expect(Buffer.concat(facts.map((f) => f.payload))).toEqual(Buffer.from(payload));
+    expect(segs).toEqual(segmentsOf(referenceSplit(input, 0)));
+  });
+
+  it("IPv6 on a TAP with a Destination Options header; payload within one gso_size gives one datagram", () => {
+    const r = prng(12);
+    const spec = randomSuperSpec(r, { udp: true, v6: true, l3Off: 14, payloadLen: 2500, gsoSize: 1000, csum: "valid",
+      ipv6Ext: [{ type: 60, bytes: Uint8Array.from([0, 0, 1, 4, 0, 0, 0, 0]) }] });
+    const { input, payload } = makeSuperPacket(r, spec);
+    const segs = segmentsOf(h.split(input, 14));
+    expect(segs.length).toBe(3);
+    const facts = segs.map((s) => checkUdpSegment(s, 14, true));
+    expect(Buffer.concat(facts.map((f) => f.payload))).toEqual(Buffer.from(payload));
+    for (const s of segs) expect(bytesToHex(s.subarray(0, 14))).toBe(bytesToHex(input.subarray(VNET_LEN, VNET_LEN + 14)));
+    expect(segs).toEqual(segmentsOf(referenceSplit(input, 14)));
+    for (const payloadLen of [0, 1, 1000]) {
+      const one = makeSuperPacket(r, { ...spec, payloadLen }).input;
+      const got = segmentsOf(h.split(one, 14));
+      expect(got.length).toBe(1);
+      expect(checkUdpSegment(got[0]!, 14, true).payload.length).toBe(payloadLen);
+    }
+  });
+
+  it("a segment whose UDP checksum computes to 0 carries 0xffff (RFC 768)", () => {
+    // IPv4, one 2-byte segment after a first of 2 bytes: tune the second segment's payload word
+    // so that its checksum is 0. The sum without the payload word w, then w = ~rest.
+    const r = prng(13);
+    const spec = randomSuperSpec(r, { udp: true, v6: false, l3Off: 0, payloadLen: 4, gsoSize: 2, ipOptions: new Uint8Array(0), csum: "needs" });
+    const base = makeSuperPacket(r, spec);
+    const seg1 = segmentsOf(referenceSplit(base.input, 0))[1]!;
+    const ps = pseudoHeaderSum4(seg1.subarray(12, 16), seg1.subarray(16, 20), 17, 10);
+    const restNoCsum = onesComplementSum(Uint8Array.from([...seg1.subarray(20, 26), 0, 0]), 0, 8, ps);
+    const w = ~restNoCsum & 0xffff;
+    const payload = Uint8Array.from([base.payload[0]!, base.payload[1]!, w >> 8, w & 0xff]);
+    const ipPkt = buildTcpPacket(spec, payload);
+    const psFull = pseudoHeaderSum4(ipPkt.subarray(12, 16), ipPkt.subarray(16, 20), 17, 12);
+    ipPkt[26] = onesAdd(psFull) >> 8;
+    ipPkt[27] = onesAdd(psFull) & 0xff;
+    const input = concatBytes(emitVnet({ flags: VnetFlag.NeedsCsum, gsoType: GsoType.UdpL4, hdrLen: 28, gsoSize: 2, csumStart: 20, csumOffset: 6 }), ipPkt);
+    const segs = segmentsOf(h.split(input, 0));
+    expect(segs.length).toBe(2);
+    expect(be16(segs[1]!, 26)).toBe(0xffff);
+    expect(internetChecksum(Uint8Array.from([...segs[1]!.subarray(20, 26), 0, 0, ...segs[1]!.subarray(28)]), 0, 10, ps)).toBe(0);
+    checkUdpSegment(segs[1]!, 0, false);
+    expect(segs).toEqual(segmentsOf(referenceSplit(input, 0)));
+  });
+
+  it("random IPv4/IPv6 datagrams (options, extension headers, gso_size 1..1472, up to 64 KiB, NEEDS_CSUM / DATA_VALID / none, TUN and TAP) against the reference", () => {
+    const r = prng(0x0550);
+    let n = 0;
+    let segments = 0;
+    for (let c = 0; c < 400; c++) {
+      const gsoSize = c % 20 === 0 ? 1 + Math.floor(r() * 64) : 500 + Math.floor(r() * 973);
+      const spec = randomSuperSpec(r, { udp: true, gsoSize, payloadLen: c % 20 === 0 ? Math.floor(r() * Math.min(4000, 250 * gsoSize)) : undefined });
+      const { input, payload, hdrs } = makeSuperPacket(r, spec);
+      const got = segmentsOf(h.split(input, spec.l3Off));
+      const want = segmentsOf(referenceSplit(input, spec.l3Off));
+      expect(got.length).toBe(want.length);
+      for (let k = 0; k < got.length; k++) {
+        if (bytesToHex(got[k]!) !== bytesToHex(want[k]!)) throw new Error(`case ${c} segment ${k} differs: ${JSON.stringify(spec, (_, v) => (v instanceof Uint8Array ? bytesToHex(v) : v))}`);
+      }
+      const facts = got.map((s) => checkUdpSegment(s, spec.l3Off, spec.v6));
+      // every payload byte once, in order
+      expect(Buffer.concat(facts.map((f) => f.payload)).equals(Buffer.from(payload))).toBe(true);
+      expect(got.length).toBe(Math.max(1, Math.ceil(spec.payloadLen / spec.gsoSize)));
+      facts.forEach((f, k) => {
         if (!spec.v6) expect(f.id).toBe((spec.id + k) & 0xffff);
         if (k < got.length - 1) expect(got[k]!.length).toBe(hdrs + spec.gsoSize);
       });
@@ -187,6 +304,8 @@ describe("vnet header checks", () => {
   const base: SuperSpec = randomSuperSpec(r, { v6: false, l3Off: 0, payloadLen: 3000, gsoSize: 1448, csum: "needs", tcpOptions: new Uint8Array(0), ipOptions: new Uint8Array(0) });
   const good = makeSuperPacket(r, base).input;
   const good6 = makeSuperPacket(r, { ...base, v6: true, l3Off: 14 }).input;
+  const goodU = makeSuperPacket(r, { ...base, udp: true, ecn: false }).input;
+  const goodU6 = makeSuperPacket(r, { ...base, udp: true, ecn: false, v6: true, l3Off: 14 }).input;
   const mutate = (b: Uint8Array, f: (x: Uint8Array) => void) => { const x = b.slice(); f(x); return x; };
   const put16le = (b: Uint8Array, o: number, v: number) => { b[o] = v & 0xff; b[o + 1] = v >> 8; };
   const cases: [string, Uint8Array, number, number][] = [
@@ -195,7 +314,20 @@ describe("vnet header checks", () => {
     ["unknown flag", mutate(good, (b) => { b[0] = 4; }), 0, R.VnetBadFlags],
     ["NEEDS_CSUM and DATA_VALID", mutate(good, (b) => { b[0] = 3; }), 0, R.VnetBadFlags],
     ["legacy UFO", mutate(good, (b) => { b[1] = GsoType.Udp; }), 0, R.GsoUnsupported],
-    ["USO", mutate(good, (b) => { b[1] = GsoType.UdpL4; }), 0, R.GsoUnsupported],
+    ["USO on a TCP packet", mutate(good, (b) => { b[1] = GsoType.UdpL4; }), 0, R.GsoProtoMismatch],
+    ["USO with ECN", mutate(goodU, (b) => { b[1] = GsoType.UdpL4 | GsoType.Ecn; }), 0, R.GsoUnsupported],
+    ["USO gso_size 0", mutate(goodU, (b) => put16le(b, 4, 0)), 0, R.VnetBadGsoSize],
+    ["USO on IP version 5", mutate(goodU, (b) => { b[VNET_LEN] = 0x55; }), 0, R.GsoProtoMismatch],
+    ["USO IPv6 behind an IPv4 ethertype", mutate(goodU6, (b) => { b[VNET_LEN + 12] = 0x08; b[VNET_LEN + 13] = 0; }), 14, R.GsoProtoMismatch],
+    ["USO IPv6 with TCP next", mutate(goodU6, (b) => { b[VNET_LEN + 14 + 6] = 6; }), 14, R.GsoProtoMismatch],
+    ["USO IPv6 fragment header", mutate(goodU6, (b) => { b[VNET_LEN + 14 + 6] = 44; }), 14, R.IpFragment],
+    ["USO IPv4 fragment", mutate(goodU, (b) => { b[VNET_LEN + 6] |= 0x20; }), 0, R.IpFragment],
+    ["USO IPv4 total length beyond the packet", mutate(goodU, (b) => { b[VNET_LEN + 2] = 0xff; }), 0, R.IpMalformed],
+    ["USO UDP length short of the IP payload", mutate(goodU, (b) => { b[VNET_LEN + 20 + 5] -= 1; }), 0, R.UdpMalformed],
+    ["USO UDP length beyond the IP payload", mutate(goodU, (b) => { b[VNET_LEN + 20 + 4] += 1; }), 0, R.UdpMalformed],
+    ["USO UDP header truncated", mutate(goodU, (b) => { b[VNET_LEN + 2] = 0; b[VNET_LEN + 3] = 24; }), 0, R.UdpMalformed],
+    ["USO csum_offset 16 (TCP's)", mutate(goodU, (b) => put16le(b, 8, 16)), 0, R.VnetBadCsum],
+    ["USO csum_start not at UDP", mutate(goodU6, (b) => put16le(b, 6, 14 + 40 + 8)), 14, R.VnetBadCsum],
     ["ECN without GSO", mutate(good, (b) => { b[1] = GsoType.Ecn; }), 0, R.GsoUnsupported],
     ["hdr_len beyond the packet", mutate(good, (b) => put16le(b, 2, b.length - 9)), 0, R.VnetBadHdrLen],
     ["csum field beyond the packet", mutate(good, (b) => put16le(b, 8, b.length)), 0, R.VnetBadCsum],
@@ -230,6 +362,11 @@ describe("vnet header checks", () => {
     expect(h.ex.vnetCheck(h.inArea, good.length, 0)).toBe(0);
     h.u8.set(good6, h.inArea);
     expect(h.ex.vnetCheck(h.inArea, good6.length, 14)).toBe(0);
+    for (const [u, l3] of [[goodU, 0], [goodU6, 14]] as const) {
+      h.u8.set(u, h.inArea);
+      expect(h.ex.vnetCheck(h.inArea, u.length, l3)).toBe(0);
+      expect(segmentsOf(h.split(u, l3)).length).toBe(3);
+    }
   });
   it("too many segments and slots too small are refused before anything is written", () => {
     expect(h.split(good, 0, 2)).toBe(R.TooManySegments);
@@ -301,6 +438,17 @@ describe("counters", () => {
     expect(d(OFFLOAD_REASON_COUNT + OffloadEvent.SplitGso)).toBe(1);
     expect(d(OFFLOAD_REASON_COUNT + OffloadEvent.SplitSegments)).toBe(2);
     expect(d(R.VnetTruncated)).toBe(1);
-    void buildTcpPacket;
+    expect(d(OFFLOAD_REASON_COUNT + OffloadEvent.SplitUso)).toBe(0);
+    const uso = makeSuperPacket(r, randomSuperSpec(r, { udp: true, l3Off: 0, payloadLen: 2500, gsoSize: 1000 })).input;
+    segmentsOf(h.split(uso, 0));
+    const mutated = uso.slice();
+    mutated[VNET_LEN + (mutated[VNET_LEN]! >> 4 === 4 ? 20 + ((mutated[VNET_LEN]! & 15) * 4 - 20) : 40) + 5]! ^= 1; // UDP length
+    expect(h.split(mutated, 0)).toBe(R.UdpMalformed);
+    const after2 = h.counters();
+    const d2 = (i: number) => Number(after2[i]! - after[i]!);
+    expect(d2(OFFLOAD_REASON_COUNT + OffloadEvent.SplitUso)).toBe(1);
+    expect(d2(OFFLOAD_REASON_COUNT + OffloadEvent.SplitGso)).toBe(1);
+    expect(d2(OFFLOAD_REASON_COUNT + OffloadEvent.SplitSegments)).toBe(3);
+    expect(d2(R.UdpMalformed)).toBe(1);
   });
 });

@@ -3,6 +3,7 @@
 // its own uniquely named namespaces.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { startCluster, startServer, TOOLS, type Env } from "./e2e/harness.ts";
+import { OFFLOAD_REASON_COUNT, OffloadEvent } from "./reference/offload.ts";
 
 for (const encapsulation of ["vxlan", "geneve"] as const) {
   for (const underlay of [4, 6] as const) {
@@ -149,6 +150,63 @@ describe("with TUN/TAP offloads (IFF_VNET_HDR, TSO split and GRO coalescing in W
   it("still pings (same node, cross node, host) and carries a 2000-byte UDP datagram", async () => {
     await pingsAndCarries2000ByteUdp(env, 7600);
   });
+});
+
+describe("with TUN/TAP offloads: USO (a pod sending with UDP_SEGMENT)", () => {
+  let env: Env;
+  beforeAll(async () => { env = await startCluster({ encapsulation: "vxlan", underlay: 4, offloads: true, udpOffloads: true }); });
+  afterAll(async () => { await env?.close(); });
+
+  it("pod TAPs and the host TUN take TUN_F_USO4|USO6; UDP_SEGMENT sends arrive at the far pod as the individual datagrams (count and hash), IPv4 and IPv6", async () => {
+    const c = env.cluster;
+    const r0 = env.routers[0]!;
+    const tc = r0.counters().counters;
+    expect(tc["offload.host_tun_uso"]).toBe(1);
+    expect(tc["offload.pod_taps_uso"]).toBe(2);
+    // sizes: multiples of gso_size, short last segments, one that fits one segment (no GSO), 50 segments
+    const sizes = ["12000", "12001", "30017", "700", "47003", "2401", "60000", "5555"];
+    const GSO = 1200;
+    const count = sizes.reduce((s, n) => s + Math.ceil(Number(n) / GSO), 0);
+    const dst = c.pod("n2p1");
+    const usoIdx = OFFLOAD_REASON_COUNT + OffloadEvent.SplitUso;
+    for (const fam of ["ipv4", "ipv6"] as const) {
+      const uso0 = r0.tables.dp.offloadCounters()[usoIdx]!;
+      const port = fam === "ipv4" ? "7900" : "7901";
+      const sink = await startServer(dst.ns, "udp_gso.py", ["recv", dst[fam], port, String(count)]);
+      const sent = (await c.exec(c.pod("n1p1").ns, ["python3", TOOLS + "udp_gso.py", "send", dst[fam], port, String(GSO), ...sizes])).trim();
+      expect(sent.split(" ")[0]).toBe(String(count));
+      expect((await sink.result).trim()).toBe(sent);
+      // the sending router read GSO_UDP_L4 super-packets from the pod's TAP and split them in Wasm
+      expect(Number(r0.tables.dp.offloadCounters()[usoIdx]! - uso0)).toBe(sizes.filter((n) => Number(n) > GSO).length);
+    }
+    expect(r0.datapath.stats.offloadRefused).toBe(0);
+  }, 120_000);
+});
+
+describe("with TUN/TAP offloads on a kernel that refuses USO (refuseTunUso: EINVAL as before Linux 6.2)", () => {
+  let env: Env;
+  const logs: string[] = [];
+  beforeAll(async () => { env = await startCluster({ encapsulation: "vxlan", underlay: 4, offloads: true, routerOptions: { refuseTunUso: true, log: (m) => logs.push(m) } }); });
+  afterAll(async () => { await env?.close(); });
+
+  it("falls back to TSO only, says so once per router, and UDP_SEGMENT sends still arrive as the individual datagrams", async () => {
+    const c = env.cluster;
+    const r0 = env.routers[0]!;
+    const tc = r0.counters().counters;
+    expect([tc["offload.host_tun_tso"], tc["offload.host_tun_uso"], tc["offload.pod_taps_tso"], tc["offload.pod_taps_uso"]]).toEqual([1, 0, 2, 0]);
+    expect(logs.filter((l) => l.includes("USO") && l.includes("off (kernel refused")).length).toBe(env.routers.length);
+    expect(logs.some((l) => l.includes("offloads refused"))).toBe(false);
+    const usoIdx = OFFLOAD_REASON_COUNT + OffloadEvent.SplitUso;
+    const uso0 = r0.tables.dp.offloadCounters()[usoIdx]!;
+    const sizes = ["12000", "30017", "700"];
+    const count = sizes.reduce((s, n) => s + Math.ceil(Number(n) / 1200), 0);
+    const dst = c.pod("n2p1");
+    const sink = await startServer(dst.ns, "udp_gso.py", ["recv", dst.ipv4, "7902", String(count)]);
+    const sent = (await c.exec(c.pod("n1p1").ns, ["python3", TOOLS + "udp_gso.py", "send", dst.ipv4, "7902", "1200", ...sizes])).trim();
+    expect((await sink.result).trim()).toBe(sent);
+    // the pod's kernel segmented them itself: no GSO_UDP_L4 read
+    expect(r0.tables.dp.offloadCounters()[usoIdx]! - uso0).toBe(0n);
+  }, 120_000);
 });
 
 for (const [encapsulation, underlay] of [["vxlan", 4], ["geneve", 6]] as const)

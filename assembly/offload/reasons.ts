@@ -9,15 +9,15 @@ export const OR_BAD_DESCRIPTOR: i32 = 1;
 export const OR_VNET_TRUNCATED: i32 = 2;
 /** flags other than NEEDS_CSUM or DATA_VALID, or both. */
 export const OR_VNET_BAD_FLAGS: i32 = 3;
-/** gso_type other than NONE, TCPV4, TCPV6 (+ECN): legacy UFO (3), USO (5), unknown; ECN without GSO. */
+/** gso_type other than NONE, TCPV4, TCPV6 (+ECN), UDP_L4: legacy UFO (3), unknown; ECN without TCP GSO. */
 export const OR_GSO_UNSUPPORTED: i32 = 4;
 /** hdr_len beyond the packet. */
 export const OR_VNET_BAD_HDR_LEN: i32 = 5;
-/** NEEDS_CSUM with csum_start/csum_offset outside the packet, or (GSO) not the TCP checksum field. */
+/** NEEDS_CSUM with csum_start/csum_offset outside the packet, or (GSO) not the TCP / UDP checksum field. */
 export const OR_VNET_BAD_CSUM: i32 = 6;
 /** gso_size 0 with a GSO type. */
 export const OR_VNET_BAD_GSO_SIZE: i32 = 7;
-/** IP version, ethertype or transport protocol not what gso_type says (TCPV4 = IPv4 + TCP). */
+/** IP version, ethertype or transport protocol not what gso_type says (TCPV4 = IPv4 + TCP, UDP_L4 = IPv4 or IPv6 + UDP). */
 export const OR_GSO_PROTO_MISMATCH: i32 = 8;
 /** IP header or length fields malformed (also IPv4 total length 0: BIG TCP is not supported). */
 export const OR_IP_MALFORMED: i32 = 9;
@@ -31,10 +31,12 @@ export const OR_TCP_MALFORMED: i32 = 12;
 export const OR_TOO_MANY_SEGMENTS: i32 = 13;
 /** A segment (or the coalescing output) does not fit the output capacity. */
 export const OR_OUTPUT_TOO_SMALL: i32 = 14;
-export const OFFLOAD_REASON_COUNT: i32 = 15;
+/** UDP_L4: UDP header beyond the IP payload, or a UDP length other than the IP payload's. */
+export const OR_UDP_MALFORMED: i32 = 15;
+export const OFFLOAD_REASON_COUNT: i32 = 16;
 
 // ---- counters (u64 each): [0, OFFLOAD_REASON_COUNT) refusals by reason, then these events ----
-/** TSO super-packets (GSO types) split. */
+/** GSO super-packets split (TCP and UDP_L4; the UDP_L4 ones also in OC_SPLIT_USO). */
 export const OC_SPLIT_GSO: i32 = OFFLOAD_REASON_COUNT + 0;
 /** gso_type NONE packets passed (copied) through tsoSplit. */
 export const OC_SPLIT_PLAIN: i32 = OFFLOAD_REASON_COUNT + 1;
@@ -52,7 +54,9 @@ export const OC_GRO_MERGED: i32 = OFFLOAD_REASON_COUNT + 6;
 export const OC_GRO_PASSED: i32 = OFFLOAD_REASON_COUNT + 7;
 /** TCP candidates refused for a wrong IPv4 header or TCP checksum (passed through: the kernel drops them). */
 export const OC_GRO_BAD_CSUM: i32 = OFFLOAD_REASON_COUNT + 8;
-export const OFFLOAD_COUNTER_COUNT: i32 = OFFLOAD_REASON_COUNT + 9;
+/** UDP_L4 (USO) super-packets split. */
+export const OC_SPLIT_USO: i32 = OFFLOAD_REASON_COUNT + 9;
+export const OFFLOAD_COUNTER_COUNT: i32 = OFFLOAD_REASON_COUNT + 10;
 
 /** Static (data-segment) storage: no allocation. */
 export const offloadCountersBase: usize = memory.data(OFFLOAD_COUNTER_COUNT * 8, 16);

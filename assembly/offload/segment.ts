@@ -11,6 +11,14 @@
 //        checksum computed in full over the pseudo-header, header and payload. The checksum
 //        field as read is ignored: with NEEDS_CSUM it holds the pseudo-header sum, with
 //        DATA_VALID (or no flag) a full checksum of the super-packet; neither is used.
+// UDP_L4 (USO, what a socket with UDP_SEGMENT hands a TUN/TAP with TUN_F_USO4/6; Linux's
+// __udp_gso_segment + inet_gso_segment / ipv6_gso_segment): the same cut at gso_size, each
+// segment a datagram of its own:
+//   link and IP headers copied, IPv4 total length, ID + k, header checksum; IPv6 payload length;
+//   UDP: ports copied, length = 8 + segment payload, checksum computed in full over the
+//        pseudo-header (RFC 768; RFC 8200 §8.1), header and payload, a result of 0 sent as
+//        0xffff (RFC 768: 0 would mean "no checksum"; IPv6 forbids it). The field as read is
+//        ignored, as for TCP.
 // A gso_type NONE packet is copied as one segment; with NEEDS_CSUM its checksum is completed
 // (sum from csum_start to the end, stored at csum_start + csum_offset; 0 sent as 0xffff, as
 // skb_checksum_help does).
@@ -19,11 +27,11 @@
 
 import {
   OFFLOAD_OK, OR_BAD_DESCRIPTOR, OR_TOO_MANY_SEGMENTS, OR_OUTPUT_TOO_SMALL,
-  OC_SPLIT_GSO, OC_SPLIT_PLAIN, OC_SPLIT_SEGMENTS, OC_CSUM_COMPLETED, offloadCount,
+  OC_SPLIT_GSO, OC_SPLIT_PLAIN, OC_SPLIT_SEGMENTS, OC_CSUM_COMPLETED, OC_SPLIT_USO, offloadCount,
 } from "./reasons";
 import {
   vnetCheck, VNET_LEN, VNET_GSO_NONE, VNET_F_NEEDS_CSUM, vnFlags, vnGso, vnGsoSize, vnCsumStart,
-  vnCsumOffset, vnFrameLen, vnIsV6, vnL4Off, vnTcpLen, vnIpLen,
+  vnCsumOffset, vnFrameLen, vnIsV6, vnIsUdp, vnL4Off, vnL4HdrLen, vnIpLen,
 } from "./vnet";
 import { inMemory } from "./bounds";
 import { copyAndSum } from "./copysum";
@@ -31,6 +39,7 @@ import { csumPartial, csumPartialScalar, csumFinish, bs16 } from "../csum/checks
 import { IPV4_TOTAL_LEN, IPV4_ID, IPV4_CHECKSUM, IPV4_SRC, IPV4_DST, IPV4_MIN_HEADER_LEN } from "../wire/ipv4";
 import { IPV6_PAYLOAD_LEN, IPV6_SRC, IPV6_HEADER_LEN } from "../wire/ipv6";
 import { TCP_SEQ, TCP_ACK, TCP_DATA_OFFSET, TCP_WINDOW, TCP_CHECKSUM, TCP_MIN_HEADER_LEN, IPPROTO_TCP } from "../wire/tcp";
+import { UDP_LENGTH, UDP_CHECKSUM, IPPROTO_UDP } from "../wire/udp";
 
 export const TCP_FLAG_FIN: u32 = 0x01;
 export const TCP_FLAG_SYN: u32 = 0x02;
@@ -43,7 +52,12 @@ export const TCP_FLAG_CWR: u32 = 0x80;
 
 /** IPv4 (RFC 768) or IPv6 (RFC 8200 §8.1) pseudo-header sum for TCP, without the length. */
 @inline export function tcpPseudoNoLen(ip: usize, v6: bool): u64 {
-  let s: u64 = <u64>(<u32>IPPROTO_TCP << 8);
+  return pseudoNoLen(ip, v6, IPPROTO_TCP);
+}
+
+/** Pseudo-header sum (addresses and protocol, LE word form) without the upper-layer length. */
+@inline function pseudoNoLen(ip: usize, v6: bool, proto: u8): u64 {
+  let s: u64 = <u64>(<u32>proto << 8);
   if (!v6) return s + <u64>load<u32>(ip, IPV4_SRC) + <u64>load<u32>(ip, IPV4_DST);
   const a = ip + <usize>IPV6_SRC;
   s += <u64>load<u32>(a) + <u64>load<u32>(a, 4) + <u64>load<u32>(a, 8) + <u64>load<u32>(a, 12);
@@ -87,7 +101,7 @@ export function splitOne(h: usize, len: i32, l3Off: i32, outOffs: usize, outLens
   }
 
   const l4Off = vnL4Off;               // from the IP header
-  const thl = vnTcpLen;
+  const thl = vnL4HdrLen;              // TCP header with options, or the 8-byte UDP header
   const hdrs = l3Off + l4Off + thl;    // from the frame start: where the payload begins
   const payload = vnIpLen - l4Off - thl;
   const mss = vnGsoSize;
@@ -98,6 +112,7 @@ export function splitOne(h: usize, len: i32, l3Off: i32, outOffs: usize, outLens
     const segPay = k < n - 1 ? mss : payload - k * mss;
     if (!inMemory(<i32>load<u32>(outOffs + (<usize>k << 2)), hdrs + segPay)) return -OR_BAD_DESCRIPTOR;
   }
+  if (vnIsUdp) return splitUdp(h + <usize>VNET_LEN, l3Off, l4Off, payload, mss, n, outOffs, outLens);
 
   const v6 = vnIsV6;
   const ip = frame + <usize>l3Off;
@@ -152,6 +167,56 @@ export function splitOne(h: usize, len: i32, l3Off: i32, outOffs: usize, outLens
     store<u32>(outLens + (<usize>k << 2), <u32>(hdrs + segPay));
   }
   offloadCount(OC_SPLIT_GSO);
+  offloadCount(OC_SPLIT_SEGMENTS, <u64>n);
+  return n;
+}
+
+/**
+ * The UDP_L4 half of `splitOne`, after every check passed: `n` segments of the datagram in
+ * `frame` (UDP header `l4Off` bytes after the IP header, `payload` bytes after it) at `mss`
+ * payload bytes each, into the output entries (all known to fit).
+ */
+function splitUdp(frame: usize, l3Off: i32, l4Off: i32, payload: i32, mss: i32, n: i32, outOffs: usize, outLens: usize): i32 {
+  const v6 = vnIsV6;
+  const ip = frame + <usize>l3Off;
+  const udp = ip + <usize>l4Off;
+  const hdrs = l3Off + l4Off + 8;
+  let ipBase: u64 = 0;
+  let id0: u32 = 0;
+  if (!v6) {
+    // as in the TCP split: every IPv4 header word but total length, ID and checksum
+    ipBase = <u64>(load<u32>(ip) & 0xffff) + <u64>(load<u32>(ip, IPV4_ID) >> 16) + <u64>(load<u32>(ip, 8) & 0xffff)
+      + <u64>load<u32>(ip, IPV4_SRC) + <u64>load<u32>(ip, IPV4_DST);
+    if (l4Off > IPV4_MIN_HEADER_LEN) ipBase += csumPartialScalar(ip + <usize>IPV4_MIN_HEADER_LEN, l4Off - IPV4_MIN_HEADER_LEN, 0);
+    id0 = <u32>bswap<u16>(load<u16>(ip, IPV4_ID));
+  }
+  // pseudo-header without length + the ports; the UDP length counts twice (pseudo-header and header)
+  const fixed = pseudoNoLen(ip, v6, IPPROTO_UDP) + <u64>load<u32>(udp);
+  const src = frame + <usize>hdrs;
+  for (let k = 0; k < n; k++) {
+    const segPay = k < n - 1 ? mss : payload - k * mss;
+    const out = <usize>load<u32>(outOffs + (<usize>k << 2));
+    memory.copy(out, frame, <usize>hdrs);
+    const oip = out + <usize>l3Off;
+    const oudp = oip + <usize>l4Off;
+    const ulen = <u32>(8 + segPay);
+    if (!v6) {
+      const tot = <u32>l4Off + ulen;
+      const id = (id0 + <u32>k) & 0xffff; // inet_gso_segment: ID + k (no fixed IDs for UDP_L4 via virtio)
+      store<u16>(oip, <u16>bs16(tot), IPV4_TOTAL_LEN);
+      store<u16>(oip, <u16>bs16(id), IPV4_ID);
+      store<u16>(oip, csumFinish(ipBase + <u64>bs16(tot) + <u64>bs16(id)), IPV4_CHECKSUM);
+    } else {
+      store<u16>(oip, <u16>bs16(<u32>(l4Off - IPV6_HEADER_LEN) + ulen), IPV6_PAYLOAD_LEN);
+    }
+    store<u16>(oudp, <u16>bs16(ulen), UDP_LENGTH);
+    const sum = copyAndSum(oudp + 8, src + <usize>(k * mss), segPay, fixed + (<u64>bs16(ulen) << 1));
+    const c = csumFinish(sum);
+    store<u16>(oudp, c == 0 ? <u16>0xffff : c, UDP_CHECKSUM); // RFC 768: 0 is "no checksum"
+    store<u32>(outLens + (<usize>k << 2), <u32>(hdrs + segPay));
+  }
+  offloadCount(OC_SPLIT_GSO);
+  offloadCount(OC_SPLIT_USO);
   offloadCount(OC_SPLIT_SEGMENTS, <u64>n);
   return n;
 }

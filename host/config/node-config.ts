@@ -42,8 +42,9 @@ export interface NodeConfig {
   hostInterface: string;
   /**
    * TUN/TAP offloads (docs/OFFLOADS.md): pod TAPs and the host TUN opened with IFF_VNET_HDR and
-   * TSO, super-packets split and received segments coalesced in Wasm. Probed per device; a device
-   * that refuses falls back to plain packets.
+   * TSO (and USO where the kernel has it, Linux 6.2+), super-packets split and received TCP
+   * segments coalesced in Wasm. Probed per device; a device that refuses falls back to plain
+   * packets (TSO only when USO alone is refused).
    * udpGso / udpGro: UDP_SEGMENT on underlay sends, UDP_GRO on underlay receives (docs/OFFLOADS.md,
    * "Underlay UDP GSO and GRO"); probed at start, off when the kernel refuses.
    */

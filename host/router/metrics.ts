@@ -36,6 +36,12 @@ export function renderMetrics(r: Router): string {
   metric("weft_offload_total", "counter", "TUN/TAP offloads: super-packets read, segments split from them, coalesced frames written, super-packets refused.");
   lines.push(`weft_offload_total{node="${node}",what="super_packets_in"} ${s.superPacketsIn}`, `weft_offload_total{node="${node}",what="segments_out"} ${s.segmentsOut}`,
     `weft_offload_total{node="${node}",what="coalesced_writes"} ${s.coalescedWrites}`, `weft_offload_total{node="${node}",what="refused"} ${s.offloadRefused}`);
+  const t = r.tunOffloadCounters();
+  metric("weft_tun_offload_active", "gauge", "Host TUN (1/0) and pod TAPs (count) whose TUNSETOFFLOAD took TSO, and USO.");
+  lines.push(`weft_tun_offload_active{node="${node}",device="host",offload="tso"} ${t["offload.host_tun_tso"]}`,
+    `weft_tun_offload_active{node="${node}",device="host",offload="uso"} ${t["offload.host_tun_uso"]}`,
+    `weft_tun_offload_active{node="${node}",device="pods",offload="tso"} ${t["offload.pod_taps_tso"]}`,
+    `weft_tun_offload_active{node="${node}",device="pods",offload="uso"} ${t["offload.pod_taps_uso"]}`);
   const u = r.underlayOffloadCounters();
   if ("underlay.udp_gso_active" in u) {
     metric("weft_underlay_udp_offload_active", "gauge", "Underlay UDP offloads in use after probing (1) or not (0).");

@@ -41,7 +41,10 @@ export class RouterOpError extends Error {
 }
 
 /** `taps`: one fd per data-plane worker (queues of one multi-queue TAP); `tap` = taps[0]. */
-interface Attachment extends P.PodAttachment { tap: TunDevice; taps: TunDevice[]; tapName: string; key: string; mtu: number }
+/** What TUNSETOFFLOAD accepted on a TAP/TUN: nothing (plain packets), TCP (TSO), TCP and UDP (USO). */
+type TunOffloadState = "none" | "tso" | "uso";
+
+interface Attachment extends P.PodAttachment { tap: TunDevice; taps: TunDevice[]; tapName: string; key: string; mtu: number; offload: TunOffloadState }
 
 export interface RouterOptions {
   /** Log sink (default: stderr lines). */
@@ -51,6 +54,11 @@ export interface RouterOptions {
    * already removed its interfaces). Default: nothing beyond the log line.
    */
   onFatal?: (e: Error) => void;
+  /**
+   * Tests: answer the USO probe as a kernel before 6.2 would (TUNSETOFFLOAD with TUN_F_USO4/6
+   * fails with EINVAL), so the TSO-only fallback runs on any kernel.
+   */
+  refuseTunUso?: boolean;
 }
 
 export class Router {
@@ -61,6 +69,12 @@ export class Router {
   private readonly staticRoutes = new Map<string, P.AddRouteArgs["target"]>();
   private hostTun?: TunDevice;
   private hostQueues: TunDevice[] = [];
+  private hostOffload: TunOffloadState = "none";
+  /**
+   * The USO probe's answer: undefined until a device was tried, false after the kernel refused
+   * TUN_F_USO4|TUN_F_USO6 (EINVAL before Linux 6.2; not asked again), true once it accepted them.
+   */
+  private tunUso?: boolean;
   /** Data-plane workers (config.workers > 1), from start() to stop(). */
   private pool?: WorkerPool;
   private stopping = false;
@@ -73,10 +87,12 @@ export class Router {
   private readonly log: (msg: string) => void;
   private services: { close(): Promise<void> }[] = [];
   private readonly onFatal?: (e: Error) => void;
+  private readonly refuseTunUso: boolean;
 
   constructor(config: NodeConfig, opts: RouterOptions = {}) {
     this.config = config;
     this.onFatal = opts.onFatal;
+    this.refuseTunUso = opts.refuseTunUso ?? false;
     this.log = opts.log ?? ((m) => process.stderr.write(`weft[${config.name}]: ${m}\n`));
     this.tables = NodeTables.create(config);
     this.datapath = new Datapath(this.tables.dp);
@@ -178,9 +194,10 @@ export class Router {
 
   private openHostPort(): void {
     const c = this.config;
-    const { devs, offload } = this.openDevice("tun", c.hostInterface, this.nsPath);
+    const { devs, offload, state } = this.openDevice("tun", c.hostInterface, this.nsPath);
     const tun = devs[0]!;
     this.hostTun = tun;
+    this.hostOffload = state;
     this.hostQueues = devs;
     const cmds = [`link set dev ${tun.name} mtu ${c.mtu.host} up`];
     if (c.gateway4) cmds.push(`addr add ${c.gateway4}/32 dev ${tun.name}`);
@@ -236,21 +253,43 @@ export class Router {
 
   /**
    * Opens a TAP (pod) or TUN (host port). With offloads on, IFF_VNET_HDR and TUNSETOFFLOAD
-   * (CSUM, TSO4, TSO6, TSO_ECN; never UFO/USO) are tried first; a kernel that refuses gets a
-   * plain device instead (the fallback the offloads issue asks for).
+   * (CSUM, TSO4, TSO6, TSO_ECN, plus USO4|USO6 unless the kernel refused them before; never UFO)
+   * are tried first. The kernel rejects unknown TUN_F bits with EINVAL as a whole (tun.c
+   * set_offload before 6.2), so EINVAL with USO is retried without it, once, and USO is not
+   * asked for again; a kernel that refuses TSO too gets a plain device (the fallback the offloads
+   * issue asks for). All queues of a device get the same flags.
    */
-  private openDevice(kind: "tap" | "tun", name: string, netns: string | undefined): { devs: TunDevice[]; offload?: OffloadPort } {
+  private openDevice(kind: "tap" | "tun", name: string, netns: string | undefined): { devs: TunDevice[]; offload?: OffloadPort; state: TunOffloadState } {
     if (this.config.offloads.tun && this.tables.dp.offload) {
       try {
         const n = loadNative();
-        const devs = this.openQueues(kind, name, netns, true, (d) =>
-          n.tunSetOffload((d as unknown as { fd: number }).fd, n.TUN_F.CSUM! | n.TUN_F.TSO4! | n.TUN_F.TSO6! | n.TUN_F.TSO_ECN!));
-        return { devs, offload: { l3Off: kind === "tap" ? 14 : 0 } };
+        const tso = n.TUN_F.CSUM! | n.TUN_F.TSO4! | n.TUN_F.TSO6! | n.TUN_F.TSO_ECN!;
+        const uso = n.TUN_F.USO4! | n.TUN_F.USO6!;
+        let withUso = this.tunUso !== false;
+        const devs = this.openQueues(kind, name, netns, true, (d) => {
+          const fd = (d as unknown as { fd: number }).fd;
+          if (withUso) {
+            try {
+              if (this.refuseTunUso) throw Object.assign(new Error("EINVAL: Invalid argument, ioctl TUNSETOFFLOAD (refuseTunUso)"), { code: "EINVAL" });
+              n.tunSetOffload(fd, tso | uso);
+              if (this.tunUso === undefined) this.log(`TUN/TAP USO (UDP segmentation offload): on`);
+              this.tunUso = true;
+              return;
+            } catch (e) {
+              if ((e as { code?: string }).code !== "EINVAL") throw e;
+              withUso = false;
+              if (this.tunUso !== false) this.log(`TUN/TAP USO (UDP segmentation offload): off (kernel refused TUN_F_USO4|TUN_F_USO6: ${(e as Error).message}); TSO only`);
+              this.tunUso = false;
+            }
+          }
+          n.tunSetOffload(fd, tso);
+        });
+        return { devs, offload: { l3Off: kind === "tap" ? 14 : 0 }, state: withUso ? "uso" : "tso" };
       } catch (e) {
         this.log(`${kind} ${name}: offloads refused (${(e as Error).message}); plain packets`);
       }
     }
-    return { devs: this.openQueues(kind, name, netns, false) };
+    return { devs: this.openQueues(kind, name, netns, false), state: "none" };
   }
 
   /**
@@ -313,7 +352,7 @@ export class Router {
     try {
       // The TAP is created right inside the pod's namespace under its final name (the native
       // layer enters the namespace for the open): no move, no rename. Its fd stays with us.
-      const { devs: taps, offload } = this.openDevice("tap", tapName, args.netns.includes("/") ? args.netns : `/var/run/netns/${args.netns}`);
+      const { devs: taps, offload, state } = this.openDevice("tap", tapName, args.netns.includes("/") ? args.netns : `/var/run/netns/${args.netns}`);
       const tap = taps[0]!;
       undo.push(() => { for (const t of taps) t.close(); }); // closing the last fd deletes the device, wherever it is
       const cmds = [
@@ -335,7 +374,7 @@ export class Router {
       this.addPortQueues(pod.port, taps, `pod:${key}`, 0, offload);
       const a: Attachment = {
         containerId: args.containerId, ifName: args.ifName, netns: args.netns, network: args.network,
-        ipv4: ipv4 ? `${ipv4}/32` : undefined, ipv6: ipv6 ? `${ipv6}/128` : undefined, mac, port: pod.port, tap, taps, tapName, key, mtu,
+        ipv4: ipv4 ? `${ipv4}/32` : undefined, ipv6: ipv6 ? `${ipv6}/128` : undefined, mac, port: pod.port, tap, taps, tapName, key, mtu, offload: state,
       };
       this.attachments.set(key, a);
       void routes;
@@ -530,8 +569,21 @@ export class Router {
     out["datapath.tx_dropped"] = s.txDropped; out["datapath.tx_no_port"] = s.txNoPort;
     out["datapath.super_packets_in"] = s.superPacketsIn; out["datapath.segments_out"] = s.segmentsOut;
     out["datapath.coalesced_writes"] = s.coalescedWrites; out["datapath.offload_refused"] = s.offloadRefused;
+    Object.assign(out, this.tunOffloadCounters());
     Object.assign(out, this.underlayOffloadCounters());
     return { counters: out };
+  }
+
+  /**
+   * offload.host_tun_tso / host_tun_uso (1 when the host TUN's TUNSETOFFLOAD took TSO / USO),
+   * offload.pod_taps_tso / pod_taps_uso (how many pod TAPs did).
+   */
+  tunOffloadCounters(): Record<string, number> {
+    const taps = [...this.attachments.values()];
+    return {
+      "offload.host_tun_tso": this.hostOffload === "none" ? 0 : 1, "offload.host_tun_uso": this.hostOffload === "uso" ? 1 : 0,
+      "offload.pod_taps_tso": taps.filter((a) => a.offload !== "none").length, "offload.pod_taps_uso": taps.filter((a) => a.offload === "uso").length,
+    };
   }
 
   /** underlay.udp_gso_active / udp_gro_active (1 when in use after probing) and their counters. */

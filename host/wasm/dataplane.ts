@@ -431,6 +431,15 @@ export class Dataplane {
     return this.u8.slice(t.off, t.off + t.len);
   }
 
+  /**
+   * The offload calls' u64 counters of this instance: refusals by reason, then events
+   * (assembly/offload/reasons.ts, docs/OFFLOADS.md). A copy.
+   */
+  offloadCounters(): bigint[] {
+    const ex = this.exports;
+    return [...new BigUint64Array(this.memory.buffer, ex.offloadCounters!(), ex.offloadCounterCount!())];
+  }
+
   counters(): Counters {
     const dv = this.dv;
     const get = (at: number) => dv.getBigUint64(at, true);

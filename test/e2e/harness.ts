@@ -2,14 +2,14 @@
 // started inside pods, and cleanup that always runs.
 import { spawn, type ChildProcess } from "node:child_process";
 import { Cluster, type ClusterSpec } from "../../host/demo/cluster.ts";
-import { createRouter, type Router } from "../../host/router/router.ts";
+import { createRouter, type Router, type RouterOptions } from "../../host/router/router.ts";
 
 export const TOOLS = new URL("../../host/demo/", import.meta.url).pathname;
 
 export interface Env { cluster: Cluster; routers: Router[]; close(): Promise<void> }
 
 /** Builds the cluster, starts one in-process router per node and attaches every pod. */
-export async function startCluster(spec: ClusterSpec & { kernelNodes?: number[]; workers?: number; datapath?: { loop: "libuv" | "epoll"; spinUs?: number } } = {}): Promise<Env> {
+export async function startCluster(spec: ClusterSpec & { kernelNodes?: number[]; workers?: number; datapath?: { loop: "libuv" | "epoll"; spinUs?: number }; routerOptions?: RouterOptions } = {}): Promise<Env> {
   const cluster = Cluster.create(spec);
   const routers: Router[] = [];
   const close = async () => {
@@ -20,7 +20,7 @@ export async function startCluster(spec: ClusterSpec & { kernelNodes?: number[];
     for (const n of cluster.nodes) {
       if (spec.kernelNodes?.includes(n.index)) continue;
       const r = createRouter({ ...n.config, ...(spec.workers ? { workers: spec.workers } : {}),
-        ...(spec.datapath ? { datapath: { loop: spec.datapath.loop, spinUs: spec.datapath.spinUs ?? 0 } } : {}) }, { log: () => {} });
+        ...(spec.datapath ? { datapath: { loop: spec.datapath.loop, spinUs: spec.datapath.spinUs ?? 0 } } : {}) }, { log: () => {}, ...spec.routerOptions });
       await r.start();
       routers[n.index - 1] = r;
       for (const p of n.pods) r.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 });

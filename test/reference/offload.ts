@@ -1,13 +1,13 @@
-// A slow, obvious model of the TUN/TAP offloads (assembly/offload/): the virtio_net_hdr, TSO
-// split and GRO coalescing, written from the rules in docs/OFFLOADS.md (Linux tcp_gso_segment /
-// tcp_gro_receive / virtio_net_hdr_to_skb, wireguard-go tun/offload_linux.go behaviour) and
+// A slow, obvious model of the TUN/TAP offloads (assembly/offload/): the virtio_net_hdr, TSO and
+// USO split and GRO coalescing, written from the rules in docs/OFFLOADS.md (Linux tcp_gso_segment /
+// __udp_gso_segment / tcp_gro_receive / virtio_net_hdr_to_skb, wireguard-go tun/offload_linux.go behaviour) and
 // independent of the Wasm code: packets are parsed into reprs with test/reference/packet.ts and
 // emitted again with `build`, which computes lengths and checksums itself.
 
 import { incrementalUpdate16, internetChecksum, onesAdd, onesComplementSum, pseudoHeaderSum4, pseudoHeaderSum6 } from "./checksum.ts";
 import {
-  build, concatBytes, parseIp4, parseIp6, parseIpv4, parseIpv6, parseTcp,
-  type Ipv4Repr, type Ipv6Repr, type Layer, type TcpRepr,
+  build, concatBytes, parseIp4, parseIp6, parseIpv4, parseIpv6, parseTcp, parseUdp,
+  type Ipv4Repr, type Ipv6Repr, type Layer, type TcpRepr, type UdpRepr,
 } from "./packet.ts";
 
 export const VNET_LEN = 10;
@@ -30,10 +30,11 @@ export const OffloadReason = {
   TcpMalformed: 12,
   TooManySegments: 13,
   OutputTooSmall: 14,
+  UdpMalformed: 15,
 } as const;
-export const OFFLOAD_REASON_COUNT = 15;
+export const OFFLOAD_REASON_COUNT = 16;
 /** Event counters after the reasons (assembly/offload/reasons.ts). */
-export const OffloadEvent = { SplitGso: 0, SplitPlain: 1, SplitSegments: 2, CsumCompleted: 3, GroIn: 4, GroSuper: 5, GroMerged: 6, GroPassed: 7, GroBadCsum: 8 } as const;
+export const OffloadEvent = { SplitGso: 0, SplitPlain: 1, SplitSegments: 2, CsumCompleted: 3, GroIn: 4, GroSuper: 5, GroMerged: 6, GroPassed: 7, GroBadCsum: 8, SplitUso: 9 } as const;
 
 export interface VnetHeader {
   flags: number;
@@ -71,9 +72,11 @@ export interface VnetFacts {
   frame: Uint8Array;
   gso: number;
   v6: boolean;
-  /** TCP offset from the IP header, TCP header length, IP length (GSO types only). */
+  /** UDP_L4 (USO) rather than TCP. */
+  udp: boolean;
+  /** TCP/UDP offset from the IP header, TCP header length (8 for UDP), IP length (GSO types only). */
   l4Off: number;
-  tcpLen: number;
+  l4HdrLen: number;
   ipLen: number;
 }
 
@@ -86,16 +89,19 @@ export function checkVnet(input: Uint8Array, l3Off: number): VnetFacts | number 
   if (![0, VnetFlag.NeedsCsum, VnetFlag.DataValid].includes(hdr.flags)) return R.VnetBadFlags;
   const gso = hdr.gsoType & ~GsoType.Ecn;
   const ecn = (hdr.gsoType & GsoType.Ecn) !== 0;
-  if (gso === GsoType.None ? ecn : gso !== GsoType.TcpV4 && gso !== GsoType.TcpV6) return R.GsoUnsupported;
+  if (gso === GsoType.None || gso === GsoType.UdpL4 ? ecn : gso !== GsoType.TcpV4 && gso !== GsoType.TcpV6) return R.GsoUnsupported;
   if (hdr.hdrLen > frame.length) return R.VnetBadHdrLen;
   const needs = hdr.flags === VnetFlag.NeedsCsum;
   if (needs && hdr.csumStart + hdr.csumOffset + 2 > frame.length) return R.VnetBadCsum;
-  const facts: VnetFacts = { hdr, frame, gso, v6: gso === GsoType.TcpV6, l4Off: 0, tcpLen: 0, ipLen: 0 };
+  const udp = gso === GsoType.UdpL4;
+  const facts: VnetFacts = { hdr, frame, gso, v6: gso === GsoType.TcpV6, udp, l4Off: 0, l4HdrLen: 0, ipLen: 0 };
   if (gso === GsoType.None) return facts;
 
   if (hdr.gsoSize === 0) return R.VnetBadGsoSize;
   const ip = frame.subarray(l3Off);
   if (ip.length < 1) return R.IpMalformed;
+  if (udp) facts.v6 = ip[0]! >> 4 === 6; // USO names no IP version: the packet's
+  const proto = udp ? 17 : 6;
   if (ip[0]! >> 4 !== (facts.v6 ? 6 : 4)) return R.GsoProtoMismatch;
   if (l3Off >= 2 && be16(frame, l3Off - 2) !== (facts.v6 ? 0x86dd : 0x0800)) return R.GsoProtoMismatch;
   if (!facts.v6) {
@@ -104,19 +110,19 @@ export function checkVnet(input: Uint8Array, l3Off: number): VnetFacts | number 
     const tot = be16(ip, 2);
     if (ihl < 20 || tot < ihl || tot > ip.length) return R.IpMalformed;
     if ((be16(ip, 6) & 0x3fff) !== 0) return R.IpFragment;
-    if (ip[9] !== 6) return R.GsoProtoMismatch;
+    if (ip[9] !== proto) return R.GsoProtoMismatch;
     facts.l4Off = ihl;
     facts.ipLen = tot;
   } else {
     if (ip.length < 40) return R.IpMalformed;
     facts.ipLen = 40 + be16(ip, 4);
     if (facts.ipLen > ip.length) return R.IpMalformed;
-    // TCP directly, or after Hop-by-Hop (first) and Destination Options; at most 8 of them.
+    // TCP/UDP directly, or after Hop-by-Hop (first) and Destination Options; at most 8 of them.
     let nh = ip[6]!;
     let off = 40;
     let n = 0;
     for (;;) {
-      if (nh === 6) break;
+      if (nh === proto) break;
       if (n === 8) return R.IpMalformed;
       if (nh === 0 && n !== 0) return R.IpMalformed;
       if (nh === 44) return R.IpFragment;
@@ -131,9 +137,16 @@ export function checkVnet(input: Uint8Array, l3Off: number): VnetFacts | number 
     }
     facts.l4Off = off;
   }
+  if (udp) {
+    // the UDP length must be the IP payload's
+    if (facts.ipLen - facts.l4Off < 8 || be16(ip, facts.l4Off + 4) !== facts.ipLen - facts.l4Off) return R.UdpMalformed;
+    if (needs && (hdr.csumStart !== l3Off + facts.l4Off || hdr.csumOffset !== 6)) return R.VnetBadCsum;
+    facts.l4HdrLen = 8;
+    return facts;
+  }
   if (facts.ipLen - facts.l4Off < 20) return R.TcpMalformed;
-  facts.tcpLen = (ip[facts.l4Off + 12]! >> 4) * 4;
-  if (facts.tcpLen < 20 || facts.tcpLen > facts.ipLen - facts.l4Off) return R.TcpMalformed;
+  facts.l4HdrLen = (ip[facts.l4Off + 12]! >> 4) * 4;
+  if (facts.l4HdrLen < 20 || facts.l4HdrLen > facts.ipLen - facts.l4Off) return R.TcpMalformed;
   if (needs && (hdr.csumStart !== l3Off + facts.l4Off || hdr.csumOffset !== 16)) return R.VnetBadCsum;
   return facts;
 }
@@ -144,7 +157,7 @@ export function checkVnet(input: Uint8Array, l3Off: number): VnetFacts | number 
  * AccECN's AE) beside the data offset. `out` is a frame: link header, IP at l3Off, TCP at
  * l3Off + l4Off; the checksums are adjusted (RFC 1624) for the bits put back.
  */
-function keepUnmodelledBits(out: Uint8Array, l3Off: number, l4Off: number, ipHeader: Uint8Array, tcpHeader: Uint8Array): Uint8Array {
+function keepUnmodelledBits(out: Uint8Array, l3Off: number, l4Off: number, ipHeader: Uint8Array, tcpHeader: Uint8Array | undefined): Uint8Array {
   const ip = l3Off;
   const tcp = l3Off + l4Off;
   if (ipHeader[0]! >> 4 === 4 && (ipHeader[6]! & 0x80) !== (out[ip + 6]! & 0x80)) {
@@ -153,7 +166,7 @@ function keepUnmodelledBits(out: Uint8Array, l3Off: number, l4Off: number, ipHea
     put16be(out, ip + 6, now);
     put16be(out, ip + 10, incrementalUpdate16(be16(out, ip + 10), old, now));
   }
-  if ((tcpHeader[12]! & 0x0f) !== (out[tcp + 12]! & 0x0f)) {
+  if (tcpHeader && (tcpHeader[12]! & 0x0f) !== (out[tcp + 12]! & 0x0f)) {
     const old = be16(out, tcp + 12);
     const now = (old & 0xf0ff) | ((tcpHeader[12]! & 0x0f) << 8);
     put16be(out, tcp + 12, now);
@@ -163,7 +176,7 @@ function keepUnmodelledBits(out: Uint8Array, l3Off: number, l4Off: number, ipHea
 }
 
 /**
- * TSO split of one vnet-headed packet into frames (link header included), or a reason number.
+ * TSO / USO split of one vnet-headed packet into frames (link header included), or a reason number.
  * `maxSegs` / `capacity` as the Wasm call's output entries and their size.
  */
 export function referenceSplit(input: Uint8Array, l3Off: number, maxSegs = Infinity, capacity = Infinity): Uint8Array[] | number {
@@ -194,12 +207,31 @@ export function referenceSplit(input: Uint8Array, l3Off: number, maxSegs = Infin
     ipRepr = p.repr;
     tcpBytes = ipBytes.subarray(p.upperOffset);
   }
+  const segIp = (k: number): Ipv4Repr | Ipv6Repr =>
+    ipRepr.kind === "ipv4"
+      ? { ...ipRepr, id: (ipRepr.id + k) & 0xffff, totalLength: undefined, checksum: undefined }
+      : { ...ipRepr, payloadLength: undefined };
+  if (f.udp) {
+    // USO: every segment its own datagram; build() computes length and checksum (0 sent as 0xffff)
+    const u = parseUdp(tcpBytes);
+    const mss = f.hdr.gsoSize;
+    const n = u.payload.length === 0 ? 1 : Math.ceil(u.payload.length / mss);
+    if (n > maxSegs) return OffloadReason.TooManySegments;
+    if (l3Off + f.l4Off + 8 + Math.min(mss, u.payload.length) > capacity) return OffloadReason.OutputTooSmall;
+    const out: Uint8Array[] = [];
+    for (let k = 0; k < n; k++) {
+      const udp: UdpRepr = { kind: "udp", srcPort: u.repr.srcPort, dstPort: u.repr.dstPort };
+      const layers: Layer[] = [segIp(k), udp, { kind: "payload", bytes: u.payload.slice(k * mss, Math.min((k + 1) * mss, u.payload.length)) }];
+      out.push(keepUnmodelledBits(concatBytes(link, build(layers)), l3Off, f.l4Off, ipBytes, undefined));
+    }
+    return out;
+  }
   const t = parseTcp(tcpBytes);
   const payload = t.payload;
   const mss = f.hdr.gsoSize;
   const n = payload.length === 0 ? 1 : Math.ceil(payload.length / mss);
   if (n > maxSegs) return OffloadReason.TooManySegments;
-  if (l3Off + f.l4Off + f.tcpLen + Math.min(mss, payload.length) > capacity) return OffloadReason.OutputTooSmall;
+  if (l3Off + f.l4Off + f.l4HdrLen + Math.min(mss, payload.length) > capacity) return OffloadReason.OutputTooSmall;
   const out: Uint8Array[] = [];
   for (let k = 0; k < n; k++) {
     const last = k === n - 1;
@@ -207,11 +239,7 @@ export function referenceSplit(input: Uint8Array, l3Off: number, maxSegs = Infin
     if (!last) flags &= ~(0x01 | 0x08); // FIN, PSH only on the last
     if (k > 0) flags &= ~0x80; // CWR only on the first
     const tcp: TcpRepr = { ...t.repr, seq: (t.repr.seq + k * mss) >>> 0, flags, checksum: undefined };
-    const ip: Ipv4Repr | Ipv6Repr =
-      ipRepr.kind === "ipv4"
-        ? { ...ipRepr, id: (ipRepr.id + k) & 0xffff, totalLength: undefined, checksum: undefined }
-        : { ...ipRepr, payloadLength: undefined };
-    const layers: Layer[] = [ip, tcp, { kind: "payload", bytes: payload.slice(k * mss, Math.min((k + 1) * mss, payload.length)) }];
+    const layers: Layer[] = [segIp(k), tcp, { kind: "payload", bytes: payload.slice(k * mss, Math.min((k + 1) * mss, payload.length)) }];
     out.push(keepUnmodelledBits(concatBytes(link, build(layers)), l3Off, f.l4Off, ipBytes, tcpBytes));
   }
   return out;
@@ -412,6 +440,8 @@ export function splitVnet(b: Uint8Array): { hdr: VnetHeader; frame: Uint8Array }
 
 export interface SuperSpec {
   v6: boolean;
+  /** A UDP_L4 (USO) super-packet: a UDP datagram (TCP fields ignored). */
+  udp?: boolean;
   /** 0 (TUN: IP first) or 14 (TAP: Ethernet first). */
   l3Off: number;
   payloadLen: number;
@@ -468,12 +498,13 @@ export function randomSuperSpec(r: () => number, over: Partial<SuperSpec> = {}):
   const ipOptions = over.ipOptions ?? (!v6 && r() < 0.15 ? Uint8Array.from([0x94, 0x04, 0, 0]) : new Uint8Array(0));
   const ipv6Ext = over.ipv6Ext ?? (v6 && r() < 0.15 ? [{ type: 60 as const, bytes: Uint8Array.from([0, 0, 1, 4, 0, 0, 0, 0]) }] : []);
   const gsoSize = over.gsoSize ?? 500 + Math.floor(r() * 961);
-  const hdrs = (v6 ? 40 + ipv6Ext.reduce((s, e) => s + e.bytes.length, 0) : 20 + ipOptions.length) + 20 + tcpOptions.length;
+  const hdrs = (v6 ? 40 + ipv6Ext.reduce((s, e) => s + e.bytes.length, 0) : 20 + ipOptions.length) + (over.udp ? 8 : 20 + tcpOptions.length);
   const maxPay = 65535 - hdrs; // IP length <= 65535 (Linux: gso_max_size 64 KiB)
   const payloadLen = over.payloadLen ?? Math.min(maxPay, r() < 0.1 ? Math.floor(r() * 3000) : Math.floor(r() * (maxPay + 1)));
   const fl = [0x10, 0x18, 0x10, 0x18, 0x19, 0x11, 0x90, 0x50, 0xd8][Math.floor(r() * 9)]!;
   return {
     v6,
+    udp: over.udp,
     l3Off: over.l3Off ?? (r() < 0.5 ? 0 : 14),
     payloadLen,
     gsoSize,
@@ -482,7 +513,7 @@ export function randomSuperSpec(r: () => number, over: Partial<SuperSpec> = {}):
     ipOptions,
     ipv6Ext,
     csum: over.csum ?? (["needs", "needs", "valid", "none"] as const)[Math.floor(r() * 4)]!,
-    ecn: over.ecn ?? (fl & 0x80) !== 0,
+    ecn: over.ecn ?? (!over.udp && (fl & 0x80) !== 0),
     df: over.df ?? r() < 0.8,
     id: over.id ?? Math.floor(r() * 65536),
     seq: over.seq ?? Math.floor(r() * 2 ** 32),
@@ -493,32 +524,33 @@ export function randomSuperSpec(r: () => number, over: Partial<SuperSpec> = {}):
   };
 }
 
-/** The IP packet (no link header) of a spec with `payload`, TCP checksum complete. */
+/** The IP packet (no link header) of a spec with `payload`, TCP (or, `udp`, UDP) checksum complete. */
 export function buildTcpPacket(s: SuperSpec, payload: Uint8Array, window = 501, ack = 0x01020304): Uint8Array {
-  const tcp: TcpRepr = { kind: "tcp", srcPort: s.srcPort ?? 40000, dstPort: s.dstPort ?? 5201, seq: s.seq, ack, flags: s.tcpFlags, window, urgent: 0, options: s.tcpOptions };
+  const proto = s.udp ? 17 : 6;
+  const l4: TcpRepr | UdpRepr = s.udp ? { kind: "udp", srcPort: s.srcPort ?? 40000, dstPort: s.dstPort ?? 4433 } : { kind: "tcp", srcPort: s.srcPort ?? 40000, dstPort: s.dstPort ?? 5201, seq: s.seq, ack, flags: s.tcpFlags, window, urgent: 0, options: s.tcpOptions };
   const ip: Ipv4Repr | Ipv6Repr = s.v6
     ? {
-        kind: "ipv6", trafficClass: 0, flowLabel: 0x12345, nextHeader: s.ipv6Ext.length ? s.ipv6Ext[0]!.type : 6, hopLimit: 64,
+        kind: "ipv6", trafficClass: 0, flowLabel: 0x12345, nextHeader: s.ipv6Ext.length ? s.ipv6Ext[0]!.type : proto, hopLimit: 64,
         src: s.src ?? "fd00:10::2", dst: s.dst ?? "fd00:20::3",
         extHeaders: s.ipv6Ext.map((e, i) => {
           const bytes = e.bytes.slice();
-          bytes[0] = i + 1 < s.ipv6Ext.length ? s.ipv6Ext[i + 1]!.type : 6;
+          bytes[0] = i + 1 < s.ipv6Ext.length ? s.ipv6Ext[i + 1]!.type : proto;
           return { type: e.type, nextHeader: bytes[0]!, bytes };
         }),
       }
-    : { kind: "ipv4", tos: 0, id: s.id, df: s.df, mf: false, fragOffset: 0, ttl: 64, protocol: 6, src: s.src ?? "10.244.1.2", dst: s.dst ?? "10.244.2.3", options: s.ipOptions.length ? s.ipOptions : undefined };
-  return build([ip, tcp, { kind: "payload", bytes: payload }]);
+    : { kind: "ipv4", tos: 0, id: s.id, df: s.df, mf: false, fragOffset: 0, ttl: 64, protocol: proto, src: s.src ?? "10.244.1.2", dst: s.dst ?? "10.244.2.3", options: s.ipOptions.length ? s.ipOptions : undefined };
+  return build([ip, l4, { kind: "payload", bytes: payload }]);
 }
 
 export const TAP_LINK = Uint8Array.from([0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02, 0x08, 0x00]);
 
-/** A vnet-headed super-packet for the spec (a TUN/TAP read with TSO on), and its payload. */
+/** A vnet-headed super-packet for the spec (a TUN/TAP read with TSO, or USO for `udp`, on), and its payload. */
 export function makeSuperPacket(r: () => number, s: SuperSpec): { input: Uint8Array; payload: Uint8Array; hdrs: number } {
   const payload = new Uint8Array(s.payloadLen);
   for (let i = 0; i < payload.length; i++) payload[i] = Math.floor(r() * 256);
   const ipPkt = buildTcpPacket(s, payload);
   const ipHl = s.v6 ? 40 + s.ipv6Ext.reduce((a, e) => a + e.bytes.length, 0) : 20 + s.ipOptions.length;
-  const tcpHl = 20 + s.tcpOptions.length;
+  const tcpHl = s.udp ? 8 : 20 + s.tcpOptions.length;
   const link = s.l3Off === 14 ? TAP_LINK.slice() : new Uint8Array(s.l3Off);
   if (s.l3Off === 14 && s.v6) { link[12] = 0x86; link[13] = 0xdd; }
   const frame = concatBytes(link, ipPkt);
@@ -527,16 +559,17 @@ export function makeSuperPacket(r: () => number, s: SuperSpec): { input: Uint8Ar
     // CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum (what the kernel leaves there)
     const tcpLen = ipPkt.length - ipHl;
     const ip = ipPkt;
-    const ps = s.v6 ? pseudoHeaderSum6(ip.subarray(8, 24), ip.subarray(24, 40), 6, tcpLen) : pseudoHeaderSum4(ip.subarray(12, 16), ip.subarray(16, 20), 6, tcpLen);
-    put16be(frame, csumStart + 16, onesAdd(ps));
+    const proto = s.udp ? 17 : 6;
+    const ps = s.v6 ? pseudoHeaderSum6(ip.subarray(8, 24), ip.subarray(24, 40), proto, tcpLen) : pseudoHeaderSum4(ip.subarray(12, 16), ip.subarray(16, 20), proto, tcpLen);
+    put16be(frame, csumStart + (s.udp ? 6 : 16), onesAdd(ps));
   }
   const vnet = emitVnet({
     flags: s.csum === "needs" ? VnetFlag.NeedsCsum : s.csum === "valid" ? VnetFlag.DataValid : 0,
-    gsoType: (s.v6 ? GsoType.TcpV6 : GsoType.TcpV4) | (s.ecn ? GsoType.Ecn : 0),
+    gsoType: s.udp ? GsoType.UdpL4 | (s.ecn ? GsoType.Ecn : 0) : (s.v6 ? GsoType.TcpV6 : GsoType.TcpV4) | (s.ecn ? GsoType.Ecn : 0),
     hdrLen: csumStart + tcpHl,
     gsoSize: s.gsoSize,
     csumStart: s.csum === "needs" ? csumStart : 0,
-    csumOffset: s.csum === "needs" ? 16 : 0,
+    csumOffset: s.csum === "needs" ? (s.udp ? 6 : 16) : 0,
   });
   return { input: concatBytes(vnet, frame), payload, hdrs: csumStart + tcpHl };
 }

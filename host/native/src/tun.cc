@@ -129,6 +129,13 @@ static Napi::Value OpenPacket(const Napi::CallbackInfo& info) {
   return r;
 }
 
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
 void InitTun(Napi::Env env, Napi::Object exports) {
   exports.Set("openTun", Napi::Function::New(env, OpenTun, "openTun"));
   exports.Set("tunSetOffload", Napi::Function::New(env, TunSetOffload, "tunSetOffload"));
@@ -140,10 +147,10 @@ void InitTun(Napi::Env env, Napi::Object exports) {
   f.Set("TSO4", TUN_F_TSO4);
   f.Set("TSO6", TUN_F_TSO6);
   f.Set("TSO_ECN", TUN_F_TSO_ECN);
-#ifdef TUN_F_USO4
+  // USO (Linux 6.2): Debian 12's 6.1 uapi headers lack them; the values are ABI
+  // (include/uapi/linux/if_tun.h). An older kernel answers TUNSETOFFLOAD with EINVAL.
   f.Set("USO4", TUN_F_USO4);
   f.Set("USO6", TUN_F_USO6);
-#endif
   exports.Set("TUN_F", f);
 }
 
