@@ -3,7 +3,6 @@
 // its own uniquely named namespaces.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { startCluster, startServer, TOOLS, type Env } from "./e2e/harness.ts";
-import { OFFLOAD_REASON_COUNT, OffloadEvent } from "./reference/offload.ts";
 
 for (const encapsulation of ["vxlan", "geneve"] as const) {
   for (const underlay of [4, 6] as const) {
@@ -145,6 +144,11 @@ describe("with TUN/TAP offloads (IFF_VNET_HDR, TSO split and GRO coalescing in W
     // ... and the receiving router wrote coalesced frames (many segments per write)
     expect(rx.packetsOut / rx.coalescedWrites).toBeGreaterThan(4);
     expect(tx.offloadRefused).toBe(0);
+    // the same, by name in `weft counters`: the Wasm splitter's and coalescer's own counters
+    const k0 = env.routers[0]!.counters().counters, k1 = env.routers[1]!.counters().counters;
+    expect(k0["offload.split_segments"]! / k0["offload.split_gso"]!).toBeGreaterThan(4);
+    expect(k1["offload.gro_merged"]! / k1["offload.gro_super"]!).toBeGreaterThan(4);
+    expect(k0["offload.refused.GsoUnsupported"]).toBe(0);
   }, 240_000);
 
   it("still pings (same node, cross node, host) and carries a 2000-byte UDP datagram", async () => {
@@ -168,16 +172,16 @@ describe("with TUN/TAP offloads: USO (a pod sending with UDP_SEGMENT)", () => {
     const GSO = 1200;
     const count = sizes.reduce((s, n) => s + Math.ceil(Number(n) / GSO), 0);
     const dst = c.pod("n2p1");
-    const usoIdx = OFFLOAD_REASON_COUNT + OffloadEvent.SplitUso;
+    const splitUso = () => r0.counters().counters["offload.split_uso"]!;
     for (const fam of ["ipv4", "ipv6"] as const) {
-      const uso0 = r0.tables.dp.offloadCounters()[usoIdx]!;
+      const uso0 = splitUso();
       const port = fam === "ipv4" ? "7900" : "7901";
       const sink = await startServer(dst.ns, "udp_gso.py", ["recv", dst[fam], port, String(count)]);
       const sent = (await c.exec(c.pod("n1p1").ns, ["python3", TOOLS + "udp_gso.py", "send", dst[fam], port, String(GSO), ...sizes])).trim();
       expect(sent.split(" ")[0]).toBe(String(count));
       expect((await sink.result).trim()).toBe(sent);
       // the sending router read GSO_UDP_L4 super-packets from the pod's TAP and split them in Wasm
-      expect(Number(r0.tables.dp.offloadCounters()[usoIdx]! - uso0)).toBe(sizes.filter((n) => Number(n) > GSO).length);
+      expect(splitUso() - uso0).toBe(sizes.filter((n) => Number(n) > GSO).length);
     }
     expect(r0.datapath.stats.offloadRefused).toBe(0);
   }, 120_000);
@@ -196,8 +200,8 @@ describe("with TUN/TAP offloads on a kernel that refuses USO (refuseTunUso: EINV
     expect([tc["offload.host_tun_tso"], tc["offload.host_tun_uso"], tc["offload.pod_taps_tso"], tc["offload.pod_taps_uso"]]).toEqual([1, 0, 2, 0]);
     expect(logs.filter((l) => l.includes("USO") && l.includes("off (kernel refused")).length).toBe(env.routers.length);
     expect(logs.some((l) => l.includes("offloads refused"))).toBe(false);
-    const usoIdx = OFFLOAD_REASON_COUNT + OffloadEvent.SplitUso;
-    const uso0 = r0.tables.dp.offloadCounters()[usoIdx]!;
+    const splitUso = () => r0.counters().counters["offload.split_uso"]!;
+    const uso0 = splitUso();
     const sizes = ["12000", "30017", "700"];
     const count = sizes.reduce((s, n) => s + Math.ceil(Number(n) / 1200), 0);
     const dst = c.pod("n2p1");
@@ -205,7 +209,7 @@ describe("with TUN/TAP offloads on a kernel that refuses USO (refuseTunUso: EINV
     const sent = (await c.exec(c.pod("n1p1").ns, ["python3", TOOLS + "udp_gso.py", "send", dst.ipv4, "7902", "1200", ...sizes])).trim();
     expect((await sink.result).trim()).toBe(sent);
     // the pod's kernel segmented them itself: no GSO_UDP_L4 read
-    expect(r0.tables.dp.offloadCounters()[usoIdx]! - uso0).toBe(0n);
+    expect(splitUso() - uso0).toBe(0);
   }, 120_000);
 });
 

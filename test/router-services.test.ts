@@ -24,7 +24,8 @@ describe("weft router as a process", () => {
     dir = mkdtempSync(join(tmpdir(), "weft-router-proc-"));
     socket = join(dir, "weft.sock");
     const n = c.nodes[0]!;
-    const { mtu: _m, limits: _l, ...cfg } = n.config;
+    // offloads left out: the router runs with the defaults (TUN/TAP offloads, UDP GSO/GRO on)
+    const { mtu: _m, limits: _l, offloads: _o, ...cfg } = n.config;
     const file = join(dir, "node.yaml");
     writeFileSync(file, stringify({ ...cfg, netns: undefined, control: { socket }, metrics: { listen: `127.0.0.1:${metricsPort}` } }));
     // the router runs inside the node's namespace, as a node's router would
@@ -65,6 +66,10 @@ describe("weft router as a process", () => {
     expect(body).toMatch(/# TYPE weft_drops_total counter/);
     expect(body).toMatch(/weft_port_rx_packets_total\{node="n1",port="pod:c1\/eth0"\} [1-9]/);
     expect(body).toMatch(/weft_batch_size_bucket\{node="n1",le="\+Inf"\} [1-9]/);
+    expect(body).toMatch(/weft_tun_offload_active\{node="n1",device="host",offload="tso"\} 1/);
+    expect(body).toMatch(/weft_underlay_udp_offload_active\{node="n1",offload="gso"\} 1/);
+    expect(body).toMatch(/weft_offload_wasm_total\{node="n1",what="split_segments"\} \d+/);
+    expect(body).toMatch(/weft_offload_refused_total\{node="n1",reason="GsoUnsupported"\} 0/);
   });
 
   it("removes every interface it made on SIGTERM", async () => {

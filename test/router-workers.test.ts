@@ -59,6 +59,9 @@ for (const offloads of [false, true]) {
         expect(k0["underlay.gso_segments"]! / k0["underlay.gso_sends"]!).toBeGreaterThan(4);
         expect(k0["underlay.gso_fallbacks"]).toBe(0);
         expect(k1["underlay.gro_segments"]).toBeGreaterThan(k1["underlay.gro_datagrams"]!);
+        // the Wasm offload counters, summed over the workers
+        expect(k0["offload.split_gso"]).toBeGreaterThan(0);
+        expect(k1["offload.gro_super"]).toBeGreaterThan(0);
       }
     }, 240_000);
   });

@@ -36,6 +36,13 @@ export function renderMetrics(r: Router): string {
   metric("weft_offload_total", "counter", "TUN/TAP offloads: super-packets read, segments split from them, coalesced frames written, super-packets refused.");
   lines.push(`weft_offload_total{node="${node}",what="super_packets_in"} ${s.superPacketsIn}`, `weft_offload_total{node="${node}",what="segments_out"} ${s.segmentsOut}`,
     `weft_offload_total{node="${node}",what="coalesced_writes"} ${s.coalescedWrites}`, `weft_offload_total{node="${node}",what="refused"} ${s.offloadRefused}`);
+  const w = Object.entries(r.wasmOffloadCounters());
+  if (w.length) {
+    metric("weft_offload_wasm_total", "counter", "The Wasm offload calls: GSO super-packets split (TCP and USO), segments made, GRO inputs merged into super-packets.");
+    for (const [k, v] of w) if (!k.startsWith("refused.")) lines.push(`weft_offload_wasm_total{node="${node}",what="${k}"} ${v}`);
+    metric("weft_offload_refused_total", "counter", "Super-packets the Wasm splitter refused, by reason (docs/OFFLOADS.md).");
+    for (const [k, v] of w) if (k.startsWith("refused.")) lines.push(`weft_offload_refused_total{node="${node}",reason="${k.slice(8)}"} ${v}`);
+  }
   const t = r.tunOffloadCounters();
   metric("weft_tun_offload_active", "gauge", "Host TUN (1/0) and pod TAPs (count) whose TUNSETOFFLOAD took TSO, and USO.");
   lines.push(`weft_tun_offload_active{node="${node}",device="host",offload="tso"} ${t["offload.host_tun_tso"]}`,

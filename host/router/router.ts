@@ -570,6 +570,7 @@ export class Router {
     out["datapath.super_packets_in"] = s.superPacketsIn; out["datapath.segments_out"] = s.segmentsOut;
     out["datapath.coalesced_writes"] = s.coalescedWrites; out["datapath.offload_refused"] = s.offloadRefused;
     Object.assign(out, this.tunOffloadCounters());
+    for (const [name, v] of Object.entries(this.wasmOffloadCounters())) out[`offload.${name}`] = v;
     Object.assign(out, this.underlayOffloadCounters());
     return { counters: out };
   }
@@ -584,6 +585,18 @@ export class Router {
       "offload.host_tun_tso": this.hostOffload === "none" ? 0 : 1, "offload.host_tun_uso": this.hostOffload === "uso" ? 1 : 0,
       "offload.pod_taps_tso": taps.filter((a) => a.offload !== "none").length, "offload.pod_taps_uso": taps.filter((a) => a.offload === "uso").length,
     };
+  }
+
+  /**
+   * What the Wasm offload calls did (offloads.tun): split_*, gro_*, csum_completed and
+   * refused.<Reason> (host/wasm/abi.ts OFFLOAD_REFUSALS), summed over the workers; {} when off.
+   */
+  wasmOffloadCounters(): Record<string, number> {
+    if (!this.config.offloads.tun) return {};
+    const per = this.pool ? this.pool.perWorker((w) => w.call({ type: "offloadCounters" })) : [this.tables.dp.namedOffloadCounters()];
+    const out: Record<string, number> = {};
+    for (const c of per) for (const [name, v] of Object.entries(c)) out[name] = (out[name] ?? 0) + v;
+    return out;
   }
 
   /** underlay.udp_gso_active / udp_gro_active (1 when in use after probing) and their counters. */

@@ -46,6 +46,20 @@ export const EVENTS = [
 ] as const;
 export type EventName = (typeof EVENTS)[number];
 
+/**
+ * Offload counters (assembly/offload/reasons.ts, in this order): first the reasons a vnet-headed
+ * input is refused (index 0 = OK, never counted), then what the offload calls produced.
+ */
+export const OFFLOAD_REFUSALS = [
+  "Ok", "BadDescriptor", "VnetTruncated", "VnetBadFlags", "GsoUnsupported", "VnetBadHdrLen", "VnetBadCsum",
+  "VnetBadGsoSize", "GsoProtoMismatch", "IpMalformed", "IpFragment", "Ipv6ExtUnsupported", "TcpMalformed",
+  "TooManySegments", "OutputTooSmall", "UdpMalformed",
+] as const;
+export const OFFLOAD_EVENTS = [
+  "split_gso", "split_plain", "split_segments", "csum_completed", "gro_in", "gro_super", "gro_merged",
+  "gro_passed", "gro_bad_csum", "split_uso",
+] as const;
+
 export const CFG = {
   FLAGS: 0, TUNNEL_PORT: 4, VNI: 8, POD_MTU: 12, HOST_MTU: 14, TUNNEL_MTU4: 16, TUNNEL_MTU6: 18,
   VTEP_MAC: 20, ROUTER_MAC: 28, UNDERLAY4: 36, UNDERLAY6: 40, GATEWAY4: 56, GATEWAY6: 60,

@@ -440,6 +440,21 @@ export class Dataplane {
     return [...new BigUint64Array(this.memory.buffer, ex.offloadCounters!(), ex.offloadCounterCount!())];
   }
 
+  /**
+   * The offload counters by name: `refused.<Reason>` (host/wasm/abi.ts OFFLOAD_REFUSALS) and the
+   * events (OFFLOAD_EVENTS). Zero-length when the module was built without them.
+   */
+  namedOffloadCounters(): Record<string, number> {
+    const raw = this.offloadCounters();
+    if (raw.length !== A.OFFLOAD_REFUSALS.length + A.OFFLOAD_EVENTS.length) {
+      throw new DataplaneError("offload counter lists differ between assembly/offload/reasons.ts and host/wasm/abi.ts");
+    }
+    const out: Record<string, number> = {};
+    A.OFFLOAD_REFUSALS.forEach((n, k) => { if (k > 0) out[`refused.${n}`] = Number(raw[k]); });
+    A.OFFLOAD_EVENTS.forEach((n, k) => { out[n] = Number(raw[A.OFFLOAD_REFUSALS.length + k]); });
+    return out;
+  }
+
   counters(): Counters {
     const dv = this.dv;
     const get = (at: number) => dv.getBigUint64(at, true);

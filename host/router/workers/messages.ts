@@ -22,12 +22,13 @@ export type WorkerRequest =
   | { type: "counters" }
   | { type: "stats" }
   | { type: "underlayStats" }
+  | { type: "offloadCounters" }
   | { type: "lookup"; addr: string }
   | { type: "loopStats" };
 
 export type WorkerResult = {
   table: boolean; addPort: null; removePort: boolean; start: null; stop: null;
-  counters: Counters; stats: DatapathStats; underlayStats: Record<string, number> | null; lookup: RouteTarget | null;
+  counters: Counters; stats: DatapathStats; underlayStats: Record<string, number> | null; offloadCounters: Record<string, number>; lookup: RouteTarget | null;
   /** The epoll loop's wake-ups (null: the worker runs the libuv loop). */
   loopStats: { waits: number; wakeups: number; controlWakeups: number } | null;
 };

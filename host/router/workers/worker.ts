@@ -64,6 +64,7 @@ function handle(req: WorkerRequest): unknown {
     }
     case "counters": return dp.counters();
     case "stats": return datapath.stats;
+    case "offloadCounters": return dp.namedOffloadCounters();
     case "underlayStats": {
       const u = datapath.io(PORT_UNDERLAY) as LinuxUnderlay | undefined;
       if (!u) return null;
