@@ -158,6 +158,7 @@ async function main(): Promise<number> {
     date: started.toISOString(), kernel: version(["uname", "-r"]), cpus: cpus().length, cpuModel: cpus()[0]?.model,
     node: process.version, iperf3: version(["iperf3", "--version"]), sockperf: haveSockperf ? version(["sockperf", "--version"]) : null,
     commit: version(["git", "-C", new URL("..", import.meta.url).pathname, "describe", "--always", "--dirty"]),
+    offloads: o.offloads,
     kernelSide: o.kernelOffload ? "flannel-style kernel VXLAN, underlay tx checksum offload on (--kernel-offload)" : "flannel-style kernel VXLAN as host/demo/cluster.ts builds it (underlay veth tx checksum offload off)",
     weftSide: `weft router per node as its own process, offloads.tun ${o.weftOffload ? "on (--weft-offload)" : "off"}, offloads.udpGso+udpGro ${o.weftUdpOffload ? "on (--weft-udp-offload)" : "off"}`,
     rounds: o.rounds, timeS: o.time, udpSenders: o.udpSenders, udpSenderPods: o.udpPods, udpPayloadBytes: o.udpLen, pings: o.pings, pingIntervalS: o.pingInterval,

@@ -92,3 +92,27 @@ describe("bench:e2e --loop (options only)", () => {
     expect(parseNodeConfig(f).datapath).toEqual({ loop: "epoll", spinUs: 20 });
   });
 });
+
+describe("bench:e2e --offloads (options and targets only)", () => {
+  it("compares both sides with their default offloads unless --offloads off; single flags force one side on", async () => {
+    const { parseOptions } = await import("../bench/e2e/options.ts");
+    const pick = (o: ReturnType<typeof parseOptions>) => {
+      if (o === "help") throw new Error("help");
+      return [o.offloads, o.kernelOffload, o.weftOffload, o.weftUdpOffload];
+    };
+    expect(pick(parseOptions([]))).toEqual(["on", true, true, true]);
+    expect(pick(parseOptions(["--offloads", "off"]))).toEqual(["off", false, false, false]);
+    expect(pick(parseOptions(["--offloads", "off", "--weft-offload"]))).toEqual(["off", false, true, false]);
+    expect(() => parseOptions(["--offloads", "maybe"])).toThrow(/--offloads must be on or off/);
+  });
+
+  it("judges against the offloads targets with offloads on and the batching-only targets without", async () => {
+    const { aggregate } = await import("../bench/e2e/report.ts");
+    const run = (impl: string, test: string, value: number) => ({ impl, test, round: 1, value, unit: test === "rtt" ? "us" : "Gbit/s", quiet: true });
+    const runs = [run("weft", "tcp1", 5), run("kernel-vxlan", "tcp1", 10), run("weft", "tcp4", 9), run("kernel-vxlan", "tcp4", 10),
+      run("weft", "rtt", 150), run("kernel-vxlan", "rtt", 100)] as unknown as Parameters<typeof aggregate>[0];
+    const on = aggregate(runs, { offloads: "on" }).targets, off = aggregate(runs, { offloads: "off" }).targets;
+    expect([on.tcp1?.goal, on.tcp1?.met, on.tcp4?.goal, on.tcp4?.met, on.rtt?.limitUs, on.rtt?.met]).toEqual([0.8, false, 1, false, 30, false]);
+    expect([off.tcp1?.goal, off.tcp1?.met, off.tcp4, off.rtt?.limitUs, off.rtt?.met]).toEqual([0.2, true, undefined, 100, true]);
+  });
+});

@@ -70,6 +70,13 @@ export interface Options {
    * as in the kernel anchor. Off by default: the kernel side is Cluster's flannel node as built.
    */
   kernelOffload: boolean;
+  /**
+   * --offloads on (default): both sides as they come by default — the kernel with its offloads
+   * (underlay tx checksum on), Weft with the router's default offloads (tun, udpGso, udpGro) —
+   * and the offloads issue's targets. off: the kernel's underlay tx checksum off and Weft's
+   * offloads off (the batching-only stage and its targets). The single flags below force one on.
+   */
+  offloads: "on" | "off";
   /** Weft side: offloads.tun on in the router configs (docs/OFFLOADS.md). Off by default (the stage's targets are without offloads). */
   weftOffload: boolean;
   /** Weft side: offloads.udpGso + udpGro on (UDP_SEGMENT sends, UDP_GRO receives on the underlay). Off by default. */
@@ -101,6 +108,11 @@ Weft vs the kernel's VXLAN, pod -> pod across two nodes (namespaces), interleave
   --retries N        rerun a test up to N times when it was not quiet (2)
   --profile DIR      run the routers with node --cpu-prof --cpu-prof-dir DIR
   --keep-logs        keep router configs and logs
+  --offloads on|off  on (default): kernel VXLAN with its default offloads vs Weft with its default
+                     offloads (tun, udpGso, udpGro) and the offloads targets (TCP1 >= 0.80, TCP4 >=
+                     1.00, UDP64 >= 0.50, RTT p50 <= kernel + 30 us); off: both without offloads
+                     (kernel underlay tx csum off, Weft offloads off) and the batching-only targets
+                     (TCP1 >= 0.20, UDP64 >= 0.50, RTT <= kernel + 100 us)
   --kernel-offload   kernel side: tx checksum offload back on on the underlay veth (as in the
                      kernel anchor; GSO super-packets stay whole to the far node)
   --weft-offload     Weft side: offloads.tun on (TAP vnet headers, TSO split, GRO coalescing)
@@ -152,6 +164,8 @@ export function parseOptions(argv: string[]): Options | "help" {
   if (a.positional.length) throw new UsageError(`unexpected argument ${a.positional[0]}`);
   const quick = a.flags.has("quick");
   const impls = list(a, "impls", IMPLS);
+  const offloads = one(a, "offloads", false) ?? "on";
+  if (offloads !== "on" && offloads !== "off") throw new UsageError(`--offloads must be on or off, not ${offloads}`);
   const o: Options = {
     rounds: num(a, "rounds", quick ? 1 : 3, 1, 50),
     time: num(a, "time", quick ? 3 : 10, 1, 120),
@@ -171,9 +185,10 @@ export function parseOptions(argv: string[]): Options | "help" {
     retries: num(a, "retries", quick ? 0 : 2, 0, 10),
     profile: one(a, "profile", false),
     keepLogs: a.flags.has("keep-logs"),
-    kernelOffload: a.flags.has("kernel-offload"),
-    weftOffload: a.flags.has("weft-offload"),
-    weftUdpOffload: a.flags.has("weft-udp-offload"),
+    offloads,
+    kernelOffload: offloads === "on" || a.flags.has("kernel-offload"),
+    weftOffload: offloads === "on" || a.flags.has("weft-offload"),
+    weftUdpOffload: offloads === "on" || a.flags.has("weft-udp-offload"),
     workers: workerList(one(a, "workers", false)),
     loops: loopList(one(a, "loop", false)),
   };
