@@ -13,8 +13,9 @@
 // the fast path (options, TTL 1, MTU, spoofing, ...) still get the general path's verdicts.
 //
 // What makes them cheaper than the general path for these packets: no calls, one pass of checks
-// with the per-batch constants in locals (the caller's `FastCtx`), the IPv4 header sum and the
-// flow hash from the words already loaded, a last-peer cache for the outer source address.
+// with the per-batch constants loaded once per batch (fastBegin), the IPv4 header sum and the
+// flow hash from the words already loaded, a last-peer cache for the outer source address, and
+// per-batch route memos (the last lookup's constant region, for sources and for destinations).
 
 import {
   PORT_UNDERLAY, NO_PEER, TARGET_KIND_SHIFT, TARGET_INDEX_MASK, TARGET_POD, TARGET_PEER, PEER_FLAGS, PEER_ACTIVE,
