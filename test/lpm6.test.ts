@@ -147,6 +147,18 @@ describe("lpm6 differential", () => {
 });
 
 describe("lpm6 edge cases", () => {
+  it("batch calls of every length 0..40 (groups of 4 walked in rounds, groups without a root, the tail) match the reference", () => {
+    const rng = new Rng(6060);
+    const ref = new Lpm6Ref();
+    w.ex.lpm6Init(2000);
+    // realistic routes plus deep ones (/100../128: chains across depth 64, the longest walks)
+    const routes = genMix6(rng, 1200);
+    for (let i = 0; i < 200; i++) routes.push({ prefix: addrIn6(rng, routes[rng.int(routes.length)]!.prefix, 32), len: 100 + rng.int(29), value: 7000 + i });
+    for (const r of routes) { expect(w.insert6(r.prefix, r.len, r.value)).toBe(0); ref.insert(r.prefix, r.len, r.value); }
+    let compared = 0;
+    for (let n = 0; n <= 40; n++) compared += compare(ref, probe(rng, ref, n));
+    expect(compared).toBe((40 * 41) / 2);
+  });
   it("/0, /1, /16, /17, /64, /127, /128, host bits, replace, delete restores the covering prefix", () => {
     w.ex.lpm6Init(100);
     const a = ip6("2001:db8:1:2:3:4:5:6");

@@ -3,7 +3,8 @@
 // must come out exactly as when each runs alone, and the near misses must get the general path's
 // verdicts. The differential tests compare single packets against the reference model; this file
 // covers what only a batch has: the per-batch state (the last-peer cache, the per-batch config
-// constants) and fast and general packets interleaved.
+// constants, the route memos) and fast and general packets interleaved, and that a route change
+// between batches takes effect in the next batch.
 import { describe, it, expect } from "vitest";
 import { makeNode, NODE, POD_A, POD_B, PEER4, PEER6 } from "./helpers/node.ts";
 import * as F from "./helpers/frames.ts";
@@ -17,6 +18,12 @@ function node(): Dataplane {
   const dp = makeNode();
   dp.setPeer(PEER4B.idx, PEER4B);
   dp.addRoute(PEER4B.cidr4, { kind: "peer", peer: PEER4B.idx });
+  // more-specific routes inside peer4's /24, so that the fast paths' route memos (one region per
+  // lookup: /18, /24, /30 or /32) see neighbouring regions with other targets
+  dp.addRoute("10.244.2.128/25", { kind: "peer", peer: PEER4B.idx });
+  dp.addRoute("10.244.2.64/30", { kind: "peer", peer: PEER6.idx });
+  dp.addRoute("10.244.2.77/32", { kind: "blackhole" });
+  dp.addRoute("10.96.0.0/18", { kind: "peer", peer: PEER4B.idx });
   return dp;
 }
 
@@ -44,6 +51,11 @@ function cases(): Case[] {
   c.push({ name: "encap first fragment", port: pod, bytes: fromPod(udp4(POD_A.ipv4, "10.244.2.12", 1002, { mf: true })), want: "forward" });
   c.push({ name: "encap later fragment", port: pod, bytes: fromPod(udp4(POD_A.ipv4, "10.244.2.12", 1002, { fragOffset: 64 })), want: "forward" });
   c.push({ name: "encap with Ethernet padding", port: pod, bytes: padded(fromPod(udp4(POD_A.ipv4, "10.244.2.13", 1003, {}, new Uint8Array(2))), 6), want: "forward" });
+  c.push({ name: "encap into a /25 of peer4b", port: pod, bytes: fromPod(udp4(POD_A.ipv4, "10.244.2.200", 1030)), want: "forward" });
+  c.push({ name: "encap into a /30 of peer6", port: pod, bytes: fromPod(udp4(POD_A.ipv4, "10.244.2.66", 1031)), want: "forward" });
+  c.push({ name: "encap beside the /30", port: pod, bytes: fromPod(udp4(POD_A.ipv4, "10.244.2.68", 1032)), want: "forward" });
+  c.push({ name: "encap to a blackholed /32", port: pod, bytes: fromPod(udp4(POD_A.ipv4, "10.244.2.77", 1033)), want: "drop:Blackhole" });
+  c.push({ name: "encap to the /18 of peer4b", port: pod, bytes: fromPod(udp4(POD_A.ipv4, "10.96.33.1", 1034)), want: "forward" });
   c.push({ name: "encap from pod B", port: POD_B.port, bytes: fromPod(udp4(POD_B.ipv4, "10.244.2.14", 1004), POD_B.mac), want: "forward" });
   // encap: near misses
   c.push({ name: "IPv4 options", port: pod, bytes: fromPod(udp4(POD_A.ipv4, "10.244.2.9", 1005, { options: new Uint8Array([1, 1, 1, 0]) })), want: "forward" });
@@ -77,6 +89,12 @@ function cases(): Case[] {
   c.push({ name: "decap, wrong UDP checksum", port: PORT_UNDERLAY, bytes: badSum, want: "drop:UnderlayBadChecksum" });
   c.push({ name: "decap, unknown peer", port: PORT_UNDERLAY, bytes: outer(in4("10.244.2.7", POD_A.ipv4, 2005), { src: "192.168.0.99" }), want: "drop:UnknownPeer" });
   c.push({ name: "decap, inner source of the other peer", port: PORT_UNDERLAY, bytes: outer(in4("10.244.4.7", POD_A.ipv4, 2006)), want: "drop:SpoofedIp" });
+  c.push({ name: "decap, source in peer4b's /25", port: PORT_UNDERLAY, bytes: outer(in4("10.244.2.200", POD_A.ipv4, 2030)), want: "drop:SpoofedIp" });
+  c.push({ name: "decap, source in the /30", port: PORT_UNDERLAY, bytes: outer(in4("10.244.2.65", POD_A.ipv4, 2031)), want: "drop:SpoofedIp" });
+  c.push({ name: "decap, source beside the /30", port: PORT_UNDERLAY, bytes: outer(in4("10.244.2.69", POD_A.ipv4, 2032)), want: "deliver" });
+  c.push({ name: "decap, blackholed source", port: PORT_UNDERLAY, bytes: outer(in4("10.244.2.77", POD_A.ipv4, 2033)), want: "drop:SpoofedIp" });
+  c.push({ name: "decap from peer4b, source in its /25", port: PORT_UNDERLAY, bytes: outer(inner(udp4("10.244.2.129", POD_B.ipv4, 2034), PEER4B.vtepMac), { src: PEER4B.underlay }), want: "deliver" });
+  c.push({ name: "decap from peer4b, source in its /18", port: PORT_UNDERLAY, bytes: outer(inner(udp4("10.96.40.3", POD_A.ipv4, 2035), PEER4B.vtepMac), { src: PEER4B.underlay }), want: "deliver" });
   c.push({ name: "decap, other VNI", port: PORT_UNDERLAY, bytes: outer(in4("10.244.2.7", POD_A.ipv4, 2007), { vni: 2 }), want: "drop:VniMismatch" });
   c.push({ name: "decap, other port", port: PORT_UNDERLAY, bytes: outer(in4("10.244.2.7", POD_A.ipv4, 2008), { port: 4789 }), want: "drop:NotTunnelPort" });
   c.push({ name: "decap, not for us", port: PORT_UNDERLAY, bytes: outer(in4("10.244.2.7", POD_A.ipv4, 2009), { dst: "192.168.0.9" }), want: "drop:UnderlayNotForUs" });
@@ -163,4 +181,38 @@ describe("encap/decap fast paths in full batches", () => {
     expect(a.ports).toEqual(b.ports);
     expect(a.events.packets).toBe(256n);
   });
+
+  it("a route change between batches takes effect in the very next batch (route memos last one batch)", () => {
+    const dp = node();
+    // one inner source and one destination per direction (flows differ by port), so that every
+    // batch starts inside the regions the previous batch's last lookups covered
+    const decap = Array.from({ length: 128 }, (_, i) => outer(in4Of("10.244.2.9", POD_A.ipv4, 3000 + i)));
+    const encap = Array.from({ length: 128 }, (_, i) => fromPod(udp4(POD_A.ipv4, "10.244.2.9", 4000 + i)));
+    const run = () => {
+      decap.forEach((b, i) => dp.putPacket(i, b, PORT_UNDERLAY));
+      encap.forEach((b, i) => dp.putPacket(128 + i, b, POD_A.port));
+      dp.process(256, 0);
+      return Array.from({ length: 256 }, (_, i) => { const r = dp.result(i); return r.verdict === "forward" ? `forward:${r.peer}` : outcome(dp, i); });
+    };
+    const expectAll = (got: string[], decapWant: string, encapWant: string) => {
+      expect(new Set(got.slice(0, 128))).toEqual(new Set([decapWant]));
+      expect(new Set(got.slice(128))).toEqual(new Set([encapWant]));
+    };
+    expectAll(run(), "deliver", `forward:${PEER4.idx}`);
+    // peer4's addresses now belong to peer4b: its packets are spoofed, ours go to peer4b
+    dp.addRoute("10.244.2.0/26", { kind: "peer", peer: PEER4B.idx });
+    expectAll(run(), "drop:SpoofedIp", `forward:${PEER4B.idx}`);
+    dp.removeRoute("10.244.2.0/26");
+    expectAll(run(), "deliver", `forward:${PEER4.idx}`);
+    // the destination pod's /32 replaced by a blackhole, then the route restored
+    dp.addRoute(`${POD_A.ipv4}/32`, { kind: "blackhole" });
+    expectAll(run(), "drop:Blackhole", `forward:${PEER4.idx}`);
+    dp.addRoute(`${POD_A.ipv4}/32`, { kind: "pod", port: POD_A.port });
+    expectAll(run(), "deliver", `forward:${PEER4.idx}`);
+    // peer4's /24 gone: its sources no longer route back to it, and our packets have no route
+    dp.removeRoute("10.244.2.0/24");
+    expectAll(run(), "drop:SpoofedIp", "drop:NoRoute");
+  });
 });
+
+const in4Of = (src: string, dst: string, sport: number) => inner(udp4(src, dst, sport));

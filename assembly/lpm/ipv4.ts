@@ -81,30 +81,58 @@ export function lpm4Delete(prefix: u32, len: i32): i32 {
 }
 
 /**
+ * Host-order mask of the region around the address of the last span lookup
+ * (lpm4LookupSpanNetInline) over which the table's answer is constant: /18 when the direct entry
+ * has no root, else /24, /30 or /32 by the level whose leaf answered (a leaf is pushed over its
+ * whole slot). Valid until the table next changes.
+ */
+export let lpm4SpanMask: u32 = 0;
+
+/**
  * The lookup. Branchy on purpose: the branches are well predicted for a given traffic mix, and a
  * predicted "no root here" lets the core run ahead to the next address, overlapping the cache
  * misses of consecutive lookups. A branchless fixed-depth walk measured 2-10x slower: every
  * lookup then carries ~70 instructions that wait on the first miss, and the out-of-order window
- * holds only two or three lookups.
+ * holds only two or three lookups. `span` (a compile-time constant) also sets lpm4SpanMask.
  */
-@inline function lookup(dir: usize, a: u32): u32 {
+@inline function walk(dir: usize, a: u32, span: bool): u32 {
   const e = load<u64>(dir + (<usize>(a >> 14) << 3));
   let rec = <usize>(e >> 32);
   const def = <u32>e;
-  if (rec == 0) return def;
+  if (rec == 0) {
+    if (span) lpm4SpanMask = 0xffffc000;
+    return def;
+  }
+  let mask: u32 = 0xffffff00;
   let sh = <u64>(((a >> 8) & 63) ^ 63);          // slot at depth 18: bits 18..23
   let t = load<u64>(rec) << sh;                   // bit 63 = "slot is a child", popcnt = its rank
   if (<i64>t < 0) {
     rec = <usize>load<u32>(rec, 16) + <usize>(<u32>popcnt<u64>(t) * 24);
     sh = <u64>(((a >> 2) & 63) ^ 63);             // depth 24: bits 24..29
     t = load<u64>(rec) << sh;
+    mask = 0xfffffffc;
     if (<i64>t < 0) {
       rec = <usize>load<u32>(rec, 16) + <usize>(<u32>popcnt<u64>(t) * 24);
       sh = <u64>(((a << 4) & 63) ^ 63);           // depth 30: bits 30..31, then zeros
+      mask = 0xffffffff;
     }
   }
+  if (span) lpm4SpanMask = mask;
   const leaf = load<u32>(<usize>load<u32>(rec, 20) + <usize>(<u32>popcnt<u64>(load<u64>(rec, 8) << sh) << 2));
   return select<u32>(def, leaf, leaf == LPM_MISS);
+}
+
+@inline function lookup(dir: usize, a: u32): u32 {
+  return walk(dir, a, false);
+}
+
+/**
+ * lpm4LookupNetInline that also sets lpm4SpanMask: every address `x` with
+ * `(bswap(x) & lpm4SpanMask) == (bswap(addrNetOrder) & lpm4SpanMask)` has the same answer until
+ * the table changes (the pipeline's per-batch route memos, stage/fast.ts).
+ */
+@inline export function lpm4LookupSpanNetInline(addrNetOrder: u32): u32 {
+  return walk(dir4, bswap<u32>(addrNetOrder), true);
 }
 
 /** Value of the longest prefix matching `addr` (host byte order), or LPM_MISS. */

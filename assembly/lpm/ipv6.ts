@@ -73,40 +73,60 @@ export function lpm6Delete(prefixPtr: usize, len: i32): i32 {
   return r;
 }
 
+/** Lane state of the batch walk when the lane is done: bit 63 set, the answer in bits 0..31. */
+const LANE_DONE: u64 = <u64>1 << 63;
+
+/** The first lane state for the key (hi, lo): done with the default when the entry has no root. */
+@inline function laneStart(dir: usize, hi: u64): u64 {
+  const e = load<u64>(dir + (<usize>(hi >> 48) << 3));
+  const root = e >> 32;
+  return select<u64>(root, LANE_DONE | (e & 0xFFFFFFFF), root != 0);
+}
+
+/**
+ * One step of a lookup's walk (lookup() runs it to the end, walk4 interleaves four): the chain
+ * the record `rec` compresses, if any, then the node it holds. Lane state: `rec` in bits 0..31
+ * and the levels below the root (at 8 the key continues in `lo`) in bits 32..39 while walking;
+ * LANE_DONE | answer when done (returned unchanged). `def`: the direct entry's default. Branchy
+ * on purpose (see the IPv4 walk): the rounds of walk4 overlap the records' cache misses anyway.
+ */
+@inline function laneStep(st: u64, hi: u64, lo: u64, def: u32): u64 {
+  if (<i64>st < 0) return st;
+  let rec = <usize>(<u32>st);
+  let n = <i32>(st >> 32);
+  // key bits from the current depth on, left-aligned
+  let cur = select<u64>(hi << <u64>(16 + 6 * n), lo << <u64>(6 * n - 48), n < 8);
+  const info = load<u32>(rec, 24);
+  if (info != 0) {
+    // a compressed chain: `levels` route-less single-child nodes, then the node this record holds
+    const levels = info >> 27;
+    const bits = <u64>(levels * 6);
+    if ((cur >> (64 - bits)) != <u64>(info & 0x7FFFFFF)) {
+      const v = load<u32>(rec, 28);                  // the key leaves the chain: its leaves' value
+      return LANE_DONE | <u64>select<u32>(def, v, v == LPM_MISS);
+    }
+    n += <i32>levels;
+    cur = select<u64>(lo, cur << bits, n == 8);
+  }
+  const sh = (cur >> 58) ^ 63;
+  const t = load<u64>(rec) << sh;
+  if (<i64>t >= 0) {
+    const leaf = load<u32>(<usize>load<u32>(rec, 20) + <usize>(<u32>popcnt<u64>(load<u64>(rec, 8) << sh) << 2));
+    return LANE_DONE | <u64>select<u32>(def, leaf, leaf == LPM_MISS);
+  }
+  return <u64>(<u32>(<usize>load<u32>(rec, 16) + (<usize>popcnt<u64>(t) << 5))) | (<u64>(n + 1) << 32);
+}
+
+/** The lookup: the walk of one lane until it is done. */
 @inline function lookup(dir: usize, p: usize): u32 {
   const k = loadKey(p);
   const hi = <u64>i64x2.extract_lane(k, 1);
-  const e = load<u64>(dir + (<usize>(hi >> 48) << 3));
-  let rec = <usize>(e >> 32);
-  const def = <u32>e;
-  if (rec == 0) return def;
+  let st = laneStart(dir, hi);
+  if (<i64>st < 0) return <u32>st;
   const lo = <u64>i64x2.extract_lane(k, 0);
-  let cur = hi << 16;   // key bits from the current depth on, left-aligned
-  let n = 0;            // levels below the root; at 8 the key continues in `lo`
-  let t: u64;
-  let sh: u64;
-  while (true) {
-    const info = load<u32>(rec, 24);
-    if (info != 0) {
-      // a compressed chain: `levels` route-less single-child nodes, then the node this record holds
-      const levels = info >> 27;
-      const bits = <u64>(levels * 6);
-      if ((cur >> (64 - bits)) != <u64>(info & 0x7FFFFFF)) {
-        const v = load<u32>(rec, 28);                  // the key leaves the chain: its leaves' value
-        return select<u32>(def, v, v == LPM_MISS);
-      }
-      n += <i32>levels;
-      cur = select<u64>(lo, cur << bits, n == 8);
-    }
-    sh = (cur >> 58) ^ 63;
-    t = load<u64>(rec) << sh;
-    if (<i64>t >= 0) break;
-    rec = <usize>load<u32>(rec, 16) + (<usize>popcnt<u64>(t) << 5);
-    n++;
-    cur = select<u64>(lo, cur << 6, n == 8);
-  }
-  const leaf = load<u32>(<usize>load<u32>(rec, 20) + <usize>(<u32>popcnt<u64>(load<u64>(rec, 8) << sh) << 2));
-  return select<u32>(def, leaf, leaf == LPM_MISS);
+  const def = load<u32>(dir + (<usize>(hi >> 48) << 3));
+  do st = laneStep(st, hi, lo, def); while (<i64>st >= 0);
+  return <u32>st;
 }
 
 /** Value of the longest prefix matching the 16-byte address at `addrPtr`, or LPM_MISS. */
@@ -119,10 +139,59 @@ export function lpm6Lookup(addrPtr: usize): u32 {
   return lookup(dir6, addrPtr);
 }
 
-/** out[i] = lookup(16-byte address i) for n packed addresses. */
+/**
+ * out[0..3] = lookup() of the four 16-byte addresses at `a`, walked in rounds: one level of each
+ * lookup per round, the lane states in registers, so that the four lookups' dependent record and
+ * leaf loads (in-prefix addresses need three to five, mostly cache misses in a large table) are in
+ * flight together instead of one after the other. Kept out of the batch loop (not inlined: the
+ * walk's registers would cost the loop's random addresses, which never get here).
+ */
+function walk4(dir: usize, a: usize, o: usize): void {
+  const k0 = loadKey(a), k1 = loadKey(a + 16), k2 = loadKey(a + 32), k3 = loadKey(a + 48);
+  const h0 = <u64>i64x2.extract_lane(k0, 1), h1 = <u64>i64x2.extract_lane(k1, 1);
+  const h2 = <u64>i64x2.extract_lane(k2, 1), h3 = <u64>i64x2.extract_lane(k3, 1);
+  const l0 = <u64>i64x2.extract_lane(k0, 0), l1 = <u64>i64x2.extract_lane(k1, 0);
+  const l2 = <u64>i64x2.extract_lane(k2, 0), l3 = <u64>i64x2.extract_lane(k3, 0);
+  const d0 = load<u32>(dir + (<usize>(h0 >> 48) << 3)), d1 = load<u32>(dir + (<usize>(h1 >> 48) << 3));
+  const d2 = load<u32>(dir + (<usize>(h2 >> 48) << 3)), d3 = load<u32>(dir + (<usize>(h3 >> 48) << 3));
+  let s0 = laneStart(dir, h0), s1 = laneStart(dir, h1), s2 = laneStart(dir, h2), s3 = laneStart(dir, h3);
+  do {
+    s0 = laneStep(s0, h0, l0, d0);
+    s1 = laneStep(s1, h1, l1, d1);
+    s2 = laneStep(s2, h2, l2, d2);
+    s3 = laneStep(s3, h3, l3, d3);
+  } while (<i64>(s0 & s1 & s2 & s3) >= 0);
+  store<u32>(o, <u32>s0, 0);
+  store<u32>(o, <u32>s1, 4);
+  store<u32>(o, <u32>s2, 8);
+  store<u32>(o, <u32>s3, 12);
+}
+
+/**
+ * out[i] = lookup(16-byte address i) for n packed addresses, four at a time: when none of the
+ * four direct entries has a root (most random addresses) the defaults are the answers; otherwise
+ * walk4. The tail (< 4) uses lookup().
+ */
 export function lpm6LookupBatch(addrsPtr: usize, outPtr: usize, n: i32): void {
   const dir = dir6;
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const a = addrsPtr + (<usize>i << 4);
+    const o = outPtr + (<usize>i << 2);
+    const e0 = load<u64>(dir + (<usize>(bswap<u16>(load<u16>(a)) ) << 3));
+    const e1 = load<u64>(dir + (<usize>(bswap<u16>(load<u16>(a, 16))) << 3));
+    const e2 = load<u64>(dir + (<usize>(bswap<u16>(load<u16>(a, 32))) << 3));
+    const e3 = load<u64>(dir + (<usize>(bswap<u16>(load<u16>(a, 48))) << 3));
+    if (((e0 | e1 | e2 | e3) >> 32) != 0) {
+      walk4(dir, a, o);
+    } else {
+      store<u32>(o, <u32>e0, 0);
+      store<u32>(o, <u32>e1, 4);
+      store<u32>(o, <u32>e2, 8);
+      store<u32>(o, <u32>e3, 12);
+    }
+  }
+  for (; i < n; i++) {
     store<u32>(outPtr + <usize>(i << 2), lookup(dir, addrsPtr + <usize>(i << 4)));
   }
 }

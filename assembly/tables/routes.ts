@@ -1,7 +1,7 @@
 // Route tables: one IPv4 and one IPv6 longest-prefix-match table (assembly/lpm) mapping prefixes
 // to a target (abi.ts TARGET_*). Addresses here are network order as loaded from packets.
 
-import { lpm4Insert, lpm4Delete, lpm4LookupNetInline } from "../lpm/ipv4";
+import { lpm4Insert, lpm4Delete, lpm4LookupNetInline, lpm4LookupSpanNetInline, lpm4SpanMask } from "../lpm/ipv4";
 import { lpm6Insert, lpm6Delete, lpm6LookupInline } from "../lpm/ipv6";
 import { LPM_MISS } from "../lpm/common";
 import { ERR_BAD_ARGUMENT, TARGET_KIND_SHIFT, TARGET_POD, TARGET_PEER, TARGET_HOST, TARGET_BLACKHOLE } from "../abi";
@@ -10,6 +10,16 @@ import { scratchBase } from "../state";
 export const ROUTE_MISS: u32 = LPM_MISS;
 
 @inline export function routeLookup4(addrNet: u32): u32 { return lpm4LookupNetInline(addrNet); }
+/**
+ * routeLookup4 that also returns, in `routeSpanMask4` (network order), the region around `addrNet`
+ * with the same target: `(x & mask) == (addrNet & mask)` gives the same result until a table op.
+ */
+@inline export function routeLookupSpan4(addrNet: u32): u32 {
+  const t = lpm4LookupSpanNetInline(addrNet);
+  routeSpanMask4 = bswap<u32>(lpm4SpanMask);
+  return t;
+}
+export let routeSpanMask4: u32 = 0;
 @inline export function routeLookup6(addr: usize): u32 { return lpm6LookupInline(addr); }
 
 function targetValid(target: u32): bool {
