@@ -125,7 +125,7 @@ describe("lpm4 differential", () => {
 });
 
 describe("lpm4 edge cases", () => {
-  it("batch calls of every length 0..40 (the interleaved groups of 8 and the tail) match single lookups", () => {
+  it("batch calls of every length 0..40 (the interleaved groups of 16 and the tail) match single lookups", () => {
     const rng = new Rng(4040);
     const ref = new Lpm4Ref();
     w.ex.lpm4Init(2000);
