@@ -2,7 +2,7 @@
 // node (in this process), real TAP/TUN devices and UDP sockets. Every suite builds and removes
 // its own uniquely named namespaces.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { startCluster, startServer, TOOLS, type Env } from "./e2e/harness.ts";
+import { startCluster, startServer, tcpTransfer, TOOLS, type Env } from "./e2e/harness.ts";
 
 for (const encapsulation of ["vxlan", "geneve"] as const) {
   for (const underlay of [4, 6] as const) {
@@ -46,11 +46,7 @@ describe("vxlan over IPv4: transfers, MTU, fragments and drops", () => {
   afterAll(async () => { await env?.close(); });
 
   it("moves 100 MB of TCP across nodes, bytes verified by hash at the far end", async () => {
-    const c = env.cluster;
-    const dst = c.pod("n2p1");
-    const sink = await startServer(dst.ns, "tcp_sink.py", [dst.ipv4, "7100"]);
-    const sent = (await c.exec(c.pod("n1p1").ns, ["python3", TOOLS + "tcp_source.py", dst.ipv4, "7100", String(100 << 20)], 180_000)).trim();
-    const got = (await sink.result).trim();
+    const { sent, got } = await tcpTransfer(env, 7100);
     expect(got).toBe(sent);
     expect(got.split(" ")[0]).toBe(String(100 << 20));
   }, 240_000);

@@ -5,7 +5,7 @@
 // validation runs without root.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync } from "node:fs";
-import { startCluster, startServer, TOOLS, type Env } from "./e2e/harness.ts";
+import { pingEverywhere, startCluster, tcpTransfer, type Env } from "./e2e/harness.ts";
 import { describeRequiring } from "./helpers/require.ts";
 import { nativeAvailable } from "../host/native/index.ts";
 import { ConfigError, parseNodeConfig } from "../host/config/node-config.ts";
@@ -45,15 +45,7 @@ for (const { workers, offloads } of [{ workers: 1, offloads: false }, { workers:
 
     it("runs the data plane in worker threads woken by epoll; pods reach pods and the host", async () => {
       expect(env.routers.map((r) => r.workerCount)).toEqual([workers, workers]);
-      const c = env.cluster;
-      const a = c.pod("n1p1");
-      for (const to of [c.pod("n1p2"), c.pod("n2p1"), c.pod("n2p2")]) {
-        await c.ping(a.ns, to.ipv4, 2);
-        await c.ping(a.ns, to.ipv6, 2);
-      }
-      await c.ping(c.nodes[0]!.ns, c.pod("n2p1").ipv4, 2);
-      await c.ping(c.pod("n2p1").ns, c.nodes[0]!.config.gateway6!, 2);
-      const k = env.routers[0]!.counters().counters;
+      const k = await pingEverywhere(env);
       expect(k["peer.n2.tx_packets"]).toBeGreaterThan(0);
       expect(k["peer.n2.rx_packets"]).toBeGreaterThan(0);
       // the packets were read after epoll wake-ups, and the control requests woke the loop too
@@ -62,11 +54,7 @@ for (const { workers, offloads } of [{ workers: 1, offloads: false }, { workers:
     });
 
     it("moves 100 MB of TCP across nodes, bytes verified by hash at the far end", async () => {
-      const c = env.cluster;
-      const dst = c.pod("n2p1");
-      const sink = await startServer(dst.ns, "tcp_sink.py", [dst.ipv4, "7200"]);
-      const sent = (await c.exec(c.pod("n1p1").ns, ["python3", TOOLS + "tcp_source.py", dst.ipv4, "7200", String(100 << 20)], 180_000)).trim();
-      const got = (await sink.result).trim();
+      const { sent, got } = await tcpTransfer(env, 7200);
       expect(got).toBe(sent);
       expect(got.split(" ")[0]).toBe(String(100 << 20));
       if (offloads) {

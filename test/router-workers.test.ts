@@ -4,7 +4,7 @@
 // worker. (workers: 1 is test/router-e2e.test.ts, which runs the batch loop on the main thread.)
 import { it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync } from "node:fs";
-import { startCluster, startServer, TOOLS, type Env } from "./e2e/harness.ts";
+import { pingEverywhere, startCluster, startServer, tcpTransfer, TOOLS, type Env } from "./e2e/harness.ts";
 import { describeRequiring } from "./helpers/require.ts";
 import { nativeAvailable } from "../host/native/index.ts";
 
@@ -27,15 +27,7 @@ for (const offloads of [false, true]) {
 
     it("runs two workers and pods reach pods (same node, across nodes, IPv4 and IPv6) and the host", async () => {
       expect(env.routers.map((r) => r.workerCount)).toEqual([2, 2]);
-      const c = env.cluster;
-      const a = c.pod("n1p1");
-      for (const to of [c.pod("n1p2"), c.pod("n2p1"), c.pod("n2p2")]) {
-        await c.ping(a.ns, to.ipv4, 2);
-        await c.ping(a.ns, to.ipv6, 2);
-      }
-      await c.ping(c.nodes[0]!.ns, c.pod("n2p1").ipv4, 2);
-      await c.ping(c.pod("n2p1").ns, c.nodes[0]!.config.gateway6!, 2);
-      const k = env.routers[0]!.counters().counters;
+      const k = await pingEverywhere(env);
       expect(k["peer.n2.tx_packets"]).toBeGreaterThan(0);
       expect(k["peer.n2.rx_packets"]).toBeGreaterThan(0);
       // the sums are over both workers: they match the per-worker figures
@@ -43,11 +35,7 @@ for (const offloads of [false, true]) {
     });
 
     it("moves 100 MB of TCP across nodes, bytes verified by hash at the far end", async () => {
-      const c = env.cluster;
-      const dst = c.pod("n2p1");
-      const sink = await startServer(dst.ns, "tcp_sink.py", [dst.ipv4, "7100"]);
-      const sent = (await c.exec(c.pod("n1p1").ns, ["python3", TOOLS + "tcp_source.py", dst.ipv4, "7100", String(100 << 20)], 180_000)).trim();
-      const got = (await sink.result).trim();
+      const { sent, got } = await tcpTransfer(env, 7100);
       expect(got).toBe(sent);
       expect(got.split(" ")[0]).toBe(String(100 << 20));
       if (offloads) {

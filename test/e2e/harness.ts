@@ -47,3 +47,31 @@ export function startServer(ns: string, script: string, args: string[]): Promise
     setTimeout(() => { if (!ready) { proc.kill(); reject(new Error(`${script} did not start`)); } }, 10_000);
   });
 }
+
+/**
+ * Pings from pod n1p1 to every other pod (IPv4 and IPv6), from node 1 to pod n2p1 and from pod
+ * n2p1 to node 1's IPv6 gateway; returns router 1's counters after it (the callers assert on them).
+ */
+export async function pingEverywhere(env: Env): Promise<Record<string, number>> {
+  const c = env.cluster;
+  const a = c.pod("n1p1");
+  for (const to of [c.pod("n1p2"), c.pod("n2p1"), c.pod("n2p2")]) {
+    await c.ping(a.ns, to.ipv4, 2);
+    await c.ping(a.ns, to.ipv6, 2);
+  }
+  await c.ping(c.nodes[0]!.ns, c.pod("n2p1").ipv4, 2);
+  await c.ping(c.pod("n2p1").ns, c.nodes[0]!.config.gateway6!, 2);
+  return env.routers[0]!.counters().counters;
+}
+
+/**
+ * Sends `bytes` of TCP from pod n1p1 to pod n2p1 (`family` address, TCP `port`) and returns what
+ * the sink received: "<bytes> <sha256>", which the caller compares with the source's line.
+ */
+export async function tcpTransfer(env: Env, port: number, bytes = 100 << 20, family: "ipv4" | "ipv6" = "ipv4"): Promise<{ sent: string; got: string }> {
+  const c = env.cluster;
+  const dst = c.pod("n2p1");
+  const sink = await startServer(dst.ns, "tcp_sink.py", [dst[family], String(port)]);
+  const sent = (await c.exec(c.pod("n1p1").ns, ["python3", TOOLS + "tcp_source.py", dst[family], String(port), String(bytes)], 180_000)).trim();
+  return { sent, got: (await sink.result).trim() };
+}
