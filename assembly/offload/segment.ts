@@ -118,15 +118,9 @@ export function splitOne(h: usize, len: i32, l3Off: i32, outOffs: usize, outLens
   const ip = frame + <usize>l3Off;
   const tcp = ip + <usize>l4Off;
   // Sums of everything that does not change per segment (LE word form, checksum.ts).
-  let ipBase: u64 = 0;
-  let id0: u32 = 0;
-  if (!v6) {
-    // words 0 (ver/ihl/tos), 6 (flags/frag), 8 (ttl/proto), 12..20 (addresses); not length, ID, checksum
-    ipBase = <u64>(load<u32>(ip) & 0xffff) + <u64>(load<u32>(ip, IPV4_ID) >> 16) + <u64>(load<u32>(ip, 8) & 0xffff)
-      + <u64>load<u32>(ip, IPV4_SRC) + <u64>load<u32>(ip, IPV4_DST);
-    if (l4Off > IPV4_MIN_HEADER_LEN) ipBase += csumPartialScalar(ip + <usize>IPV4_MIN_HEADER_LEN, l4Off - IPV4_MIN_HEADER_LEN, 0);
-    id0 = <u32>bswap<u16>(load<u16>(ip, IPV4_ID));
-  }
+  // IPv4: the sum of every header word that stays the same per segment, and the first ID
+  const ipBase: u64 = v6 ? 0 : ipv4InvariantSum(ip, l4Off);
+  const id0: u32 = v6 ? 0 : <u32>bswap<u16>(load<u16>(ip, IPV4_ID));
   const pseudo = tcpPseudoNoLen(ip, v6);
   // TCP words other than seq (4..8), offset/flags (12), checksum (16)
   let tcpBase: u64 = <u64>load<u32>(tcp) + <u64>load<u32>(tcp, TCP_ACK) + <u64>load<u16>(tcp, TCP_WINDOW) + <u64>load<u16>(tcp, 18);
@@ -181,15 +175,9 @@ function splitUdp(frame: usize, l3Off: i32, l4Off: i32, payload: i32, mss: i32, 
   const ip = frame + <usize>l3Off;
   const udp = ip + <usize>l4Off;
   const hdrs = l3Off + l4Off + 8;
-  let ipBase: u64 = 0;
-  let id0: u32 = 0;
-  if (!v6) {
-    // as in the TCP split: every IPv4 header word but total length, ID and checksum
-    ipBase = <u64>(load<u32>(ip) & 0xffff) + <u64>(load<u32>(ip, IPV4_ID) >> 16) + <u64>(load<u32>(ip, 8) & 0xffff)
-      + <u64>load<u32>(ip, IPV4_SRC) + <u64>load<u32>(ip, IPV4_DST);
-    if (l4Off > IPV4_MIN_HEADER_LEN) ipBase += csumPartialScalar(ip + <usize>IPV4_MIN_HEADER_LEN, l4Off - IPV4_MIN_HEADER_LEN, 0);
-    id0 = <u32>bswap<u16>(load<u16>(ip, IPV4_ID));
-  }
+  // IPv4: the sum of every header word that stays the same per segment, and the first ID
+  const ipBase: u64 = v6 ? 0 : ipv4InvariantSum(ip, l4Off);
+  const id0: u32 = v6 ? 0 : <u32>bswap<u16>(load<u16>(ip, IPV4_ID));
   // pseudo-header without length + the ports; the UDP length counts twice (pseudo-header and header)
   const fixed = pseudoNoLen(ip, v6, IPPROTO_UDP) + <u64>load<u32>(udp);
   const src = frame + <usize>hdrs;
@@ -219,4 +207,16 @@ function splitUdp(frame: usize, l3Off: i32, l4Off: i32, payload: i32, mss: i32, 
   offloadCount(OC_SPLIT_USO);
   offloadCount(OC_SPLIT_SEGMENTS, <u64>n);
   return n;
+}
+
+/**
+ * LE-word-form sum (csum/checksum.ts) of the IPv4 header words every segment keeps: words 0
+ * (version/IHL/TOS), 6 (flags/fragment), 8 (TTL/protocol), the addresses and the options; not the
+ * total length, the ID or the checksum, which change per segment.
+ */
+@inline function ipv4InvariantSum(ip: usize, ihlBytes: i32): u64 {
+  let sum = <u64>(load<u32>(ip) & 0xffff) + <u64>(load<u32>(ip, IPV4_ID) >> 16) + <u64>(load<u32>(ip, 8) & 0xffff)
+    + <u64>load<u32>(ip, IPV4_SRC) + <u64>load<u32>(ip, IPV4_DST);
+  if (ihlBytes > IPV4_MIN_HEADER_LEN) sum += csumPartialScalar(ip + <usize>IPV4_MIN_HEADER_LEN, ihlBytes - IPV4_MIN_HEADER_LEN, 0);
+  return sum;
 }
