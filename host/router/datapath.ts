@@ -23,6 +23,11 @@ export interface DatapathStats {
   coalescedWrites: number;
   /** Super-packets the splitter refused (counted by reason in the Wasm offload counters). */
   offloadRefused: number;
+  /**
+   * Offload ports whose kernel refused a coalesced (GSO) write with EINVAL: they were switched to
+   * writing every packet on its own (the GRO kill switch; docs/OFFLOADS.md).
+   */
+  groWritesDisabled: number;
 }
 
 /**
@@ -30,7 +35,15 @@ export interface DatapathStats {
  * split in Wasm into the RX slots (TSO), writes are coalesced in Wasm (GRO) and carry the vnet
  * header. `l3Off`: 14 for a TAP (Ethernet), 0 for a TUN.
  */
-export interface OffloadPort { l3Off: number }
+export interface OffloadPort {
+  l3Off: number;
+  /** Set when the kernel refused a coalesced write on this port: write every packet on its own. */
+  noMerge?: boolean;
+}
+
+/** groCoalesce flag (assembly/offload/coalesce.ts GRO_NO_MERGE): every input passes unmerged. */
+const GRO_NO_MERGE = 2;
+const EINVAL = 22;
 
 interface PortEntry { io: PacketBatchIO; rxFlags: number; name: string; offload?: OffloadPort }
 
@@ -50,7 +63,7 @@ export class Datapath {
   private readonly txSlots: SlotList;
   readonly stats: DatapathStats = {
     batches: 0, packetsIn: 0, packetsOut: 0, txDropped: 0, txNoPort: 0, batchSizes: new Array(9).fill(0),
-    superPacketsIn: 0, segmentsOut: 0, coalescedWrites: 0, offloadRefused: 0,
+    superPacketsIn: 0, segmentsOut: 0, coalescedWrites: 0, offloadRefused: 0, groWritesDisabled: 0,
   };
   private readonly offRxSlots?: SlotList;
   private readonly groSlots?: SlotList;
@@ -212,19 +225,31 @@ export class Datapath {
     }
   }
 
-  /** GRO in Wasm over one TX run, then one write per coalesced frame (vnet header included). */
+  /**
+   * GRO in Wasm over one TX run, then one write per coalesced frame (vnet header included).
+   * Kill switch: kernels have had regressions that refuse GSO writes to a TUN/TAP with EINVAL
+   * (docs/OFFLOADS.md); when a write of merged frames fails so, this port stops merging for good
+   * (the frames of that run are lost and counted; TCP sends them again).
+   */
   private writeCoalesced(e: PortEntry, start: number, count: number): void {
     const dp = this.dp;
     const o = dp.offload!;
     const s = this.stats;
-    const m = dp.exports.groCoalesce!(dp.exports.layout!(20) + start * 4, dp.exports.layout!(21) + start * 4, count, e.offload!.l3Off,
-      o.groArea, o.groBytes, o.groOutOffsets, o.groOutLengths, 0);
+    const off = e.offload!;
+    const m = dp.exports.groCoalesce!(dp.exports.layout!(20) + start * 4, dp.exports.layout!(21) + start * 4, count, off.l3Off,
+      o.groArea, o.groBytes, o.groOutOffsets, o.groOutLengths, off.noMerge ? GRO_NO_MERGE : 0);
     if (m < 0) { s.txDropped += count; return; }
+    const errors0 = e.io.stats.errors;
     let sent = 0;
     try { sent = e.io.writeBatch(dp.u8, this.groSlots!, 0, m); } catch { sent = 0; }
-    s.coalescedWrites += sent;
-    s.packetsOut += sent === m ? count : 0;
-    if (sent < m) s.txDropped += count;
+    const refused = e.io.stats.errors - errors0;
+    s.coalescedWrites += sent - refused;
+    s.packetsOut += sent === m && refused === 0 ? count : 0;
+    if (sent < m || refused > 0) s.txDropped += count;
+    if (refused > 0 && !off.noMerge && m < count && e.io.stats.lastErrno === EINVAL) {
+      off.noMerge = true;
+      s.groWritesDisabled++;
+    }
   }
 
   portNames(): Map<number, string> {

@@ -35,7 +35,8 @@ export function renderMetrics(r: Router): string {
   lines.push(`weft_tx_dropped_total{node="${node}"} ${s.txDropped}`);
   metric("weft_offload_total", "counter", "TUN/TAP offloads: super-packets read, segments split from them, coalesced frames written, super-packets refused.");
   lines.push(`weft_offload_total{node="${node}",what="super_packets_in"} ${s.superPacketsIn}`, `weft_offload_total{node="${node}",what="segments_out"} ${s.segmentsOut}`,
-    `weft_offload_total{node="${node}",what="coalesced_writes"} ${s.coalescedWrites}`, `weft_offload_total{node="${node}",what="refused"} ${s.offloadRefused}`);
+    `weft_offload_total{node="${node}",what="coalesced_writes"} ${s.coalescedWrites}`, `weft_offload_total{node="${node}",what="refused"} ${s.offloadRefused}`,
+    `weft_offload_total{node="${node}",what="gro_writes_disabled_ports"} ${s.groWritesDisabled}`);
   const w = Object.entries(r.wasmOffloadCounters());
   if (w.length) {
     metric("weft_offload_wasm_total", "counter", "The Wasm offload calls: GSO super-packets split (TCP and USO), segments made, GRO inputs merged into super-packets.");
