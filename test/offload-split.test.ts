@@ -81,6 +81,38 @@ function segmentsOf(r: Uint8Array[] | number): Uint8Array[] {
   return r;
 }
 
+/**
+ * 400 super-packets from `specOf`: the Wasm split equals the reference split byte for byte, every
+ * payload byte arrives once and in order, one segment per gso_size (all full but the last), IPv4
+ * IDs count up; `check` validates one segment (its protocol's checks) and returns its payload and
+ * ID. Returns how many segments were made.
+ */
+function splitsMatchReference(seed: number, specOf: (r: () => number, c: number) => SuperSpec,
+  check: (seg: Uint8Array, spec: SuperSpec, k: number) => { payload: Uint8Array; id: number }): number {
+  const r = prng(seed);
+  let segments = 0;
+  for (let c = 0; c < 400; c++) {
+    const spec = specOf(r, c);
+    const { input, payload, hdrs } = makeSuperPacket(r, spec);
+    const got = segmentsOf(h.split(input, spec.l3Off));
+    const want = segmentsOf(referenceSplit(input, spec.l3Off));
+    expect(got.length).toBe(want.length);
+    for (let k = 0; k < got.length; k++) {
+      if (bytesToHex(got[k]!) !== bytesToHex(want[k]!)) throw new Error(`case ${c} segment ${k} differs: ${JSON.stringify(spec, (_, v) => (v instanceof Uint8Array ? bytesToHex(v) : v))}`);
+    }
+    const facts = got.map((seg, k) => check(seg, spec, k));
+    // every payload byte once, in order
+    expect(Buffer.concat(facts.map((f) => f.payload)).equals(Buffer.from(payload))).toBe(true);
+    expect(got.length).toBe(Math.max(1, Math.ceil(spec.payloadLen / spec.gsoSize)));
+    facts.forEach((f, k) => {
+      if (!spec.v6) expect(f.id).toBe((spec.id + k) & 0xffff);
+      if (k < got.length - 1) expect(got[k]!.length).toBe(hdrs + spec.gsoSize);
+    });
+    segments += got.length;
+  }
+  return segments;
+}
+
 describe("tsoSplit: a worked example", () => {
   it("splits 3000 bytes of IPv4 TCP at gso_size 1448 into 1448 + 1448 + 104 (seq, ID, lengths, flags, checksums)", () => {
     const r = prng(1);
@@ -120,31 +152,11 @@ describe("tsoSplit: a worked example", () => {
 
 describe("tsoSplit: differential against the reference", () => {
   it("random IPv4/IPv6 super-packets (options, timestamps, gso_size 500..1460, up to 64 KiB, NEEDS_CSUM / DATA_VALID / none, TUN and TAP)", () => {
-    const r = prng(0x75e1);
-    let n = 0;
-    let segments = 0;
-    for (let c = 0; c < 400; c++) {
-      const spec = randomSuperSpec(r);
-      const { input, payload, hdrs } = makeSuperPacket(r, spec);
-      const got = segmentsOf(h.split(input, spec.l3Off));
-      const want = segmentsOf(referenceSplit(input, spec.l3Off));
-      expect(got.length).toBe(want.length);
-      for (let k = 0; k < got.length; k++) {
-        if (bytesToHex(got[k]!) !== bytesToHex(want[k]!)) throw new Error(`case ${c} segment ${k} differs: ${JSON.stringify(spec, (_, v) => (v instanceof Uint8Array ? bytesToHex(v) : v))}`);
-      }
-      // properties on the bytes alone
-      const facts = got.map((s) => checkSegment(s, spec.l3Off, spec.v6));
-      expect(Buffer.concat(facts.map((f) => f.payload)).equals(Buffer.from(payload))).toBe(true);
-      expect(got.length).toBe(Math.max(1, Math.ceil(spec.payloadLen / spec.gsoSize)));
-      facts.forEach((f, k) => {
-        expect(f.seq).toBe((spec.seq + k * spec.gsoSize) >>> 0);
-        if (!spec.v6) expect(f.id).toBe((spec.id + k) & 0xffff);
-        if (k < got.length - 1) expect(got[k]!.length).toBe(hdrs + spec.gsoSize);
-      });
-      n++;
-      segments += got.length;
-    }
-    expect(n).toBe(400);
+    const segments = splitsMatchReference(0x75e1, (r) => randomSuperSpec(r), (seg, spec, k) => {
+      const f = checkSegment(seg, spec.l3Off, spec.v6);
+      expect(f.seq).toBe((spec.seq + k * spec.gsoSize) >>> 0);
+      return f;
+    });
     expect(segments).toBeGreaterThan(8000);
   });
 });
@@ -208,31 +220,10 @@ describe("USO (GSO_UDP_L4) split", () => {
   });
 
   it("random IPv4/IPv6 datagrams (options, extension headers, gso_size 1..1472, up to 64 KiB, NEEDS_CSUM / DATA_VALID / none, TUN and TAP) against the reference", () => {
-    const r = prng(0x0550);
-    let n = 0;
-    let segments = 0;
-    for (let c = 0; c < 400; c++) {
+    const segments = splitsMatchReference(0x0550, (r, c) => {
       const gsoSize = c % 20 === 0 ? 1 + Math.floor(r() * 64) : 500 + Math.floor(r() * 973);
-      const spec = randomSuperSpec(r, { udp: true, gsoSize, payloadLen: c % 20 === 0 ? Math.floor(r() * Math.min(4000, 250 * gsoSize)) : undefined });
-      const { input, payload, hdrs } = makeSuperPacket(r, spec);
-      const got = segmentsOf(h.split(input, spec.l3Off));
-      const want = segmentsOf(referenceSplit(input, spec.l3Off));
-      expect(got.length).toBe(want.length);
-      for (let k = 0; k < got.length; k++) {
-        if (bytesToHex(got[k]!) !== bytesToHex(want[k]!)) throw new Error(`case ${c} segment ${k} differs: ${JSON.stringify(spec, (_, v) => (v instanceof Uint8Array ? bytesToHex(v) : v))}`);
-      }
-      const facts = got.map((s) => checkUdpSegment(s, spec.l3Off, spec.v6));
-      // every payload byte once, in order
-      expect(Buffer.concat(facts.map((f) => f.payload)).equals(Buffer.from(payload))).toBe(true);
-      expect(got.length).toBe(Math.max(1, Math.ceil(spec.payloadLen / spec.gsoSize)));
-      facts.forEach((f, k) => {
-        if (!spec.v6) expect(f.id).toBe((spec.id + k) & 0xffff);
-        if (k < got.length - 1) expect(got[k]!.length).toBe(hdrs + spec.gsoSize);
-      });
-      n++;
-      segments += got.length;
-    }
-    expect(n).toBe(400);
+      return randomSuperSpec(r, { udp: true, gsoSize, payloadLen: c % 20 === 0 ? Math.floor(r() * Math.min(4000, 250 * gsoSize)) : undefined });
+    }, (seg, spec) => checkUdpSegment(seg, spec.l3Off, spec.v6));
     expect(segments).toBeGreaterThan(8000);
   });
 });
