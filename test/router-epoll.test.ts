@@ -5,7 +5,7 @@
 // validation runs without root.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync } from "node:fs";
-import { pingEverywhere, startCluster, tcpTransfer, type Env } from "./e2e/harness.ts";
+import { pingEverywhere, startCluster, startOneNode, tcpTransfer, type Env } from "./e2e/harness.ts";
 import { describeRequiring } from "./helpers/require.ts";
 import { nativeAvailable } from "../host/native/index.ts";
 import { ConfigError, parseNodeConfig } from "../host/config/node-config.ts";
@@ -80,15 +80,9 @@ for (const { workers, offloads } of [{ workers: 1, offloads: false }, { workers:
 
 describeRequiring(missing.length && missing)("datapath.loop epoll: shutdown", () => {
   it("stops cleanly: workers leave the loop, devices removed, no thread left waiting", async () => {
-    const { Cluster } = await import("../host/demo/cluster.ts");
-    const { createRouter } = await import("../host/router/router.ts");
-    const c = Cluster.create({ nodes: 1, podsPerNode: 1 });
-    const r = createRouter({ ...c.nodes[0]!.config, datapath: { loop: "epoll", spinUs: 0 } }, { log: () => {} });
+    const { cluster: c, router: r, pod: p, close } = await startOneNode({ datapath: { loop: "epoll", spinUs: 0 } }, { log: () => {} });
     try {
-      await r.start();
       expect(r.workerCount).toBe(1);
-      const p = c.nodes[0]!.pods[0]!;
-      r.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 });
       await c.ping(p.ns, c.nodes[0]!.config.gateway4!, 2);
       const thread = (r as unknown as { pool: { workers: { thread: { threadId: number; once(e: "exit", f: (code: number) => void): void } }[] } }).pool.workers[0]!.thread;
       const exited = new Promise<number>((res) => thread.once("exit", res));
@@ -101,21 +95,14 @@ describeRequiring(missing.length && missing)("datapath.loop epoll: shutdown", ()
       await expect(c.exec(c.nodes[0]!.ns, ["ip", "link", "show", "dev", "weft0"])).rejects.toThrow();
       await expect(c.exec(p.ns, ["ip", "link", "show", "dev", p.ifName])).rejects.toThrow();
     } finally {
-      await r.stop();
-      c.destroy();
+      await close();
     }
   }, 60_000);
 
   it("a worker killed while it waits in epoll_wait stops the router", async () => {
-    const { Cluster } = await import("../host/demo/cluster.ts");
-    const { createRouter } = await import("../host/router/router.ts");
-    const c = Cluster.create({ nodes: 1, podsPerNode: 1 });
     let fatal: Error | undefined;
-    const r = createRouter({ ...c.nodes[0]!.config, workers: 2, datapath: { loop: "epoll", spinUs: 0 } }, { log: () => {}, onFatal: (e) => { fatal = e; } });
+    const { cluster: c, router: r, pod: p, close } = await startOneNode({ workers: 2, datapath: { loop: "epoll", spinUs: 0 } }, { log: () => {}, onFatal: (e) => { fatal = e; } });
     try {
-      await r.start();
-      const p = c.nodes[0]!.pods[0]!;
-      r.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 });
       await c.ping(p.ns, c.nodes[0]!.config.gateway4!, 1);
       await (r as unknown as { pool: { workers: { thread: { terminate(): Promise<number> } }[] } }).pool.workers[1]!.thread.terminate();
       const deadline = Date.now() + 10_000;
@@ -125,8 +112,7 @@ describeRequiring(missing.length && missing)("datapath.loop epoll: shutdown", ()
       await expect(c.exec(c.nodes[0]!.ns, ["ip", "link", "show", "dev", "weft0"])).rejects.toThrow();
       await expect(c.exec(p.ns, ["ip", "link", "show", "dev", p.ifName])).rejects.toThrow();
     } finally {
-      await r.stop();
-      c.destroy();
+      await close();
     }
   }, 60_000);
 });

@@ -4,7 +4,7 @@
 // worker. (workers: 1 is test/router-e2e.test.ts, which runs the batch loop on the main thread.)
 import { it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync } from "node:fs";
-import { pingEverywhere, startCluster, startServer, tcpTransfer, TOOLS, type Env } from "./e2e/harness.ts";
+import { pingEverywhere, startCluster, startOneNode, startServer, tcpTransfer, TOOLS, type Env } from "./e2e/harness.ts";
 import { describeRequiring } from "./helpers/require.ts";
 import { nativeAvailable } from "../host/native/index.ts";
 
@@ -117,16 +117,10 @@ describeRequiring(missing.length && missing)("workers: 2, flows and table change
 
 describeRequiring(missing.length && missing)("workers: 2, a worker crash", () => {
   it("stops the router cleanly: reported, interfaces and routes removed", async () => {
-    const { Cluster } = await import("../host/demo/cluster.ts");
-    const { createRouter } = await import("../host/router/router.ts");
-    const c = Cluster.create({ nodes: 1, podsPerNode: 1 });
     const logs: string[] = [];
     let fatal: Error | undefined;
-    const r = createRouter({ ...c.nodes[0]!.config, workers: 2 }, { log: (m) => logs.push(m), onFatal: (e) => { fatal = e; } });
+    const { cluster: c, router: r, pod: p, close } = await startOneNode({ workers: 2 }, { log: (m) => logs.push(m), onFatal: (e) => { fatal = e; } });
     try {
-      await r.start();
-      const p = c.nodes[0]!.pods[0]!;
-      r.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 });
       await c.ping(p.ns, c.nodes[0]!.config.gateway4!, 1);
       expect(await c.exec(p.ns, ["ip", "-d", "link", "show", "dev", p.ifName])).toMatch(/multi_queue numqueues 2 /);
       expect(await c.exec(c.nodes[0]!.ns, ["ip", "-d", "link", "show", "dev", "weft0"])).toMatch(/multi_queue numqueues 2 /);
@@ -140,8 +134,7 @@ describeRequiring(missing.length && missing)("workers: 2, a worker crash", () =>
       await expect(c.exec(c.nodes[0]!.ns, ["ip", "link", "show", "dev", "weft0"])).rejects.toThrow();
       await expect(c.exec(p.ns, ["ip", "link", "show", "dev", p.ifName])).rejects.toThrow();
     } finally {
-      await r.stop();
-      c.destroy();
+      await close();
     }
   }, 60_000);
 });

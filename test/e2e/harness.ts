@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { Cluster, type ClusterSpec } from "../../host/demo/cluster.ts";
 import { createRouter, type Router, type RouterOptions } from "../../host/router/router.ts";
+import type { NodeConfig } from "../../host/config/node-config.ts";
 
 export const TOOLS = new URL("../../host/demo/", import.meta.url).pathname;
 
@@ -74,4 +75,24 @@ export async function tcpTransfer(env: Env, port: number, bytes = 100 << 20, fam
   const sink = await startServer(dst.ns, "tcp_sink.py", [dst[family], String(port)]);
   const sent = (await c.exec(c.pod("n1p1").ns, ["python3", TOOLS + "tcp_source.py", dst[family], String(port), String(bytes)], 180_000)).trim();
   return { sent, got: (await sink.result).trim() };
+}
+
+/**
+ * A one-node, one-pod cluster and its in-process router (`config` over the node's own), started,
+ * the pod attached. `close` stops the router and removes the namespaces; call it in `finally`.
+ */
+export async function startOneNode(config: Partial<NodeConfig>, options: RouterOptions): Promise<{ cluster: Cluster; router: Router; pod: Cluster["nodes"][number]["pods"][number]; close(): Promise<void> }> {
+  const cluster = Cluster.create({ nodes: 1, podsPerNode: 1 });
+  const node = cluster.nodes[0]!;
+  const router = createRouter({ ...node.config, ...config }, options);
+  const close = async () => { try { await router.stop(); } finally { cluster.destroy(); } };
+  try {
+    await router.start();
+    const pod = node.pods[0]!;
+    router.attachPod({ containerId: pod.name, ifName: pod.ifName, netns: `/var/run/netns/${pod.ns}`, ipv4: pod.ipv4, ipv6: pod.ipv6 });
+    return { cluster, router, pod, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }
