@@ -44,16 +44,6 @@ import { TCP_SEQ, TCP_ACK, TCP_DATA_OFFSET, TCP_FLAGS, TCP_WINDOW, TCP_CHECKSUM,
 export const GRO_TRUST_CHECKSUMS: i32 = 1;
 /** GRO flag: merge nothing, only put a gso_type NONE header in front of every input (kill switch). */
 export const GRO_NO_MERGE: i32 = 2;
-/**
- * Flag: a merged output is not copied together but described as a gather record for writev (the
- * payloads stay in the inputs): at the output's offset, u32 piece count c, then c (u32 offset,
- * u32 length) pairs, then the headers (vnet header + the first member's headers, fixed up) that
- * piece 0 points at; pieces 1..c-1 are the members' payloads, in order. Its length entry is the
- * frame's length (vnet header included) | GRO_GATHER_BIT. Unmerged outputs are as without the flag.
- * The inputs must stay unchanged until the record has been written.
- */
-export const GRO_GATHER: i32 = 4;
-export const GRO_GATHER_BIT: u32 = 0x80000000;
 
 /** Inputs handled at once; longer batches are cut into chunks (no group spans two). */
 export const GRO_CHUNK: i32 = 1024;
@@ -351,7 +341,7 @@ function group(inOffs: usize, inLens: usize, n: i32, l3Off: i32, trust: bool, no
  * checks every merged segment's IPv4 header and TCP checksums on the way (the TCP sum is taken
  * while the payload is copied) and returns -1 at the first wrong one.
  */
-function emit(l3Off: i32, out: usize, outOffs: usize, outLens: usize, verify: bool, gather: bool): isize {
+function emit(l3Off: i32, out: usize, outOffs: usize, outLens: usize, verify: bool): isize {
   const start = out;
   for (let g = 0; g < groupCount; g++) {
     const gr = grRec(g);
@@ -360,24 +350,18 @@ function emit(l3Off: i32, out: usize, outOffs: usize, outLens: usize, verify: bo
     const hp = <usize>load<u32>(hr, IN_PTR);
     const count = <i32>load<u16>(gr, GR_COUNT);
     let len: i32;
-    let used: i32; // bytes of the output area taken (len, or the gather record's size)
-    let lenEntry: u32;
     if (count == 1) {
       const l = <i32>load<u32>(hr, IN_LEN);
       vnetEmitNone(out);
       memory.copy(out + <usize>VNET_LEN, hp, <usize>l);
       len = VNET_LEN + l;
-      used = len;
-      lenEntry = <u32>len;
     } else {
       const v6 = load<u8>(hr, IN_KIND) == KIND_V6;
       const l4 = v6 ? 40 : 20;
       const thl = <i32>load<u8>(hr, IN_THL);
       const hdrs = l3Off + l4 + thl;
       const ipLen = <i32>load<u32>(gr, GR_IP_LEN);
-      const pieces = out + 4;               // gather: (offset, length) pairs
-      const hdrAt = gather ? pieces + (<usize>(count + 1) << 3) : out;
-      const f = hdrAt + <usize>VNET_LEN;
+      const f = out + <usize>VNET_LEN;
       memory.copy(f, hp, <usize>hdrs);
       const ip = f + <usize>l3Off;
       const tcp = ip + <usize>l4;
@@ -394,7 +378,6 @@ function emit(l3Off: i32, out: usize, outOffs: usize, outLens: usize, verify: bo
       const pseudo = tcpPseudoNoLen(hp + <usize>l3Off, v6); // the same addresses for every member
       let d = f + <usize>hdrs;
       let i = head;
-      let k: usize = 1;
       while (i != 0xffff) {
         const r = inRec(i);
         const pl = <i32>load<u16>(r, IN_PAY_LEN);
@@ -404,37 +387,21 @@ function emit(l3Off: i32, out: usize, outOffs: usize, outLens: usize, verify: bo
           const mip = mp + <usize>l3Off;
           if (!v6 && csumFold(csumIpv4Header20(mip)) != 0xffff) return -1;
           const s = pseudo + <u64>bs16(<u32>(thl + pl)) + csumPartialScalar(mip + <usize>l4, thl, 0);
-          if (csumFold(gather ? csumPartial(src, pl, s) : copyAndSum(d, src, pl, s)) != 0xffff) return -1;
-        } else if (!gather) {
+          if (csumFold(copyAndSum(d, src, pl, s)) != 0xffff) return -1;
+        } else {
           memory.copy(d, src, <usize>pl);
-        }
-        if (gather) {
-          store<u32>(pieces + (k << 3), <u32>src);
-          store<u32>(pieces + (k << 3), <u32>pl, 4);
-          k++;
         }
         d += <usize>pl;
         i = <i32>load<u16>(r, IN_NEXT);
       }
       const hf = <u32>load<u8>(hp + <usize>(l3Off + l4), TCP_FLAGS);
-      vnetEmit(hdrAt, VNET_F_NEEDS_CSUM, (v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4) | ((hf & TCP_FLAG_CWR) != 0 ? VNET_GSO_ECN : 0),
+      vnetEmit(out, VNET_F_NEEDS_CSUM, (v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4) | ((hf & TCP_FLAG_CWR) != 0 ? VNET_GSO_ECN : 0),
         hdrs, <i32>load<u32>(gr, GR_GSO), l3Off + l4, TCP_CSUM_OFFSET);
       len = VNET_LEN + l3Off + ipLen;
-      if (gather) {
-        store<u32>(out, <u32>(count + 1));
-        store<u32>(pieces, <u32>hdrAt);
-        store<u32>(pieces, <u32>(VNET_LEN + hdrs), 4);
-        used = <i32>(hdrAt - out) + VNET_LEN + hdrs;
-        used = (used + 3) & ~3; // keep records 4-byte aligned
-        lenEntry = <u32>len | GRO_GATHER_BIT;
-      } else {
-        used = len;
-        lenEntry = <u32>len;
-      }
     }
     store<u32>(outOffs + (<usize>g << 2), <u32>out);
-    store<u32>(outLens + (<usize>g << 2), lenEntry);
-    out += <usize>used;
+    store<u32>(outLens + (<usize>g << 2), <u32>len);
+    out += <usize>len;
   }
   return <isize>(out - start);
 }
@@ -457,8 +424,7 @@ function countGroups(): void {
  * (vnet header + frame each) are written back to back into [outBase, outBase + outBytes), their
  * offsets and lengths into entries of `outOffs` / `outLens` (n entries suffice). Needs
  * outBytes >= sum of input lengths + 10 * n, checked first (-OR_OUTPUT_TOO_SMALL, nothing
- * written). `flags`: GRO_TRUST_CHECKSUMS, GRO_NO_MERGE, GRO_GATHER (merged outputs as gather
- * records, which take less room than the frames). Returns the output count or a reason negated.
+ * written). `flags`: GRO_TRUST_CHECKSUMS, GRO_NO_MERGE. Returns the output count or a reason negated.
  */
 export function coalesce(inOffs: i32, inLens: i32, n: i32, l3Off: i32, outBase: i32, outBytes: i32, outOffs: i32, outLens: i32, flags: i32): i32 {
   if (!arrayInMemory(inOffs, n, 4) || !arrayInMemory(inLens, n, 4) || !arrayInMemory(outOffs, n, 4) || !arrayInMemory(outLens, n, 4)
@@ -474,7 +440,6 @@ export function coalesce(inOffs: i32, inLens: i32, n: i32, l3Off: i32, outBase: 
   offloadCount(OC_GRO_IN, <u64>n);
   const trust = (flags & GRO_TRUST_CHECKSUMS) != 0;
   const noMerge = (flags & GRO_NO_MERGE) != 0;
-  const gather = (flags & GRO_GATHER) != 0;
   let out = <usize>outBase;
   let outputs = 0;
   for (let c = 0; c < n; c += GRO_CHUNK) {
@@ -488,10 +453,10 @@ export function coalesce(inOffs: i32, inLens: i32, n: i32, l3Off: i32, outBase: 
     // way, so the grouping is the verified one unless a merged segment fails; then group again,
     // verifying every candidate first (rare: corruption the outer checksums did not catch).
     group(io, il, m, l3Off, true, noMerge);
-    let w = emit(l3Off, out, oo, ol, !trust, gather);
+    let w = emit(l3Off, out, oo, ol, !trust);
     if (w < 0) {
       group(io, il, m, l3Off, trust, noMerge);
-      w = emit(l3Off, out, oo, ol, false, gather);
+      w = emit(l3Off, out, oo, ol, false);
     }
     countGroups();
     out += <usize>w;

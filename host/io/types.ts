@@ -42,12 +42,6 @@ export interface PacketBatchIO {
    * call again from `start + returned` after `onWritable` fires.
    */
   writeBatch(mem: Uint8Array, slots: SlotList, start: number, count: number): number;
-  /**
-   * True when writeBatch takes gather records: a length with bit 31 set names a frame of
-   * (length & 0x7fffffff) bytes whose pieces are listed at the slot's offset (groCoalesce
-   * GRO_GATHER, assembly/offload/coalesce.ts), written with one writev. Absent: plain slots only.
-   */
-  readonly gatherWrites?: boolean;
   /** Level-triggered: `cb` runs once per event-loop turn while packets wait. null stops watching. */
   onReadable(cb: (() => void) | null): void;
   /** One-shot: `cb` runs once when the port can take packets again. null cancels. */

@@ -21,8 +21,6 @@ export interface DatapathStats {
   superPacketsIn: number;
   segmentsOut: number;
   coalescedWrites: number;
-  /** Of those: merged frames written with writev straight from the TX slots (ports with gatherWrites). */
-  gatherWrites: number;
   /** Super-packets the splitter refused (counted by reason in the Wasm offload counters). */
   offloadRefused: number;
   /**
@@ -45,8 +43,6 @@ export interface OffloadPort {
 
 /** groCoalesce flag (assembly/offload/coalesce.ts GRO_NO_MERGE): every input passes unmerged. */
 const GRO_NO_MERGE = 2;
-/** groCoalesce flag GRO_GATHER: merged frames as gather records (payloads stay in the TX slots). */
-const GRO_GATHER = 4;
 const EINVAL = 22;
 
 interface PortEntry { io: PacketBatchIO; rxFlags: number; name: string; offload?: OffloadPort }
@@ -67,7 +63,7 @@ export class Datapath {
   private readonly txSlots: SlotList;
   readonly stats: DatapathStats = {
     batches: 0, packetsIn: 0, packetsOut: 0, txDropped: 0, txNoPort: 0, batchSizes: new Array(9).fill(0),
-    superPacketsIn: 0, segmentsOut: 0, coalescedWrites: 0, gatherWrites: 0, offloadRefused: 0, groWritesDisabled: 0,
+    superPacketsIn: 0, segmentsOut: 0, coalescedWrites: 0, offloadRefused: 0, groWritesDisabled: 0,
   };
   private readonly offRxSlots?: SlotList;
   private readonly groSlots?: SlotList;
@@ -230,8 +226,7 @@ export class Datapath {
   }
 
   /**
-   * GRO in Wasm over one TX run, then one write per coalesced frame (vnet header included); on a
-   * port with gatherWrites a merged frame is written with writev straight from the TX slots.
+   * GRO in Wasm over one TX run, then one write per coalesced frame (vnet header included).
    * Kill switch: kernels have had regressions that refuse GSO writes to a TUN/TAP with EINVAL
    * (docs/OFFLOADS.md); when a write of merged frames fails so, this port stops merging for good
    * (the frames of that run are lost and counted; TCP sends them again).
@@ -242,17 +237,13 @@ export class Datapath {
     const s = this.stats;
     const off = e.offload!;
     const m = dp.exports.groCoalesce!(dp.exports.layout!(20) + start * 4, dp.exports.layout!(21) + start * 4, count, off.l3Off,
-      o.groArea, o.groBytes, o.groOutOffsets, o.groOutLengths, (off.noMerge ? GRO_NO_MERGE : 0) | (e.io.gatherWrites ? GRO_GATHER : 0));
+      o.groArea, o.groBytes, o.groOutOffsets, o.groOutLengths, off.noMerge ? GRO_NO_MERGE : 0);
     if (m < 0) { s.txDropped += count; return; }
     const errors0 = e.io.stats.errors;
     let sent = 0;
     try { sent = e.io.writeBatch(dp.u8, this.groSlots!, 0, m); } catch { sent = 0; }
     const refused = e.io.stats.errors - errors0;
     s.coalescedWrites += sent - refused;
-    if (e.io.gatherWrites && refused === 0) {
-      const lens = o.groOutLengthsView;
-      for (let j = 0; j < sent; j++) if (lens[j]! >= 0x80000000) s.gatherWrites++;
-    }
     s.packetsOut += sent === m && refused === 0 ? count : 0;
     if (sent < m || refused > 0) s.txDropped += count;
     if (refused > 0 && !off.noMerge && m < count && e.io.stats.lastErrno === EINVAL) {

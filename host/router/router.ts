@@ -568,7 +568,7 @@ export class Router {
     out["datapath.batches"] = s.batches; out["datapath.packets_in"] = s.packetsIn; out["datapath.packets_out"] = s.packetsOut;
     out["datapath.tx_dropped"] = s.txDropped; out["datapath.tx_no_port"] = s.txNoPort;
     out["datapath.super_packets_in"] = s.superPacketsIn; out["datapath.segments_out"] = s.segmentsOut;
-    out["datapath.coalesced_writes"] = s.coalescedWrites; out["datapath.gather_writes"] = s.gatherWrites; out["datapath.offload_refused"] = s.offloadRefused;
+    out["datapath.coalesced_writes"] = s.coalescedWrites; out["datapath.offload_refused"] = s.offloadRefused;
     out["datapath.gro_writes_disabled"] = s.groWritesDisabled;
     Object.assign(out, this.tunOffloadCounters());
     for (const [name, v] of Object.entries(this.wasmOffloadCounters())) out[`offload.${name}`] = v;

@@ -672,33 +672,7 @@ export class OffloadHarness {
     const u8 = this.u8;
     const u32 = this.u32;
     const out: Uint8Array[] = [];
-    for (let k = 0; k < r; k++) {
-      const off = u32[(this.outOffs >> 2) + k]!, len = u32[(this.outLens >> 2) + k]!;
-      out.push(len >= 0x80000000 ? this.gathered(off, len - 0x80000000, outBytes) : u8.slice(off, off + len));
-    }
+    for (let k = 0; k < r; k++) out.push(u8.slice(u32[(this.outOffs >> 2) + k]!, u32[(this.outOffs >> 2) + k]! + u32[(this.outLens >> 2) + k]!));
     return out;
-  }
-  /**
-   * The frame a gather record (GRO_GATHER) at `off` describes, after checking the record's shape:
-   * inside the output area, the headers (piece 0) inside the record, every other piece inside the
-   * input area, and `frame` bytes in all.
-   */
-  gathered(off: number, frame: number, outBytes: number): Uint8Array {
-    const dv = new DataView(this.ex.memory.buffer);
-    const c = dv.getUint32(off, true);
-    const end = this.groOut + outBytes;
-    if (c < 3 || off < this.groOut || off + 4 + 8 * c > end) throw new Error(`gather record at ${off}: ${c} pieces`);
-    const frameBytes = new Uint8Array(frame);
-    let at = 0;
-    for (let k = 0; k < c; k++) {
-      const po = dv.getUint32(off + 4 + 8 * k, true), pl = dv.getUint32(off + 8 + 8 * k, true);
-      if (k === 0 && (po !== off + 4 + 8 * c || po + pl > end)) throw new Error("gather headers not inside the record");
-      if (k > 0 && (po < this.inArea || po + pl > this.inArea + OffloadHarness.IN_BYTES)) throw new Error("gather piece outside the inputs");
-      if (at + pl > frame) throw new Error("gather pieces exceed the frame");
-      frameBytes.set(this.u8.subarray(po, po + pl), at);
-      at += pl;
-    }
-    if (at !== frame) throw new Error(`gather pieces make ${at} bytes, not ${frame}`);
-    return frameBytes;
   }
 }

@@ -21,8 +21,6 @@ export class LinuxTunDevice implements TunDevice {
   readonly name: string;
   readonly kind: TunKind;
   readonly stats = new IoStats();
-  /** writeBatch takes gather records (host/native/src/fd_batch.cc writeBatch). */
-  readonly gatherWrites = true;
   private fdOrClosed: number;
   private readonly watch: FdWatch;
 

@@ -105,7 +105,7 @@ std::string GetOptionalString(Napi::Env env, const Napi::Value& v, const char* w
   return v.As<Napi::String>().Utf8Value();
 }
 
-Slots GetSlots(const Args& a, size_t first, bool withCapacity, bool gatherRecords) {
+Slots GetSlots(const Args& a, size_t first, bool withCapacity) {
   napi_env env = a.env;
   Slots s;
   s.mem = GetBytes(env, a.argv[first], "mem");
@@ -121,7 +121,6 @@ Slots GetSlots(const Args& a, size_t first, bool withCapacity, bool gatherRecord
   for (uint32_t i = s.start; i < end; i++) {
     uint64_t o = s.offsets.data[i];
     uint64_t n = withCapacity ? s.capacity.at(i) : s.lengths.data[i];
-    if (gatherRecords && (n & kGatherBit)) n = 4;  // the record's own bounds: checked by the writer
     if (o + n > s.mem.length)
       ThrowRange(Napi::Env(env), "slot " + std::to_string(i) + " [" + std::to_string(o) + ", +" + std::to_string(n) +
                                      ") lies outside mem (" + std::to_string(s.mem.length) + " bytes)");

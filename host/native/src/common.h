@@ -82,10 +82,7 @@ struct Slots {
 // Reads mem, offsets, capacity-or-null, lengths, start, count from argv[first..first+5].
 // When withCapacity, every slot must fit [offset, offset + capacity) inside mem; otherwise the
 // slot [offset, offset + lengths[i]) must.
-// gatherRecords (writes only): a length with kGatherBit names a gather record at the offset (see
-// fd_batch.cc writeBatch); only its first 4 bytes are checked here.
-constexpr uint32_t kGatherBit = 0x80000000u;
-Slots GetSlots(const Args& a, size_t first, bool withCapacity, bool gatherRecords = false);
+Slots GetSlots(const Args& a, size_t first, bool withCapacity);
 
 // Defines `napi_value Name(napi_env, napi_callback_info)` around a body that may throw Napi::Error;
 // the body sees `Args a` and returns a napi_value.

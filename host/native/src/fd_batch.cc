@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "common.h"
 
@@ -61,45 +60,13 @@ WEFT_RAW_CALLBACK(ReadBatch) {
   return MakeUint32(a.env, n);
 }
 
-namespace {
-constexpr uint32_t kGatherMaxPieces = 1024;  // UIO_MAXIOV
-thread_local struct iovec tGather[kGatherMaxPieces];
-
-// A gather record at mem[off]: u32 piece count c (1..kGatherMaxPieces), then c pairs of u32
-// (offset, length) into mem, all little-endian (Wasm memory). Fills tGather; returns the bytes the
-// pieces add up to, or -1 when the record or a piece lies outside mem or they do not add up to
-// `frame` bytes.
-int64_t ParseGather(const Bytes& mem, uint32_t off, uint32_t frame, uint32_t* pieces) {
-  uint32_t c;
-  if (uint64_t(off) + 4 > mem.length) return -1;
-  std::memcpy(&c, mem.data + off, 4);
-  if (c == 0 || c > kGatherMaxPieces || uint64_t(off) + 4 + uint64_t(c) * 8 > mem.length) return -1;
-  uint64_t total = 0;
-  for (uint32_t k = 0; k < c; k++) {
-    uint32_t po, pl;
-    std::memcpy(&po, mem.data + off + 4 + k * 8, 4);
-    std::memcpy(&pl, mem.data + off + 8 + k * 8, 4);
-    if (uint64_t(po) + pl > mem.length) return -1;
-    tGather[k].iov_base = mem.data + po;
-    tGather[k].iov_len = pl;
-    total += pl;
-  }
-  if (total != frame) return -1;
-  *pieces = c;
-  return static_cast<int64_t>(total);
-}
-}  // namespace
-
 // writeBatch(fd, mem, offsets, null, lengths, start, count, stats?) -> packets consumed
 // (written, or dropped for a per-packet error such as EINVAL/EIO and counted in stats). Fewer than
 // count: the fd would block (wait for writable) or a fatal error follows on the next call.
-// A length with bit 31 set (kGatherBit; groCoalesce with GRO_GATHER) is a frame of (length & ~bit)
-// bytes described by a gather record at its offset and written with one writev; a record that
-// does not describe that many bytes inside mem is dropped and counted (EFAULT), never followed.
 WEFT_RAW_CALLBACK(WriteBatch) {
   Napi::Env env(a.env);
   int fd = GetInt32(a.env, a.argv[0], "fd");
-  Slots s = GetSlots(a, 1, false, true);
+  Slots s = GetSlots(a, 1, false);
   double* st = GetStats(a.env, a.argv[7]);
   uint32_t n = 0, sent = 0, dropped = 0;
   uint64_t bytes = 0, syscalls = 0;
@@ -107,20 +74,7 @@ WEFT_RAW_CALLBACK(WriteBatch) {
   int fatal = 0, lastErr = 0;
   for (uint32_t i = s.start; n < s.count; i++) {
     uint32_t len = s.lengths.data[i];
-    ssize_t r;
-    if (len & kGatherBit) {
-      len &= ~kGatherBit;
-      uint32_t pieces = 0;
-      if (ParseGather(s.mem, s.offsets.data[i], len, &pieces) < 0) {
-        dropped++;
-        lastErr = EFAULT;
-        n++;
-        continue;
-      }
-      r = writev(fd, tGather, static_cast<int>(pieces));
-    } else {
-      r = write(fd, s.mem.data + s.offsets.data[i], len);
-    }
+    ssize_t r = write(fd, s.mem.data + s.offsets.data[i], len);
     syscalls++;
     if (r < 0) {
       int err = errno;
