@@ -22,7 +22,7 @@ describeRequiring(!root && !nativeAvailable())("weft_io addon", () => {
       PACKETS: Stat.Packets, BYTES: Stat.Bytes, CALLS: Stat.Calls, WOULD_BLOCK: Stat.WouldBlock, ERRORS: Stat.Errors,
       LAST_ERRNO: Stat.LastErrno, TRUNCATED: Stat.Truncated, SYSCALLS: Stat.Syscalls, KERNEL_DROPS: Stat.KernelDrops,
       GSO_SENDS: Stat.GsoSends, GSO_SEGMENTS: Stat.GsoSegments, GSO_FALLBACKS: Stat.GsoFallbacks,
-      GRO_DATAGRAMS: Stat.GroDatagrams, GRO_SEGMENTS: Stat.GroSegments, COUNT: Stat.Count,
+      GRO_DATAGRAMS: Stat.GroDatagrams, GRO_SEGMENTS: Stat.GroSegments, GRO_IN_PLACE: Stat.GroInPlace, COUNT: Stat.Count,
     });
   });
 

@@ -231,6 +231,8 @@ describe(`${encapsulation} over IPv${underlay} with TUN/TAP offloads and underla
     expect(tx["underlay.gso_fallbacks"]).toBe(0);
     // the receiving socket got coalesced datagrams and split them
     expect(rx["underlay.gro_segments"]!).toBeGreaterThan(rx["underlay.gro_datagrams"]!);
+    // ... most of them received in place (same segment size as the datagram before)
+    expect(rx["underlay.gro_in_place"]!).toBeGreaterThan(rx["underlay.gro_segments"]! / 2);
   }, 240_000);
 
   it("still pings (same node, cross node, host, IPv4 and IPv6) and carries a 2000-byte UDP datagram", async () => {

@@ -108,6 +108,71 @@ describeRequiring(!root)("underlay UDP GSO / GRO (root, namespaces)", () => {
     for (const s of perFlow.values()) expect(s).toEqual([...s].sort((a, b) => a - b));
   });
 
+  it("GRO in place: after a coalesced datagram the next ones of that segment size land straight in their slots; a changed size, a longer plain datagram and too few slots still arrive exactly", async () => {
+    const x = pair({ udpGso: true }, { udpGro: true });
+    const { mem, rx, tx } = makeMemory();
+    let seq = 0;
+    /** Sends one datagram of `n` segments of `size` (the last `last` bytes), or one plain datagram when n is 1. */
+    const send = (n: number, size: number, last = size): Uint8Array[] => {
+      const sent: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) {
+        const payload = seqPayload(seq++, i === n - 1 ? last : size);
+        sent.push(payload);
+        tx.lengths[i] = writeUdp(mem, tx.offsets[i]!, { src: x.a4, dst: x.b4, sport: 45000, dport: x.b.port, payload });
+      }
+      expect(x.a.sendBatch(mem, tx, 0, n)).toBe(n);
+      return sent;
+    };
+    /** Reads `sent.length` packets, at most `per` slots per call, and checks them against `sent`. */
+    const receive = async (sent: Uint8Array[], per = 256): Promise<void> => {
+      let got = 0;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => { x.b.onReadable(null); reject(new Error(`only ${got} of ${sent.length} arrived`)); }, 5000);
+        x.b.onReadable(() => {
+          got += x.b.readBatch(mem, rx, got, Math.min(per, sent.length - got));
+          if (got === sent.length) { clearTimeout(timer); x.b.onReadable(null); resolve(); }
+        });
+      });
+      for (let i = 0; i < sent.length; i++) {
+        const p = parseUdp(mem, rx.offsets[i]!, rx.lengths[i]!);
+        expect(p.ipTotalLength).toBe(28 + sent[i]!.length);
+        expect(p.ipChecksumOk).toBe(true);
+        expect(p.sport).toBe(45000);
+        expect(Buffer.compare(p.payload, sent[i]!)).toBe(0);
+      }
+      expect((x.b as LinuxUnderlay).groPending).toBe(false);
+    };
+    const inPlace = (): number => x.b.stats.groInPlace;
+
+    await receive(send(40, 1300));          // the first coalesced datagram goes through the staging area
+    expect(x.b.stats.groSegments).toBe(40);
+    expect(inPlace()).toBe(0);
+    await receive(send(40, 1300, 700));     // same segment size: every segment in place
+    expect(inPlace()).toBe(40);
+    expect(x.b.stats.groSegments).toBe(80);
+    await receive(send(30, 1300), 7);       // 7 slots per call: 7 in place, 23 from the spill, in order
+    expect(inPlace()).toBe(47);
+    expect(x.b.stats.groSegments).toBe(110);
+    await receive(send(20, 1000, 999));     // the segment size changed: gathered, then split
+    expect(inPlace()).toBe(47);
+    expect(x.b.stats.groSegments).toBe(130);
+    await receive(send(20, 1000));          // and in place again at the new size
+    expect(inPlace()).toBe(67);
+    await receive(send(1, 1400));           // one plain datagram longer than a predicted segment: gathered
+    await receive(send(1, 0));              // an empty one, in place
+    await receive(send(12, 1000));          // a few plain ones do not end the prediction
+    expect(inPlace()).toBe(79);
+    for (let i = 0; i < 8; i++) await receive(send(1, 600));  // 8 plain ones in a row do: back to recvmmsg
+    await receive(send(10, 1000));
+    expect(inPlace()).toBe(79);
+    await receive(send(10, 1000));
+    expect(inPlace()).toBe(89);
+    expect(x.b.stats.groDatagrams).toBe(8);
+    expect(x.b.stats.groSegments).toBe(182);
+    expect(x.b.stats.truncated).toBe(0);
+    expect(x.b.stats.kernelDrops).toBe(0);
+  });
+
   it("a kernel that refuses GSO (EIO, forced): the run goes out packet by packet, GSO switches itself off and says why", async () => {
     const x = pair({ udpGso: true, forceGsoRefusal: true });
     const { mem, rx, tx } = makeMemory();

@@ -16,7 +16,8 @@ export const Stat = {
   GsoFallbacks: 11,
   GroDatagrams: 12,
   GroSegments: 13,
-  Count: 14,
+  GroInPlace: 14,
+  Count: 15,
 } as const;
 
 export class IoStats {
@@ -51,13 +52,15 @@ export class IoStats {
   /** Underlay UDP GRO: coalesced datagrams received, and the packets split out of them. */
   get groDatagrams(): number { return this.array[Stat.GroDatagrams]!; }
   get groSegments(): number { return this.array[Stat.GroSegments]!; }
+  /** Of groSegments: received by the kernel straight into their slots (scatter receive, no copy). */
+  get groInPlace(): number { return this.array[Stat.GroInPlace]!; }
 
   toJSON(): Record<string, number> {
     return {
       packets: this.packets, bytes: this.bytes, calls: this.calls, wouldBlock: this.wouldBlock,
       errors: this.errors, lastErrno: this.lastErrno, truncated: this.truncated, syscalls: this.syscalls,
       kernelDrops: this.kernelDrops, gsoSends: this.gsoSends, gsoSegments: this.gsoSegments,
-      gsoFallbacks: this.gsoFallbacks, groDatagrams: this.groDatagrams, groSegments: this.groSegments,
+      gsoFallbacks: this.gsoFallbacks, groDatagrams: this.groDatagrams, groSegments: this.groSegments, groInPlace: this.groInPlace,
     };
   }
 }

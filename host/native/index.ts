@@ -16,7 +16,7 @@ export type Capacity = number | Uint32Array;
 
 export interface NativeIo {
   readonly ABI: number;
-  readonly STAT: Readonly<Record<"PACKETS" | "BYTES" | "CALLS" | "WOULD_BLOCK" | "ERRORS" | "LAST_ERRNO" | "TRUNCATED" | "SYSCALLS" | "KERNEL_DROPS" | "GSO_SENDS" | "GSO_SEGMENTS" | "GSO_FALLBACKS" | "GRO_DATAGRAMS" | "GRO_SEGMENTS" | "COUNT", number>>;
+  readonly STAT: Readonly<Record<"PACKETS" | "BYTES" | "CALLS" | "WOULD_BLOCK" | "ERRORS" | "LAST_ERRNO" | "TRUNCATED" | "SYSCALLS" | "KERNEL_DROPS" | "GSO_SENDS" | "GSO_SEGMENTS" | "GSO_FALLBACKS" | "GRO_DATAGRAMS" | "GRO_SEGMENTS" | "GRO_IN_PLACE" | "COUNT", number>>;
   readonly READABLE: number;
   readonly WRITABLE: number;
   readonly RECV: { readonly V6_ZERO_CSUM: number; readonly ONE_BY_ONE: number };

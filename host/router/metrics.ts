@@ -55,8 +55,8 @@ export function renderMetrics(r: Router): string {
     metric("weft_underlay_udp_offload_active", "gauge", "Underlay UDP offloads in use after probing (1) or not (0).");
     lines.push(`weft_underlay_udp_offload_active{node="${node}",offload="gso"} ${u["underlay.udp_gso_active"]}`,
       `weft_underlay_udp_offload_active{node="${node}",offload="gro"} ${u["underlay.udp_gro_active"]}`);
-    metric("weft_underlay_udp_offload_total", "counter", "Underlay UDP GSO sends, packets in them, runs sent packet by packet; GRO datagrams received, packets split from them.");
-    for (const k of ["gso_sends", "gso_segments", "gso_fallbacks", "gro_datagrams", "gro_segments"])
+    metric("weft_underlay_udp_offload_total", "counter", "Underlay UDP GSO sends, packets in them, runs sent packet by packet; GRO datagrams received, packets split from them, of those received straight into their slots.");
+    for (const k of ["gso_sends", "gso_segments", "gso_fallbacks", "gro_datagrams", "gro_segments", "gro_in_place"])
       lines.push(`weft_underlay_udp_offload_total{node="${node}",what="${k}"} ${u[`underlay.${k}`]}`);
   }
   return lines.join("\n") + "\n";

@@ -606,7 +606,7 @@ export class Router {
     if (!u) return {};
     const st = u.udpOffloads?.();
     const io = u.stats;
-    const sum = { gsoActive: st?.gso.active ? 1 : 0, gsoSends: io.gsoSends, gsoSegments: io.gsoSegments, gsoFallbacks: io.gsoFallbacks, groDatagrams: io.groDatagrams, groSegments: io.groSegments };
+    const sum = { gsoActive: st?.gso.active ? 1 : 0, gsoSends: io.gsoSends, gsoSegments: io.gsoSegments, gsoFallbacks: io.gsoFallbacks, groDatagrams: io.groDatagrams, groSegments: io.groSegments, groInPlace: io.groInPlace };
     if (this.pool) {
       // The workers send and receive (each with its own GSO sender and GRO states): sum theirs.
       for (const k of Object.keys(sum) as (keyof typeof sum)[]) if (k !== "gsoActive") sum[k] = 0;
@@ -614,13 +614,13 @@ export class Router {
         if (!w) continue;
         sum.gsoActive = Math.min(sum.gsoActive, w.gsoActive ?? 0);
         sum.gsoSends += w.gsoSends ?? 0; sum.gsoSegments += w.gsoSegments ?? 0; sum.gsoFallbacks += w.gsoFallbacks ?? 0;
-        sum.groDatagrams += w.groDatagrams ?? 0; sum.groSegments += w.groSegments ?? 0;
+        sum.groDatagrams += w.groDatagrams ?? 0; sum.groSegments += w.groSegments ?? 0; sum.groInPlace += w.groInPlace ?? 0;
       }
     }
     return {
       "underlay.udp_gso_active": sum.gsoActive, "underlay.udp_gro_active": st?.gro.active ? 1 : 0,
       "underlay.gso_sends": sum.gsoSends, "underlay.gso_segments": sum.gsoSegments, "underlay.gso_fallbacks": sum.gsoFallbacks,
-      "underlay.gro_datagrams": sum.groDatagrams, "underlay.gro_segments": sum.groSegments,
+      "underlay.gro_datagrams": sum.groDatagrams, "underlay.gro_segments": sum.groSegments, "underlay.gro_in_place": sum.groInPlace,
     };
   }
 }

@@ -23,6 +23,7 @@ Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   stat.Set("GSO_FALLBACKS", Napi::Number::New(env, STAT_GSO_FALLBACKS));
   stat.Set("GRO_DATAGRAMS", Napi::Number::New(env, STAT_GRO_DATAGRAMS));
   stat.Set("GRO_SEGMENTS", Napi::Number::New(env, STAT_GRO_SEGMENTS));
+  stat.Set("GRO_IN_PLACE", Napi::Number::New(env, STAT_GRO_IN_PLACE));
   stat.Set("COUNT", Napi::Number::New(env, STAT_COUNT));
   exports.Set("STAT", stat);
   exports.Set("ABI", Napi::Number::New(env, 2));

@@ -117,7 +117,8 @@ enum Stat : int {
   STAT_GSO_FALLBACKS = 11, // underlay: GSO runs sent packet by packet (GSO refused, no socket for the port)
   STAT_GRO_DATAGRAMS = 12, // underlay: coalesced (UDP_GRO) datagrams received
   STAT_GRO_SEGMENTS = 13,  // underlay: packets split out of them
-  STAT_COUNT = 14,
+  STAT_GRO_IN_PLACE = 14,  // underlay: of those, received straight into their slots (no copy)
+  STAT_COUNT = 15,
 };
 
 // ---- netns -------------------------------------------------------------------------------------

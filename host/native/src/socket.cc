@@ -362,10 +362,20 @@ void Synthesize(uint8_t* p, int family, const RxMeta& r, uint32_t payload, uint3
   }
 }
 
-// UDP GRO receive state: a caller-owned Uint8Array of kGroStateBytes (one per socket). recvmmsg
-// fills up to kGroMsgs staging buffers of 64 KiB; their datagrams are split into slots by
-// gso_size; what does not fit the caller's slots stays here for the next call (`next`/`segOff`).
+// UDP GRO receive state: a caller-owned Uint8Array of kGroStateBytes (one per socket). Two ways in:
+// - staged: recvmmsg fills up to kGroMsgs staging buffers of 64 KiB; their datagrams are split into
+//   slots by gso_size (one memcpy per segment);
+// - in place (`predict` = the segment size of the last coalesced datagram, 0 = none; back to
+//   staged after kGroPlainMax plain datagrams in a row, so small-packet floods keep recvmmsg): one recvmsg
+//   whose iovecs are the next slots' payload areas, `predict` bytes each, then a spill iovec into
+//   staging buffer 0, so the kernel copies each segment straight into its own slot. When the
+//   datagram's gso_size is `predict` (or it is one datagram of at most `predict` bytes) the slots
+//   are done but for their synthesized headers; the bytes past the slots wait in buffer 0 as a
+//   staged message. Otherwise (MSS changed, a longer plain datagram) the pieces are gathered into
+//   staging buffer 1 and split as a staged message: correct, just not copy-free.
+// What does not fit the caller's slots stays here for the next call (`next`/`segOff`).
 constexpr uint32_t kGroMsgs = 64;
+constexpr uint32_t kGroPlainMax = 8;
 constexpr uint32_t kGroBufBytes = 65536;  // a UDP GRO aggregate never exceeds 64 KiB
 struct GroMsg {
   uint32_t len;        // datagram bytes
@@ -375,10 +385,13 @@ struct GroMsg {
   RxMeta meta;
 };
 struct GroState {
-  uint32_t count;   // staged messages
-  uint32_t next;    // first message not fully delivered
-  uint32_t segOff;  // bytes of msgs[next] already delivered
+  uint32_t count;    // staged messages (words 0 and 1 are read by host/io/linux/underlay.ts groPending)
+  uint32_t next;     // first message not fully delivered
+  uint32_t segOff;   // bytes of msgs[next] already delivered
   uint32_t magic;
+  uint32_t predict;  // gso_size of the last coalesced datagram: receive the next one in place (0: staged)
+  uint32_t plain;    // plain datagrams received in place since the last coalesced one
+  uint32_t pad[2];
   GroMsg msgs[kGroMsgs];
 };
 constexpr uint32_t kGroMagic = 0x67726f31;  // "gro1"
@@ -394,10 +407,11 @@ GroState* GetGroState(napi_env env, napi_value v) {
                                   std::to_string(kGroStateBytes) + ") bytes");
   GroState* g = reinterpret_cast<GroState*>(b.data);
   if (g->magic != kGroMagic) {  // fresh (zeroed) buffer
-    g->count = g->next = g->segOff = 0;
+    g->count = g->next = g->segOff = g->predict = g->plain = 0;
     g->magic = kGroMagic;
   }
   if (g->count > kGroMsgs || g->next > g->count) ThrowRange(Napi::Env(env), "groState is corrupt");
+  if (g->predict > kGroBufBytes) g->predict = 0;  // a corrupt prediction only costs the in-place path
   return g;
 }
 
@@ -411,7 +425,9 @@ GroState* GetGroState(napi_env env, napi_value v) {
 // slot is consumed and left with length 0 (counted as TRUNCATED), so it still occupies its slot:
 // the data plane drops runts.
 // groState (the socket has UDP_GRO on): datagrams are received into it and copied into the slots,
-// a coalesced one split into its segments (each its own slot, in order). Segments that do not fit
+// a coalesced one split into its segments (each its own slot, in order); after a coalesced datagram
+// the next ones are received straight into the slots (in place, see GroState) while their segment
+// size stays the same, counted in GRO_IN_PLACE. Segments that do not fit
 // this call's slots are delivered first by the next call on the same socket and state; the call
 // then returns `count`, so a caller that reads until a call returns fewer than asked (or checks
 // groPending) loses nothing.
@@ -441,7 +457,7 @@ WEFT_RAW_CALLBACK(RecvBatch) {
     if (s.capacity.at(i) <= hdr) ThrowRange(env, "slot capacity must exceed the synthesized header");
 
   RecvScratch& x = tRecv;
-  uint32_t n = 0, delivered = 0, truncated = 0, groDatagrams = 0, groSegments = 0;
+  uint32_t n = 0, delivered = 0, truncated = 0, groDatagrams = 0, groSegments = 0, groInPlace = 0;
   uint64_t bytes = 0, syscalls = 0;
   bool wouldBlock = false;
   int fatal = 0;
@@ -484,8 +500,99 @@ WEFT_RAW_CALLBACK(RecvBatch) {
     if (gro->next == gro->count) gro->next = gro->count = 0;
   };
 
+  // GRO in place (see GroState): returns false when the next slots cannot take `predict` bytes
+  // each (the caller then uses the staged path); otherwise one recvmsg has been made and handled.
+  auto recvInPlace = [&]() -> bool {
+    const uint32_t G = gro->predict;
+    uint32_t m = 0;
+    uint32_t maxSlots = (65535 + G - 1) / G;
+    if (maxSlots > kGroMsgs) maxSlots = kGroMsgs;
+    while (m < maxSlots && n + m < s.count && s.capacity.at(s.start + n + m) >= hdr + G) {
+      x.iov[m].iov_base = s.mem.data + s.offsets.data[s.start + n + m] + hdr;
+      x.iov[m].iov_len = G;
+      m++;
+    }
+    if (m == 0) return false;
+    // The spill takes whatever the slots cannot: with it the iovecs hold any UDP datagram.
+    x.iov[m].iov_base = groData;
+    x.iov[m].iov_len = kGroBufBytes;
+    struct msghdr& mh = x.msgs[0].msg_hdr;
+    mh.msg_name = &x.names[0];
+    mh.msg_namelen = sizeof x.names[0];
+    mh.msg_iov = x.iov;
+    mh.msg_iovlen = m + 1;
+    mh.msg_control = x.ctrl[0];
+    mh.msg_controllen = kCtrl;
+    mh.msg_flags = 0;
+    ssize_t b;
+    do b = recvmsg(fd, &mh, MSG_DONTWAIT); while (b < 0 && errno == EINTR);
+    syscalls++;
+    if (b < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) wouldBlock = true;
+      else fatal = errno;
+      return true;
+    }
+    GroMsg& g = gro->msgs[0];
+    ParseRx(mh, family, g.meta, &g.gso, &sawOvfl, &lastOvfl);
+    const uint32_t len = static_cast<uint32_t>(b);
+    const uint32_t gso = g.gso >= len ? 0 : g.gso;  // one segment: an ordinary datagram
+    if (g.gso) {
+      gro->predict = g.gso;
+      gro->plain = 0;
+    } else if (++gro->plain >= kGroPlainMax) {
+      gro->predict = gro->plain = 0;
+    }
+    if (gso) groDatagrams++;
+    const uint32_t inSlots = len < m * G ? len : m * G;
+    if ((gso == G || (gso == 0 && len <= G)) && !(mh.msg_flags & MSG_TRUNC)) {
+      uint32_t segs = len == 0 ? 1 : (inSlots + G - 1) / G;
+      for (uint32_t j = 0; j < segs; j++) {
+        uint32_t segLen = len - j * G < G ? len - j * G : G;
+        uint32_t i = s.start + n + j;
+        Synthesize(s.mem.data + s.offsets.data[i], family, g.meta, segLen, localPort, v6Checksum);
+        s.lengths.data[i] = hdr + segLen;
+        bytes += hdr + segLen;
+      }
+      delivered += segs;
+      if (gso) { groSegments += segs; groInPlace += segs; }
+      n += segs;
+      if (len > inSlots) {  // the rest is in buffer 0, whole segments from offset 0
+        g.len = len - inSlots;
+        g.gso = G;
+        g.truncated = 0;
+        gro->count = 1;
+        gro->next = gro->segOff = 0;
+        deliverStaged();  // into slots left after a short one (capacity), else kept for the next call
+      }
+      return true;
+    }
+    // Segments not where they belong: gather the datagram into buffer 1 and split it from there.
+    uint8_t* whole = groData + kGroBufBytes;
+    if (len > inSlots) std::memmove(whole + inSlots, groData, len - inSlots);
+    for (uint32_t j = 0; j * G < inSlots; j++) {
+      uint32_t piece = inSlots - j * G < G ? inSlots - j * G : G;
+      std::memcpy(whole + j * G, s.mem.data + s.offsets.data[s.start + n + j] + hdr, piece);
+    }
+    GroMsg& w = gro->msgs[1];
+    w.meta = g.meta;
+    w.len = len;
+    w.gso = gso;
+    w.truncated = (mh.msg_flags & MSG_TRUNC) ? 1 : 0;
+    gro->count = 2;
+    gro->next = 1;
+    gro->segOff = 0;
+    deliverStaged();
+    return true;
+  };
+
   if (gro) deliverStaged();
   while (n < s.count) {
+    if (gro && gro->predict && !(flags & RECV_ONE_BY_ONE)) {
+      if (recvInPlace()) {
+        if (wouldBlock || fatal) break;
+        continue;
+      }
+    }
     uint32_t k = s.count - n;
     if (k > kMaxVec) k = kMaxVec;
     if (gro && k > kGroMsgs) k = kGroMsgs;
@@ -527,6 +634,7 @@ WEFT_RAW_CALLBACK(RecvBatch) {
       for (int j = 0; j < r; j++) {
         GroMsg& g = gro->msgs[j];
         ParseRx(x.msgs[j].msg_hdr, family, g.meta, &g.gso, &sawOvfl, &lastOvfl);
+        if (g.gso) gro->predict = g.gso, gro->plain = 0;  // after a coalesced one: in place
         g.len = x.msgs[j].msg_len;
         g.truncated = (x.msgs[j].msg_hdr.msg_flags & MSG_TRUNC) ? 1 : 0;
         if (g.gso >= g.len) g.gso = 0;  // one segment: an ordinary datagram
@@ -565,6 +673,7 @@ WEFT_RAW_CALLBACK(RecvBatch) {
     st[STAT_TRUNCATED] += truncated;
     st[STAT_GRO_DATAGRAMS] += groDatagrams;
     st[STAT_GRO_SEGMENTS] += groSegments;
+    st[STAT_GRO_IN_PLACE] += groInPlace;
     if (wouldBlock) st[STAT_WOULD_BLOCK] += 1;
   }
   if (ovfl && sawOvfl) {

@@ -69,7 +69,7 @@ function handle(req: WorkerRequest): unknown {
       const u = datapath.io(PORT_UNDERLAY) as LinuxUnderlay | undefined;
       if (!u) return null;
       const st = u.stats;
-      return { gsoActive: u.udpOffloads().gso.active ? 1 : 0, gsoSends: st.gsoSends, gsoSegments: st.gsoSegments, gsoFallbacks: st.gsoFallbacks, groDatagrams: st.groDatagrams, groSegments: st.groSegments };
+      return { gsoActive: u.udpOffloads().gso.active ? 1 : 0, gsoSends: st.gsoSends, gsoSegments: st.gsoSegments, gsoFallbacks: st.gsoFallbacks, groDatagrams: st.groDatagrams, groSegments: st.groSegments, groInPlace: st.groInPlace };
     }
     case "lookup": return dp.lookup(req.addr) ?? null;
     case "loopStats": return loop ? { ...loop.stats } : null;
