@@ -63,8 +63,12 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
         // The same restores alone, to report the pipeline net of the benchmark's own header copy.
         const restoreOnly = () => { for (let c = 0; c < calls; c++) ex.restoreSlotsFromGen!(batch, 64); };
         const rps = await rate(`${dir}-${size}-b${batch}-restore`, 256, restoreOnly, opts.timeMs);
-        const net = 1 / (1 / pps - 1 / rps);
-        out.push({ name: `${dir} ${size} B batch ${batch}`, value: pps / 1e6, unit: "Mpps", note: `net of the header restore: ${(net / 1e6).toFixed(1)} Mpps` });
+        // When noise makes the restore alone measure no faster than restore + pipeline, there is no
+        // net figure for this run: NaN (null in the JSON), said in the note.
+        const perPacketNet = 1 / pps - 1 / rps;
+        const net = perPacketNet > 0 ? 1 / perPacketNet : NaN;
+        const netNote = Number.isFinite(net) ? `net of the header restore: ${(net / 1e6).toFixed(1)} Mpps` : "net of the header restore: not computable in this run (the restore alone measured no faster)";
+        out.push({ name: `${dir} ${size} B batch ${batch}`, value: pps / 1e6, unit: "Mpps", note: netNote });
         out.push({ name: `${dir} ${size} B batch ${batch} (net of restore)`, value: net / 1e6, unit: "Mpps" });
       }
       if (opts.reference) {
