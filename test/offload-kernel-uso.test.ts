@@ -15,19 +15,11 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { OffloadHarness, referenceSplit, parseVnet, GsoType, OFFLOAD_REASON_COUNT, OffloadEvent } from "./reference/offload.ts";
 import { verifyChecksum, internetChecksum, pseudoHeaderSum4, pseudoHeaderSum6 } from "./reference/checksum.ts";
 import { canUseNetns, NetnsFixture } from "../host/io/testing/netns.ts";
-import { loadNative } from "../host/native/index.ts";
+import { loadNative, nativeAvailable } from "../host/native/index.ts";
 import { openTun, type LinuxTunDevice } from "../host/io/linux/tun.ts";
 import { runIn } from "../host/io/testing/children.ts";
 import { describeRequiring } from "./helpers/require.ts";
 
-function nativeAvailable(): boolean {
-  try {
-    loadNative();
-    return true;
-  } catch {
-    return false;
-  }
-}
 const usable = canUseNetns() && nativeAvailable() && existsSync("/usr/bin/python3");
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -16,19 +16,11 @@ import { OffloadHarness, VNET_LEN, referenceSplit, parseVnet, GsoType } from "./
 import { build, parseIpv4, parseIpv6, parseTcp, type Layer } from "./reference/packet.ts";
 import { verifyChecksum, internetChecksum, pseudoHeaderSum4, pseudoHeaderSum6 } from "./reference/checksum.ts";
 import { canUseNetns, NetnsFixture } from "../host/io/testing/netns.ts";
-import { loadNative } from "../host/native/index.ts";
+import { loadNative, nativeAvailable } from "../host/native/index.ts";
 import { openTun, type LinuxTunDevice } from "../host/io/linux/tun.ts";
 import { runIn } from "../host/io/testing/children.ts";
 import { describeRequiring } from "./helpers/require.ts";
 
-function nativeAvailable(): boolean {
-  try {
-    loadNative();
-    return true;
-  } catch {
-    return false;
-  }
-}
 const usable = canUseNetns() && nativeAvailable();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
