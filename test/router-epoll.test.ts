@@ -1,5 +1,5 @@
-// The blocking-wait data-plane loop (`datapath.loop: "epoll"`, host/router/workers/epoll-loop.ts),
-// end to end as root in namespaces this file creates: with workers: 1 (one worker thread runs the
+// The blocking-wait data-plane loops (`datapath.loop: "epoll"`, host/router/workers/epoll-loop.ts,
+// and `"native"`, native-loop.ts with the port I/O in src/engine.cc), each end to end as root in namespaces this file creates: with workers: 1 (one worker thread runs the
 // data plane) and workers: 2 with offloads; connectivity, a 100 MB hash-verified TCP transfer,
 // table changes answered while the loop blocks, clean shutdown and a killed worker. Config
 // validation runs without root.
@@ -25,6 +25,7 @@ describe("datapath config", () => {
   it("defaults to the libuv loop and accepts epoll with a spin", () => {
     expect(parseNodeConfig(base).datapath).toEqual({ loop: "libuv", spinUs: 0 });
     expect(parseNodeConfig({ ...base, datapath: { loop: "epoll", spinUs: 20 } }).datapath).toEqual({ loop: "epoll", spinUs: 20 });
+    expect(parseNodeConfig({ ...base, datapath: { loop: "native" } }).datapath).toEqual({ loop: "native", spinUs: 0 });
   });
   it("names the field of a bad value", () => {
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "busy" } })).toThrow(ConfigError);
@@ -35,11 +36,12 @@ describe("datapath config", () => {
   });
 });
 
-for (const { workers, offloads } of [{ workers: 1, offloads: false }, { workers: 2, offloads: true }]) {
-  describeRequiring(missing.length && missing)(`datapath.loop epoll, workers: ${workers}, offloads ${offloads ? "on" : "off"}`, () => {
+const LOOPS = ["epoll", "native"] as const;
+for (const loop of LOOPS) for (const { workers, offloads } of [{ workers: 1, offloads: false }, { workers: 2, offloads: true }]) {
+  describeRequiring(missing.length && missing)(`datapath.loop ${loop}, workers: ${workers}, offloads ${offloads ? "on" : "off"}`, () => {
     let env: Env;
     beforeAll(async () => {
-      env = await startCluster({ encapsulation: "vxlan", underlay: 4, workers, offloads, udpOffloads: offloads, datapath: { loop: "epoll" } });
+      env = await startCluster({ encapsulation: "vxlan", underlay: 4, workers, offloads, udpOffloads: offloads, datapath: { loop } });
     });
     afterAll(async () => { await env?.close(); });
 
@@ -78,9 +80,9 @@ for (const { workers, offloads } of [{ workers: 1, offloads: false }, { workers:
   });
 }
 
-describeRequiring(missing.length && missing)("datapath.loop epoll: shutdown", () => {
+for (const loop of LOOPS) describeRequiring(missing.length && missing)(`datapath.loop ${loop}: shutdown`, () => {
   it("stops cleanly: workers leave the loop, devices removed, no thread left waiting", async () => {
-    const { cluster: c, router: r, pod: p, close } = await startOneNode({ datapath: { loop: "epoll", spinUs: 0 } }, { log: () => {} });
+    const { cluster: c, router: r, pod: p, close } = await startOneNode({ datapath: { loop, spinUs: 0 } }, { log: () => {} });
     try {
       expect(r.workerCount).toBe(1);
       await c.ping(p.ns, c.nodes[0]!.config.gateway4!, 2);
@@ -101,7 +103,7 @@ describeRequiring(missing.length && missing)("datapath.loop epoll: shutdown", ()
 
   it("a worker killed while it waits in epoll_wait stops the router", async () => {
     let fatal: Error | undefined;
-    const { cluster: c, router: r, pod: p, close } = await startOneNode({ workers: 2, datapath: { loop: "epoll", spinUs: 0 } }, { log: () => {}, onFatal: (e) => { fatal = e; } });
+    const { cluster: c, router: r, pod: p, close } = await startOneNode({ workers: 2, datapath: { loop, spinUs: 0 } }, { log: () => {}, onFatal: (e) => { fatal = e; } });
     try {
       await c.ping(p.ns, c.nodes[0]!.config.gateway4!, 1);
       await (r as unknown as { pool: { workers: { thread: { terminate(): Promise<number> } }[] } }).pool.workers[1]!.thread.terminate();

@@ -7,28 +7,31 @@ export type TestName = (typeof TESTS)[number];
 export const IMPLS = ["weft", "kernel-vxlan"] as const;
 /**
  * "weft" runs the routers with workers: 1; "weft-wN" with workers: N (--workers); a suffix
- * "-epoll" (or "-epoll-sU", spin U us) with datapath.loop: epoll (--loop).
+ * "-epoll" (or "-epoll-sU", spin U us) with datapath.loop: epoll, "-native" with datapath.loop:
+ * native (--loop).
  */
-export type Impl = (typeof IMPLS)[number] | `weft-w${number}` | `weft${string}-epoll${string}`;
+export type Impl = (typeof IMPLS)[number] | `weft-w${number}` | `weft${string}-epoll${string}` | `weft${string}-native`;
 
 /** The loop of a Weft implementation name (--loop): libuv, or epoll with a spin in us. */
-export type Loop = { loop: "libuv" } | { loop: "epoll"; spinUs: number };
+export type Loop = { loop: "libuv" } | { loop: "epoll"; spinUs: number } | { loop: "native" };
 
 /** Data-plane workers of a Weft implementation name (1 for "weft"), undefined for the kernel. */
 export function workersOf(impl: Impl): number | undefined {
-  const m = /^weft(?:-w(\d+))?(?:-epoll(?:-s\d+)?)?$/.exec(impl);
+  const m = /^weft(?:-w(\d+))?(?:-epoll(?:-s\d+)?|-native)?$/.exec(impl);
   return m ? (m[1] ? Number(m[1]) : 1) : undefined;
 }
 
 /** The data-path loop of a Weft implementation name; undefined for the kernel. */
 export function loopOf(impl: Impl): Loop | undefined {
   if (workersOf(impl) === undefined) return undefined;
+  if (impl.endsWith("-native")) return { loop: "native" };
   const m = /-epoll(?:-s(\d+))?$/.exec(impl);
   return m ? { loop: "epoll", spinUs: m[1] ? Number(m[1]) : 0 } : { loop: "libuv" };
 }
 
 function implName(workers: number, l: Loop): Impl {
   const base = workers === 1 ? "weft" : `weft-w${workers}`;
+  if (l.loop === "native") return `${base}-native` as Impl;
   return (l.loop === "libuv" ? base : `${base}-epoll${l.spinUs ? `-s${l.spinUs}` : ""}`) as Impl;
 }
 
@@ -121,7 +124,8 @@ Weft vs the kernel's VXLAN, pod -> pod across two nodes (namespaces), interleave
                      in the same interleaved rounds: 1 = "weft", N = "weft-wN" (default 1)
   --loop LIST        Weft side: data-path loops, each (x each worker count) its own implementation:
                      libuv (default), epoll (blocking epoll_wait in worker threads, "-epoll"),
-                     epoll:U (the same, polling U us before blocking, "-epoll-sU")`;
+                     epoll:U (the same, polling U us before blocking, "-epoll-sU"),
+                     native (the wait and the port I/O in one native call per batch, "-native")`;
 
 function num(a: ReturnType<typeof parseArgs>, name: string, def: number, min: number, max: number): number {
   const v = one(a, name, false);
@@ -143,8 +147,9 @@ function loopList(v: string | undefined): Loop[] {
   if (v === undefined) return [{ loop: "libuv" }];
   const out: Loop[] = [];
   for (const s of v.split(",").map((x) => x.trim()).filter(Boolean)) {
+    if (s === "native") { out.push({ loop: "native" }); continue; }
     const m = /^(libuv|epoll)(?::(\d+))?$/.exec(s);
-    if (!m || (m[1] === "libuv" && m[2] !== undefined) || Number(m[2] ?? 0) > 1000) throw new UsageError(`--loop: ${s} is not libuv, epoll or epoll:U (U in 0..1000 us)`);
+    if (!m || (m[1] === "libuv" && m[2] !== undefined) || Number(m[2] ?? 0) > 1000) throw new UsageError(`--loop: ${s} is not libuv, epoll, epoll:U (U in 0..1000 us) or native`);
     out.push(m[1] === "libuv" ? { loop: "libuv" } : { loop: "epoll", spinUs: Number(m[2] ?? 0) });
   }
   if (out.length === 0) throw new UsageError("--loop selects nothing");

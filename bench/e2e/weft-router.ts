@@ -28,6 +28,7 @@ export function configFile(c: NodeConfig, opts: { netns: boolean; tunOffload?: b
     ...(opts.netns && c.netns ? { netns: c.netns } : {}),
     ...(opts.workers && opts.workers > 1 ? { workers: opts.workers } : {}),
     ...(opts.loop?.loop === "epoll" ? { datapath: { loop: "epoll", spinUs: opts.loop.spinUs } } : {}),
+    ...(opts.loop?.loop === "native" ? { datapath: { loop: "native", spinUs: 0 } } : {}),
   };
 }
 

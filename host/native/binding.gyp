@@ -14,7 +14,8 @@
         "src/fd_batch.cc",
         "src/socket.cc",
         "src/poller.cc",
-        "src/epoll.cc"
+        "src/epoll.cc",
+        "src/engine.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -41,6 +41,21 @@ export interface NativeIo {
   epollDel(epfd: number, fd: number): void;
   /** Blocks up to `timeoutMs` (after polling for `spinUs` without blocking); tokens of ready fds in out[0..n). */
   epollWait(epfd: number, out: Uint32Array, timeoutMs: number, spinUs: number): number;
+  /**
+   * The native batch loop (src/engine.cc, datapath.loop "native"): an epoll set plus the ports'
+   * batch calls, run by engineStep. `flush` is the caller's flush list (layout in engine.cc).
+   */
+  engineCreate(wakeFd: number, flush: Uint32Array): NativeEngine;
+  /** Watches `fds` as port `port`; its reads and writes are the batch calls given (start and count patched). */
+  engineAddPort(e: NativeEngine, port: number, fds: number[], reads: NativeCall[], writes: [NativeCall | null, NativeCall | null],
+    readCount: number, reread: boolean, groWords: Uint32Array[]): void;
+  engineRemovePort(e: NativeEngine, port: number): void;
+  /** Writes the flush list, then reads the next batch (waiting up to timeoutMs): 0 idle, 1 packets (flush[2], flush[3]), 2 control. */
+  engineStep(e: NativeEngine, timeoutMs: number): 0 | 1 | 2;
+  engineFlush(e: NativeEngine): void;
+  /** [epoll waits, wake-ups with something ready, control wake-ups, batches read]. */
+  engineStats(e: NativeEngine): [number, number, number, number];
+  engineClose(e: NativeEngine): void;
   /** A non-blocking eventfd; close with closeFd. */
   eventfdCreate(): number;
   eventfdSignal(fd: number): void;
@@ -96,6 +111,18 @@ export class NativeUnavailableError extends Error {
   override readonly name = "NativeUnavailableError";
   readonly code = "ERR_WEFT_NATIVE_UNAVAILABLE";
 }
+
+/** An engine handle (src/engine.cc). */
+export type NativeEngine = { readonly __engine: unique symbol };
+
+/** Batch calls the native loop can make on a port's behalf. */
+export const NATIVE_FN = { readBatch: 0, recvBatch: 1, writeBatch: 2, sendBatch: 3 } as const;
+
+/**
+ * One batch call with its arguments, exactly as the port's wrapper would pass them; the engine
+ * patches `start` and `count` (args[5], args[6]; sendBatch args[6], args[7]).
+ */
+export interface NativeCall { fn: number; args: unknown[] }
 
 /** The addon file; WEFT_NATIVE_ADDON overrides it (e.g. a sanitizer build). */
 export const addonPath = process.env.WEFT_NATIVE_ADDON || fileURLToPath(new URL("./build/Release/weft_io.node", import.meta.url));

@@ -113,11 +113,12 @@ export class Router {
     const c = this.config;
     try {
       // The epoll loop blocks its thread, so it always runs in workers (one with workers: 1).
-      if (c.workers > 1 || c.datapath?.loop === "epoll") {
+      if (c.workers > 1 || c.datapath?.loop === "epoll" || c.datapath?.loop === "native") {
         this.stopping = false;
         const pool = await WorkerPool.start({
           count: c.workers, limits: this.dataplaneLimits(), snapshot: () => this.tables.fanout.mirror.snapshot(),
-          epoll: c.datapath?.loop === "epoll" ? { spinUs: c.datapath.spinUs } : undefined,
+          epoll: c.datapath?.loop === "epoll" || c.datapath?.loop === "native"
+            ? { spinUs: c.datapath.spinUs, native: c.datapath.loop === "native" } : undefined,
           onFailure: (worker, e) => this.workerFailed(worker, e),
         });
         this.pool = pool;
@@ -555,7 +556,7 @@ export class Router {
     if (this.pool) {
       // Per worker: how the load spread (a flow stays on one worker).
       const perWorker = this.pool.perWorker((w) => ({ i: w.index, k: w.call({ type: "counters" }), s: w.call({ type: "stats" }),
-        ls: this.config.datapath?.loop === "epoll" ? w.call({ type: "loopStats" }) : null }));
+        ls: (this.config.datapath?.loop ?? "libuv") !== "libuv" ? w.call({ type: "loopStats" }) : null }));
       for (const { i, k: wk, s: ws, ls } of perWorker) {
         out[`worker.${i}.packets_in`] = ws.packetsIn; out[`worker.${i}.batches`] = ws.batches;
         if (ls) { out[`worker.${i}.loop_wakeups`] = ls.wakeups; out[`worker.${i}.loop_control_wakeups`] = ls.controlWakeups; }

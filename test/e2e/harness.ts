@@ -10,7 +10,7 @@ export const TOOLS = new URL("../../host/demo/", import.meta.url).pathname;
 export interface Env { cluster: Cluster; routers: Router[]; close(): Promise<void> }
 
 /** Builds the cluster, starts one in-process router per node and attaches every pod. */
-export async function startCluster(spec: ClusterSpec & { kernelNodes?: number[]; workers?: number; datapath?: { loop: "libuv" | "epoll"; spinUs?: number }; routerOptions?: RouterOptions } = {}): Promise<Env> {
+export async function startCluster(spec: ClusterSpec & { kernelNodes?: number[]; workers?: number; datapath?: { loop: "libuv" | "epoll" | "native"; spinUs?: number }; routerOptions?: RouterOptions } = {}): Promise<Env> {
   const cluster = Cluster.create(spec);
   const routers: Router[] = [];
   const close = async () => {

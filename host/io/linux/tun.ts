@@ -1,5 +1,5 @@
 // Linux TUN/TAP devices through the native addon (/dev/net/tun, IFF_NO_PI, non-blocking).
-import { loadNative } from "../../native/index.ts";
+import { loadNative, NATIVE_FN, type NativeCall } from "../../native/index.ts";
 import { IoClosedError, IoError } from "../errors.ts";
 import { IoStats } from "../stats.ts";
 import type { SlotList, TunDevice, TunKind } from "../types.ts";
@@ -50,6 +50,20 @@ export class LinuxTunDevice implements TunDevice {
     } catch (e) {
       throw IoError.from(e, `${this.kind} ${this.name}`);
     }
+  }
+
+  /** The native loop's read (src/engine.cc): the readBatch call readBatch makes. */
+  nativeReads(mem: Uint8Array, slots: SlotList): { calls: NativeCall[]; groWords: Uint32Array[] } {
+    const fd = this.fdOrClosed;
+    if (fd < 0) return { calls: [], groWords: [] };
+    return { calls: [{ fn: NATIVE_FN.readBatch, args: [fd, mem, slots.offsets, slots.capacity, slots.lengths, 0, 0, this.stats.array] }], groWords: [] };
+  }
+
+  /** The native loop's write: the writeBatch call writeBatch makes. */
+  nativeWrite(mem: Uint8Array, slots: SlotList): NativeCall | null {
+    const fd = this.fdOrClosed;
+    if (fd < 0) return null;
+    return { fn: NATIVE_FN.writeBatch, args: [fd, mem, slots.offsets, null, slots.lengths, 0, 0, this.stats.array] };
   }
 
   writeBatch(mem: Uint8Array, slots: SlotList, start: number, count: number): number {

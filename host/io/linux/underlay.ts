@@ -4,7 +4,7 @@
 // with UDP_SEGMENT through per-source-port UDP sockets; received datagrams coalesced by UDP_GRO are
 // split back into one slot per datagram. Both are invisible to callers of the batch calls.
 import { constants } from "node:os";
-import { loadNative } from "../../native/index.ts";
+import { loadNative, NATIVE_FN, type NativeCall } from "../../native/index.ts";
 
 const osErrno = constants.errno as Record<string, number>;
 import { IoClosedError, IoError } from "../errors.ts";
@@ -126,6 +126,28 @@ export class LinuxUnderlay implements Underlay {
       throw IoError.from(e, `underlay :${this.port}`);
     }
     return got;
+  }
+
+  /**
+   * The native loop's reads (src/engine.cc): the recvBatch calls readBatch makes, one per receive
+   * socket, with the same arguments; `groWords` tell it when segments wait in a GRO state.
+   */
+  nativeReads(mem: Uint8Array, slots: SlotList): { calls: NativeCall[]; groWords: Uint32Array[] } {
+    const calls: NativeCall[] = [];
+    for (const fam of [4, 6] as const) {
+      const fd = fam === 4 ? this.fds.rx4 : this.fds.rx6;
+      if (fd < 0 || this.isClosed) continue;
+      calls.push({ fn: NATIVE_FN.recvBatch, args: [fd, mem, slots.offsets, slots.capacity, slots.lengths, 0, 0, this.stats.array,
+        fam, this.port, this.recvFlags, fam === 4 ? this.ovfl4 : this.ovfl6, fam === 4 ? this.udp.gro4 : this.udp.gro6] });
+    }
+    return { calls, groWords: this.groWords };
+  }
+
+  /** The native loop's write: the sendBatch call writeBatch makes. */
+  nativeWrite(mem: Uint8Array, slots: SlotList): NativeCall | null {
+    if (this.isClosed) return null;
+    return { fn: NATIVE_FN.sendBatch, args: [this.fds.tx4, this.fds.tx6, mem, slots.offsets, null, slots.lengths, 0, 0,
+      this.stats.array, this.udp.sendFlags, this.udp.gsoId] };
   }
 
   writeBatch(mem: Uint8Array, slots: SlotList, start: number, count: number): number {

@@ -142,6 +142,7 @@ void InitFdBatch(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
 void InitPoller(Napi::Env env, Napi::Object exports);
 void InitEpoll(Napi::Env env, Napi::Object exports);
+void InitEngine(Napi::Env env, Napi::Object exports);
 void InitUdpOffload(Napi::Env env, Napi::Object exports);
 
 }  // namespace weft

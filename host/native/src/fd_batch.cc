@@ -103,6 +103,10 @@ WEFT_RAW_CALLBACK(WriteBatch) {
   return MakeUint32(a.env, n);
 }
 
+// For the native loop (engine.cc): the same calls with arguments it already holds.
+napi_value ReadBatchCall(const Args& a) { return ReadBatchBody(a); }
+napi_value WriteBatchCall(const Args& a) { return WriteBatchBody(a); }
+
 void InitFdBatch(Napi::Env env, Napi::Object exports) {
   SetRawFunction(env, exports, "readBatch", ReadBatch);
   SetRawFunction(env, exports, "writeBatch", WriteBatch);

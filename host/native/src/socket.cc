@@ -1165,6 +1165,10 @@ WEFT_RAW_CALLBACK(SendBatch) {
   return MakeUint32(a.env, consumed);
 }
 
+// For the native loop (engine.cc): the same calls with arguments it already holds.
+napi_value RecvBatchCall(const Args& a) { return RecvBatchBody(a); }
+napi_value SendBatchCall(const Args& a) { return SendBatchBody(a); }
+
 void InitSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("openUdp", Napi::Function::New(env, OpenUdp, "openUdp"));
   exports.Set("openRawSender", Napi::Function::New(env, OpenRawSender, "openRawSender"));

@@ -30,7 +30,7 @@ export type WorkerResult = {
   table: boolean; addPort: null; removePort: boolean; start: null; stop: null;
   counters: Counters; stats: DatapathStats; underlayStats: Record<string, number> | null; offloadCounters: Record<string, number>; lookup: RouteTarget | null;
   /** The epoll loop's wake-ups (null: the worker runs the libuv loop). */
-  loopStats: { waits: number; wakeups: number; controlWakeups: number } | null;
+  loopStats: { waits: number; wakeups: number; controlWakeups: number; batches?: number } | null;
 };
 
 export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
@@ -45,7 +45,7 @@ export interface WorkerInit {
    * `datapath.loop: "epoll"`: run the blocking-wait loop (epoll-loop.ts). `wakeFd` is an eventfd
    * the main thread owns and signals after each request it posts.
    */
-  loop?: { wakeFd: number; spinUs: number };
+  loop?: { wakeFd: number; spinUs: number; native?: boolean };
 }
 
 /** Signal slots. */

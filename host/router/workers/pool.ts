@@ -36,12 +36,12 @@ export class DataplaneWorker implements TableReplica {
 
   /** Starts the thread and waits until its Dataplane exists. */
   static async spawn(index: number, limits: DataplaneLimits, timeoutMs: number, onFailure: (w: DataplaneWorker, e: Error) => void,
-    epoll?: { spinUs: number }): Promise<DataplaneWorker> {
+    epoll?: { spinUs: number; native?: boolean }): Promise<DataplaneWorker> {
     const { port1, port2 } = new MessageChannel();
     const signal = new SharedArrayBuffer(8);
     // The epoll loop's wake-up: ours to signal after each post and to close after the thread ended.
     const wakeFd = epoll ? loadNative().eventfdCreate() : -1;
-    const init: WorkerInit = { index, limits, signal, port: port2, loop: epoll && { wakeFd, spinUs: epoll.spinUs } };
+    const init: WorkerInit = { index, limits, signal, port: port2, loop: epoll && { wakeFd, spinUs: epoll.spinUs, native: epoll.native } };
     let thread: Worker;
     try {
       thread = new Worker(ENTRY, { workerData: init, transferList: [port2 as unknown as Transferable] as never, name: `weft-dataplane-${index}` });
@@ -124,8 +124,8 @@ export interface WorkerPoolOptions {
   onFailure: (worker: string, e: Error) => void;
   /** Per-request timeout (default 5000 ms). */
   timeoutMs?: number;
-  /** Run the blocking-wait loop (datapath.loop: "epoll") in every worker. */
-  epoll?: { spinUs: number };
+  /** Run the blocking-wait loop (datapath.loop: "epoll", or "native": native-loop.ts) in every worker. */
+  epoll?: { spinUs: number; native?: boolean };
 }
 
 export class WorkerPool {

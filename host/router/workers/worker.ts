@@ -4,6 +4,7 @@
 // thread's requests (table ops, ports, counters) between batches.
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { EpollLoop } from "./epoll-loop.ts";
+import { NativeLoop } from "./native-loop.ts";
 import { Dataplane } from "../../wasm/dataplane.ts";
 import { applyTableOp } from "../../tables/fanout.ts";
 import { Datapath } from "../datapath.ts";
@@ -26,12 +27,12 @@ process.on("uncaughtException", (e) => { Atomics.store(signal, SIG_DEAD, 1); Ato
 
 let dp: Dataplane;
 let datapath: Datapath;
-let loop: EpollLoop | undefined;
+let loop: EpollLoop | NativeLoop | undefined;
 let stopped = false;
 try {
   dp = Dataplane.create(init.limits);
   datapath = new Datapath(dp);
-  if (init.loop) loop = new EpollLoop(datapath, init.loop.wakeFd, init.loop.spinUs);
+  if (init.loop) loop = init.loop.native ? new NativeLoop(datapath, init.loop.wakeFd) : new EpollLoop(datapath, init.loop.wakeFd, init.loop.spinUs);
 } catch (e) {
   parentPort!.postMessage({ error: (e as Error).message });
   die(e);

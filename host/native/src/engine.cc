@@ -1,0 +1,482 @@
+// The native batch loop (`datapath.loop: "native"`, docs/WORKERS.md): one epoll set over a
+// thread's port fds plus a control eventfd, and the port I/O itself, so that a wake-up costs one
+// JS -> native call per batch instead of one per wait, per read, per write and per re-read.
+//
+// Why: a router wakes up cold (10 ms of idle on a shared host); every JS <-> native transition
+// then costs 5-20 us (docs/PERFORMANCE.md, "RTT: the cost of a cold wake-up"), and the JS batch
+// loop made 8-10 of them per wake-up. Here JS calls engineStep(), which
+//   1. writes the TX runs JS queued in the flush list (results written back into it),
+//   2. reads the next batch: the port of the previous full batch again, then the TAP/TUN ports
+//      written in step 1 (a pod's stack answers during our write), then the ports epoll reported,
+//      waiting in epoll_wait only when none of these has anything,
+// and returns with the batch in the RX slots. JS runs the Wasm pipeline on it and queues its TX.
+//
+// The reads and writes are the addon's own batch calls (readBatch, recvBatch, writeBatch,
+// sendBatch) with the argument arrays the port's JS wrapper registered (engineAddPort), so the
+// engine adds no second implementation of any I/O path; only `start` and `count` are patched.
+//
+// Flush list (a Uint32Array the caller owns, registered at create): word 0 = entries queued;
+// entry e (at 4 + e * 4): port, write kind (0 = TX slots, 1 = coalesced slots), start, count.
+// engineStep/engineFlush write them all, write each entry's result over its count (packets
+// consumed, or 0xffffffff when the call threw: the port's fd failed) and set word 0 back to 0;
+// the caller, who knows how many it queued, reads the results before queueing again. Step
+// result (words 2, 3): the port read and the packets (slots) it filled.
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "common.h"
+
+namespace weft {
+
+napi_value ReadBatchCall(const Args& a);
+napi_value WriteBatchCall(const Args& a);
+napi_value RecvBatchCall(const Args& a);
+napi_value SendBatchCall(const Args& a);
+
+namespace {
+
+constexpr uint32_t kWakeToken = 0xffffffffu;
+constexpr int kMaxEvents = 64;
+constexpr uint32_t kFlushHeader = 4;
+constexpr uint32_t kFlushEntry = 4;
+constexpr uint32_t kFailed = 0xffffffffu;
+constexpr int kFullRounds = 8;  // full batches read from one port before others get a turn
+constexpr int kPollEvery = 16;  // batches between two looks at epoll (control requests, other ports)
+constexpr uint32_t kNoPort = kWakeToken - 1;
+
+enum Fn : uint32_t { FN_READ = 0, FN_RECV = 1, FN_WRITE = 2, FN_SEND = 3 };
+enum StepResult : int { STEP_IDLE = 0, STEP_PACKETS = 1, STEP_CONTROL = 2 };
+
+struct Call {
+  Fn fn = FN_READ;
+  napi_ref args = nullptr;  // a JS array of the batch call's arguments
+  uint32_t argc = 0;
+  bool valid() const { return args != nullptr; }
+};
+
+struct Port {
+  uint32_t id = 0;
+  std::vector<int> fds;
+  std::vector<Call> reads;  // tried in order until `readCount` slots are filled
+  Call writes[2];           // [TX slots, coalesced slots]
+  uint32_t readCount = 0;
+  bool reread = false;      // TAP/TUN: read again after a write to it
+  std::vector<napi_ref> groWords;  // Uint32Array views: pending while [0] != [1]
+  uint32_t flip = 0;
+};
+
+struct Engine {
+  int epfd = -1;
+  std::vector<Port> ports;
+  napi_ref flushRef = nullptr;
+  uint32_t ready[kMaxEvents];
+  int readyCount = 0, readyPos = 0;
+  std::vector<uint32_t> reread;
+  int contPort = -1, contRounds = 0;
+  int sinceWait = 0;
+  double stats[4] = {0, 0, 0, 0};  // waits, wakeups, controlWakeups, steps
+
+  Port* find(uint32_t id) {
+    for (auto& p : ports) if (p.id == id) return &p;
+    return nullptr;
+  }
+};
+
+void DeleteRef(napi_env env, napi_ref& r) {
+  if (r) napi_delete_reference(env, r);
+  r = nullptr;
+}
+
+void ReleasePort(napi_env env, Port& p) {
+  for (auto& c : p.reads) DeleteRef(env, c.args);
+  for (auto& c : p.writes) DeleteRef(env, c.args);
+  for (auto& r : p.groWords) DeleteRef(env, r);
+}
+
+Engine* GetEngine(napi_env env, napi_value v) {
+  void* data = nullptr;
+  if (napi_get_value_external(env, v, &data) != napi_ok || !data) ThrowType(Napi::Env(env), "engine must be an engine handle");
+  Engine* e = static_cast<Engine*>(data);
+  if (e->epfd < 0) ThrowType(Napi::Env(env), "engine is closed");
+  return e;
+}
+
+// {fn, args} -> Call (args kept by reference).
+Call MakeCall(napi_env env, napi_value spec, const char* what) {
+  Call c;
+  napi_valuetype t;
+  if (napi_typeof(env, spec, &t) != napi_ok || t == napi_undefined || t == napi_null) return c;
+  napi_value fn, args;
+  if (napi_get_named_property(env, spec, "fn", &fn) != napi_ok || napi_get_named_property(env, spec, "args", &args) != napi_ok)
+    ThrowType(Napi::Env(env), std::string(what) + " must be {fn, args}");
+  uint32_t f = GetUint32(env, fn, "fn");
+  if (f > FN_SEND) ThrowRange(Napi::Env(env), std::string(what) + ".fn out of range");
+  bool isArray = false;
+  napi_is_array(env, args, &isArray);
+  if (!isArray) ThrowType(Napi::Env(env), std::string(what) + ".args must be an array");
+  uint32_t n = 0;
+  napi_get_array_length(env, args, &n);
+  if (n > kMaxArgs || n < 8) ThrowRange(Napi::Env(env), std::string(what) + ".args has a wrong length");
+  c.fn = static_cast<Fn>(f);
+  c.argc = n;
+  napi_create_reference(env, args, 1, &c.args);
+  return c;
+}
+
+// Where the batch calls take start and count.
+uint32_t StartIndex(Fn fn) { return fn == FN_SEND ? 6 : 5; }
+
+// Runs one batch call with [start, start + count); returns packets moved, kFailed when it threw.
+uint32_t Invoke(napi_env env, const Call& c, uint32_t start, uint32_t count) {
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  uint32_t result = kFailed;
+  try {
+    napi_value args;
+    napi_get_reference_value(env, c.args, &args);
+    Args a;
+    a.env = env;
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    for (uint32_t i = 0; i < kMaxArgs; i++) {
+      if (i < c.argc) napi_get_element(env, args, i, &a.argv[i]);
+      else a.argv[i] = undef;
+    }
+    uint32_t si = StartIndex(c.fn);
+    napi_create_uint32(env, start, &a.argv[si]);
+    napi_create_uint32(env, count, &a.argv[si + 1]);
+    napi_value r = nullptr;
+    switch (c.fn) {
+      case FN_READ: r = ReadBatchCall(a); break;
+      case FN_RECV: r = RecvBatchCall(a); break;
+      case FN_WRITE: r = WriteBatchCall(a); break;
+      case FN_SEND: r = SendBatchCall(a); break;
+    }
+    uint32_t v = 0;
+    if (r && napi_get_value_uint32(env, r, &v) == napi_ok) result = v;
+  } catch (const Napi::Error&) {
+    result = kFailed;
+  }
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    result = kFailed;
+  }
+  napi_close_handle_scope(env, scope);
+  return result;
+}
+
+uint32_t* FlushWords(napi_env env, Engine* e, size_t* length) {
+  napi_value v;
+  napi_get_reference_value(env, e->flushRef, &v);
+  U32s w = GetU32s(env, v, "flush");
+  *length = w.length;
+  return w.data;
+}
+
+// Writes the queued entries not yet done.
+void Flush(napi_env env, Engine* e) {
+  size_t len = 0;
+  uint32_t* w = FlushWords(env, e, &len);
+  uint32_t queued = w[0];
+  if (kFlushHeader + uint64_t(queued) * kFlushEntry > len) ThrowRange(Napi::Env(env), "flush list overflows its array");
+  w[0] = 0;
+  for (uint32_t i = 0; i < queued; i++) {
+    uint32_t* en = w + kFlushHeader + i * kFlushEntry;
+    Port* p = e->find(en[0]);
+    uint32_t kind = en[1];
+    if (!p || kind > 1 || !p->writes[kind].valid()) { en[3] = kFailed; continue; }
+    en[3] = Invoke(env, p->writes[kind], en[2], en[3]);
+    if (p->reread && std::find(e->reread.begin(), e->reread.end(), p->id) == e->reread.end()) e->reread.push_back(p->id);
+  }
+}
+
+bool GroPending(napi_env env, const Port& p) {
+  for (napi_ref r : p.groWords) {
+    napi_value v;
+    napi_get_reference_value(env, r, &v);
+    U32s w = GetU32s(env, v, "groWords");
+    if (w.length >= 2 && w.data[0] != w.data[1]) return true;
+  }
+  return false;
+}
+
+// Reads up to readCount slots from port p (its read calls in turn, starting with a different one
+// each time so two sockets share fairly). Returns slots filled; 0 on nothing or failure.
+uint32_t ReadPort(napi_env env, Port& p) {
+  uint32_t got = 0;
+  size_t k = p.reads.size();
+  if (k == 0) return 0;
+  uint32_t first = p.flip++ % k;
+  for (size_t j = 0; j < k && got < p.readCount; j++) {
+    uint32_t r = Invoke(env, p.reads[(first + j) % k], got, p.readCount - got);
+    if (r == kFailed) break;
+    got += r;
+  }
+  return got;
+}
+
+// Fills the ready list with what epoll reports within timeoutMs. False on timeout/EINTR.
+bool Wait(napi_env env, Engine* e, int timeoutMs) {
+  struct epoll_event evs[kMaxEvents];
+  int n = epoll_wait(e->epfd, evs, kMaxEvents, timeoutMs);
+  e->stats[0]++;
+  e->sinceWait = 0;
+  if (n < 0) {
+    if (errno == EINTR) return false;
+    ThrowErrno(Napi::Env(env), errno, "epoll_wait");
+  }
+  if (n == 0) return false;
+  e->stats[1]++;
+  for (int i = 0; i < n; i++) e->ready[i] = evs[i].data.u32;
+  e->readyCount = n;
+  e->readyPos = 0;
+  return true;
+}
+
+// One step (see the file comment). Returns a StepResult; words 2, 3 of the flush list get the port
+// and the count for STEP_PACKETS. A control wake-up is returned as soon as epoll reports it, and
+// epoll is asked (without waiting) at least every kPollEvery steps, so a busy port cannot keep
+// control requests waiting.
+int Step(napi_env env, Engine* e, int timeoutMs) {
+  Flush(env, e);
+  auto deliver = [&](Port& p, uint32_t n) {
+    size_t len = 0;
+    uint32_t* w = FlushWords(env, e, &len);
+    w[2] = p.id;
+    w[3] = n;
+    if (n == p.readCount && !(e->contPort == static_cast<int>(p.id) && e->contRounds + 1 >= kFullRounds)) {
+      e->contRounds = e->contPort == static_cast<int>(p.id) ? e->contRounds + 1 : 1;
+      e->contPort = static_cast<int>(p.id);
+    } else {
+      e->contPort = -1;
+      e->contRounds = 0;
+    }
+    e->stats[3]++;
+    e->sinceWait++;
+    return STEP_PACKETS;
+  };
+  if (e->sinceWait >= kPollEvery) Wait(env, e, 0);
+  for (int pass = 0; pass < 2; pass++) {
+    // The ready list first when it holds the control token, else after the quick re-reads.
+    for (int i = e->readyPos; i < e->readyCount; i++) {
+      if (e->ready[i] != kWakeToken) continue;
+      e->ready[i] = kNoPort;
+      e->stats[2]++;
+      return STEP_CONTROL;
+    }
+    if (e->contPort >= 0) {
+      Port* p = e->find(static_cast<uint32_t>(e->contPort));
+      if (p) {
+        uint32_t n = ReadPort(env, *p);
+        if (n > 0) return deliver(*p, n);
+      }
+      e->contPort = -1;
+      e->contRounds = 0;
+    }
+    while (!e->reread.empty()) {
+      uint32_t id = e->reread.front();
+      e->reread.erase(e->reread.begin());
+      Port* p = e->find(id);
+      if (!p) continue;
+      uint32_t n = ReadPort(env, *p);
+      if (n > 0) return deliver(*p, n);
+    }
+    while (e->readyPos < e->readyCount) {
+      Port* p = e->find(e->ready[e->readyPos++]);
+      if (!p) continue;
+      uint32_t n = ReadPort(env, *p);
+      if (n > 0) return deliver(*p, n);
+    }
+    bool gro = false;
+    for (auto& p : e->ports) {
+      if (!p.groWords.empty() && GroPending(env, p)) {
+        gro = true;
+        uint32_t n = ReadPort(env, p);
+        if (n > 0) return deliver(p, n);
+      }
+    }
+    if (pass == 1 || !Wait(env, e, gro ? 0 : timeoutMs)) break;
+  }
+  return STEP_IDLE;
+}
+
+// engineCreate(wakeFd, flush: Uint32Array) -> handle. wakeFd (-1: none) is watched as the
+// control token; the flush list is the caller's (see the file comment), kept alive here.
+Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int wakeFd = GetInt32(env, info[0], "wakeFd");
+  U32s flush = GetU32s(env, info[1], "flush");
+  if (flush.length < kFlushHeader + kFlushEntry) ThrowRange(env, "flush must hold at least one entry");
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) ThrowErrno(env, errno, "epoll_create1");
+  if (wakeFd >= 0) {
+    struct epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = kWakeToken;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, wakeFd, &ev) != 0) {
+      int err = errno;
+      close(ep);
+      ThrowErrno(env, err, "epoll_ctl", "EPOLL_CTL_ADD wakeFd");
+    }
+  }
+  Engine* e = new Engine();
+  e->epfd = ep;
+  napi_create_reference(env, info[1], 1, &e->flushRef);
+  std::memset(flush.data, 0, kFlushHeader * 4);
+  // engineClose releases everything; a handle dropped without it is cleaned up when collected.
+  return Napi::External<Engine>::New(env, e, [](Napi::Env env, Engine* e) {
+    if (e->epfd >= 0) {
+      for (auto& p : e->ports) ReleasePort(env, p);
+      DeleteRef(env, e->flushRef);
+      close(e->epfd);
+    }
+    delete e;
+  });
+}
+
+// engineAddPort(engine, port, fds: number[], reads: {fn, args}[], writes: [{fn, args} | null,
+//               {fn, args} | null], readCount, reread: boolean, groWords: Uint32Array[])
+// Replaces a port of the same id. All-or-nothing: a bad argument or epoll_ctl failure leaves the
+// engine as it was.
+Napi::Value EngineAddPort(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine* e = GetEngine(env, info[0]);
+  Port p;
+  p.id = GetUint32(env, info[1], "port");
+  if (p.id >= kNoPort) ThrowRange(env, "port id reserved");
+  if (!info[2].IsArray() || !info[3].IsArray() || !info[4].IsArray() || !info[7].IsArray())
+    ThrowType(env, "fds, reads, writes and groWords must be arrays");
+  Napi::Array fds = info[2].As<Napi::Array>(), reads = info[3].As<Napi::Array>(), writes = info[4].As<Napi::Array>(),
+              gw = info[7].As<Napi::Array>();
+  p.readCount = GetUint32(env, info[5], "readCount");
+  p.reread = info[6].ToBoolean();
+  try {
+    for (uint32_t i = 0; i < fds.Length(); i++) p.fds.push_back(GetInt32(env, fds.Get(i), "fd"));
+    for (uint32_t i = 0; i < reads.Length(); i++) {
+      Call c = MakeCall(env, reads.Get(i), "reads[i]");
+      if (!c.valid() || (c.fn != FN_READ && c.fn != FN_RECV)) { Port q; q.reads.push_back(c); ReleasePort(env, q); ThrowType(env, "reads[i] must be a read call"); }
+      p.reads.push_back(c);
+    }
+    for (uint32_t i = 0; i < 2 && i < writes.Length(); i++) {
+      p.writes[i] = MakeCall(env, writes.Get(i), "writes[i]");
+      if (p.writes[i].valid() && p.writes[i].fn != FN_WRITE && p.writes[i].fn != FN_SEND) ThrowType(env, "writes[i] must be a write call");
+    }
+    for (uint32_t i = 0; i < gw.Length(); i++) {
+      Napi::Value v = gw.Get(i);
+      GetU32s(env, v, "groWords[i]");
+      napi_ref r;
+      napi_create_reference(env, v, 1, &r);
+      p.groWords.push_back(r);
+    }
+  } catch (...) {
+    ReleasePort(env, p);
+    throw;
+  }
+  // Stop watching the old fds of this id first, then watch the new ones (undo on failure).
+  Port* old = e->find(p.id);
+  if (old) for (int fd : old->fds) epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, nullptr);
+  size_t added = 0;
+  for (; added < p.fds.size(); added++) {
+    struct epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = p.id;
+    if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, p.fds[added], &ev) != 0) {
+      int err = errno;
+      for (size_t j = 0; j < added; j++) epoll_ctl(e->epfd, EPOLL_CTL_DEL, p.fds[j], nullptr);
+      if (old) for (int fd : old->fds) {
+        struct epoll_event o{};
+        o.events = EPOLLIN;
+        o.data.u32 = old->id;
+        epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &o);
+      }
+      ReleasePort(env, p);
+      ThrowErrno(env, err, "epoll_ctl", "EPOLL_CTL_ADD");
+    }
+  }
+  if (old) {
+    ReleasePort(env, *old);
+    *old = std::move(p);
+  } else {
+    e->ports.push_back(std::move(p));
+  }
+  return env.Undefined();
+}
+
+// engineRemovePort(engine, port): stops watching and forgets it (before its fds are closed).
+Napi::Value EngineRemovePort(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine* e = GetEngine(env, info[0]);
+  uint32_t id = GetUint32(env, info[1], "port");
+  for (size_t i = 0; i < e->ports.size(); i++) {
+    if (e->ports[i].id != id) continue;
+    for (int fd : e->ports[i].fds) epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, nullptr);
+    ReleasePort(env, e->ports[i]);
+    e->ports.erase(e->ports.begin() + static_cast<long>(i));
+    break;
+  }
+  e->reread.erase(std::remove(e->reread.begin(), e->reread.end(), id), e->reread.end());
+  if (e->contPort == static_cast<int>(id)) e->contPort = -1;
+  for (int i = e->readyPos; i < e->readyCount; i++)
+    if (e->ready[i] == id) e->ready[i] = kNoPort;  // no such port: skipped
+  return env.Undefined();
+}
+
+// engineStep(engine, timeoutMs) -> 0 idle (timeout), 1 packets (flush words 2, 3), 2 control.
+Napi::Value EngineStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine* e = GetEngine(env, info[0]);
+  int timeout = GetInt32(env, info[1], "timeoutMs");
+  return Napi::Number::New(env, Step(env, e, timeout));
+}
+
+// engineFlush(engine): writes the queued entries now (before the slots they use are reused).
+Napi::Value EngineFlush(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Flush(env, GetEngine(env, info[0]));
+  return env.Undefined();
+}
+
+// engineStats(engine) -> [epoll waits, wake-ups with something ready, control wake-ups, batches].
+Napi::Value EngineStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine* e = GetEngine(env, info[0]);
+  Napi::Array r = Napi::Array::New(env, 4);
+  for (uint32_t i = 0; i < 4; i++) r.Set(i, e->stats[i]);
+  return r;
+}
+
+// engineClose(engine): releases everything; the port fds stay open (their owners close them).
+Napi::Value EngineClose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  void* data = nullptr;
+  if (napi_get_value_external(env, info[0], &data) != napi_ok || !data) ThrowType(env, "engine must be an engine handle");
+  Engine* e = static_cast<Engine*>(data);
+  if (e->epfd < 0) return env.Undefined();
+  for (auto& p : e->ports) ReleasePort(env, p);
+  e->ports.clear();
+  DeleteRef(env, e->flushRef);
+  close(e->epfd);
+  e->epfd = -1;
+  return env.Undefined();
+}
+
+}  // namespace
+
+void InitEngine(Napi::Env env, Napi::Object exports) {
+  exports.Set("engineCreate", Napi::Function::New(env, EngineCreate, "engineCreate"));
+  exports.Set("engineAddPort", Napi::Function::New(env, EngineAddPort, "engineAddPort"));
+  exports.Set("engineRemovePort", Napi::Function::New(env, EngineRemovePort, "engineRemovePort"));
+  exports.Set("engineStep", Napi::Function::New(env, EngineStep, "engineStep"));
+  exports.Set("engineFlush", Napi::Function::New(env, EngineFlush, "engineFlush"));
+  exports.Set("engineStats", Napi::Function::New(env, EngineStats, "engineStats"));
+  exports.Set("engineClose", Napi::Function::New(env, EngineClose, "engineClose"));
+}
+
+}  // namespace weft
