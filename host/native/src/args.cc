@@ -115,6 +115,11 @@ Slots GetSlots(const Args& a, size_t first, bool withCapacity) {
   s.lengths = GetU32s(env, a.argv[first + 3], "lengths");
   s.start = GetUint32(env, a.argv[first + 4], "start");
   s.count = GetUint32(env, a.argv[first + 5], "count");
+  CheckSlots(env, s, withCapacity);
+  return s;
+}
+
+void CheckSlots(napi_env env, const Slots& s, bool withCapacity) {
   uint64_t end = uint64_t(s.start) + s.count;
   if (end > s.offsets.length || end > s.lengths.length || (withCapacity && end > s.capacity.length))
     ThrowRange(Napi::Env(env), "start + count exceeds the slot arrays");
@@ -125,7 +130,6 @@ Slots GetSlots(const Args& a, size_t first, bool withCapacity) {
       ThrowRange(Napi::Env(env), "slot " + std::to_string(i) + " [" + std::to_string(o) + ", +" + std::to_string(n) +
                                      ") lies outside mem (" + std::to_string(s.mem.length) + " bytes)");
   }
-  return s;
 }
 
 void SetRawFunction(Napi::Env env, Napi::Object exports, const char* name, napi_callback cb) {

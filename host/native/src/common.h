@@ -83,6 +83,31 @@ struct Slots {
 // When withCapacity, every slot must fit [offset, offset + capacity) inside mem; otherwise the
 // slot [offset, offset + lengths[i]) must.
 Slots GetSlots(const Args& a, size_t first, bool withCapacity);
+// The same bounds checks for slots the caller already holds (no JS values involved).
+void CheckSlots(napi_env env, const Slots& s, bool withCapacity);
+
+// The batch calls without their JS argument parsing, for the native loop (engine.cc), which
+// parses the arguments once when a port is added. They throw Napi::Error as the calls do.
+struct RecvParams {
+  int fd;
+  int family;
+  uint32_t localPort;
+  uint32_t flags;
+  double* ovfl;   // null: none
+  void* gro;      // GroState (socket.cc), null: none
+};
+struct SendParams {
+  int fd4, fd6;
+  uint32_t flags;
+  int32_t gsoId;  // -1: none
+};
+uint32_t ReadBatchCore(napi_env env, int fd, const Slots& s, double* st);
+uint32_t WriteBatchCore(napi_env env, int fd, const Slots& s, double* st);
+uint32_t RecvBatchCore(napi_env env, const Slots& s, double* st, const RecvParams& p);
+uint32_t SendBatchCore(napi_env env, const Slots& s, double* st, const SendParams& p);
+// Parses recvBatch / sendBatch arguments (argv as the calls take them) into params.
+RecvParams ParseRecvParams(const Args& a);
+SendParams ParseSendParams(const Args& a);
 
 // Defines `napi_value Name(napi_env, napi_callback_info)` around a body that may throw Napi::Error;
 // the body sees `Args a` and returns a napi_value.

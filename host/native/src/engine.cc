@@ -33,11 +33,6 @@
 
 namespace weft {
 
-napi_value ReadBatchCall(const Args& a);
-napi_value WriteBatchCall(const Args& a);
-napi_value RecvBatchCall(const Args& a);
-napi_value SendBatchCall(const Args& a);
-
 namespace {
 
 constexpr uint32_t kWakeToken = 0xffffffffu;
@@ -52,10 +47,17 @@ constexpr uint32_t kNoPort = kWakeToken - 1;
 enum Fn : uint32_t { FN_READ = 0, FN_RECV = 1, FN_WRITE = 2, FN_SEND = 3 };
 enum StepResult : int { STEP_IDLE = 0, STEP_PACKETS = 1, STEP_CONTROL = 2 };
 
+// A batch call parsed once (engineAddPort): raw pointers into memory the refs keep alive (the
+// Wasm memory must not grow while the port is registered; Weft's is fixed at init, docs/ABI.md).
+// Invoking it makes no JS/V8 call at all: on a cold wake-up every V8 API call costs ~1 us.
 struct Call {
   Fn fn = FN_READ;
-  napi_ref args = nullptr;  // a JS array of the batch call's arguments
-  uint32_t argc = 0;
+  napi_ref args = nullptr;  // the JS array of the call's arguments (keeps its typed arrays alive)
+  Slots base{};             // start/count patched per call
+  double* st = nullptr;
+  int fd = -1;
+  RecvParams recv{};
+  SendParams send{};
   bool valid() const { return args != nullptr; }
 };
 
@@ -67,6 +69,7 @@ struct Port {
   uint32_t readCount = 0;
   bool reread = false;      // TAP/TUN: read again after a write to it
   std::vector<napi_ref> groWords;  // Uint32Array views: pending while [0] != [1]
+  std::vector<uint32_t*> groWordPtrs;
   uint32_t flip = 0;
 };
 
@@ -74,6 +77,8 @@ struct Engine {
   int epfd = -1;
   std::vector<Port> ports;
   napi_ref flushRef = nullptr;
+  uint32_t* flush = nullptr;
+  size_t flushLength = 0;
   uint32_t ready[kMaxEvents];
   int readyCount = 0, readyPos = 0;
   std::vector<uint32_t> reread;
@@ -106,8 +111,8 @@ Engine* GetEngine(napi_env env, napi_value v) {
   return e;
 }
 
-// {fn, args} -> Call (args kept by reference).
-Call MakeCall(napi_env env, napi_value spec, const char* what) {
+// {fn, args} -> Call, its arguments parsed as the batch call would parse them (args kept by reference).
+Call MakeCall(napi_env env, napi_value spec, const char* what, bool read) {
   Call c;
   napi_valuetype t;
   if (napi_typeof(env, spec, &t) != napi_ok || t == napi_undefined || t == napi_null) return c;
@@ -116,68 +121,71 @@ Call MakeCall(napi_env env, napi_value spec, const char* what) {
     ThrowType(Napi::Env(env), std::string(what) + " must be {fn, args}");
   uint32_t f = GetUint32(env, fn, "fn");
   if (f > FN_SEND) ThrowRange(Napi::Env(env), std::string(what) + ".fn out of range");
+  if (read != (f == FN_READ || f == FN_RECV)) ThrowType(Napi::Env(env), std::string(what) + (read ? " must be a read call" : " must be a write call"));
   bool isArray = false;
   napi_is_array(env, args, &isArray);
   if (!isArray) ThrowType(Napi::Env(env), std::string(what) + ".args must be an array");
   uint32_t n = 0;
   napi_get_array_length(env, args, &n);
   if (n > kMaxArgs || n < 8) ThrowRange(Napi::Env(env), std::string(what) + ".args has a wrong length");
+  Args a;
+  a.env = env;
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  for (uint32_t i = 0; i < kMaxArgs; i++) {
+    if (i < n) napi_get_element(env, args, i, &a.argv[i]);
+    else a.argv[i] = undef;
+  }
   c.fn = static_cast<Fn>(f);
-  c.argc = n;
+  switch (c.fn) {
+    case FN_READ:
+    case FN_WRITE:
+      c.fd = GetInt32(env, a.argv[0], "fd");
+      c.base = GetSlots(a, 1, c.fn == FN_READ);
+      c.st = GetStats(env, a.argv[7]);
+      break;
+    case FN_RECV:
+      c.base = GetSlots(a, 1, true);
+      c.st = GetStats(env, a.argv[7]);
+      c.recv = ParseRecvParams(a);
+      c.fd = c.recv.fd;
+      break;
+    case FN_SEND:
+      c.base = GetSlots(a, 2, false);
+      c.st = GetStats(env, a.argv[8]);
+      c.send = ParseSendParams(a);
+      break;
+  }
   napi_create_reference(env, args, 1, &c.args);
   return c;
 }
 
-// Where the batch calls take start and count.
-uint32_t StartIndex(Fn fn) { return fn == FN_SEND ? 6 : 5; }
-
 // Runs one batch call with [start, start + count); returns packets moved, kFailed when it threw.
 uint32_t Invoke(napi_env env, const Call& c, uint32_t start, uint32_t count) {
-  napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
-  uint32_t result = kFailed;
   try {
-    napi_value args;
-    napi_get_reference_value(env, c.args, &args);
-    Args a;
-    a.env = env;
-    napi_value undef;
-    napi_get_undefined(env, &undef);
-    for (uint32_t i = 0; i < kMaxArgs; i++) {
-      if (i < c.argc) napi_get_element(env, args, i, &a.argv[i]);
-      else a.argv[i] = undef;
-    }
-    uint32_t si = StartIndex(c.fn);
-    napi_create_uint32(env, start, &a.argv[si]);
-    napi_create_uint32(env, count, &a.argv[si + 1]);
-    napi_value r = nullptr;
+    Slots s = c.base;
+    s.start = start;
+    s.count = count;
+    CheckSlots(env, s, c.fn == FN_READ || c.fn == FN_RECV);
     switch (c.fn) {
-      case FN_READ: r = ReadBatchCall(a); break;
-      case FN_RECV: r = RecvBatchCall(a); break;
-      case FN_WRITE: r = WriteBatchCall(a); break;
-      case FN_SEND: r = SendBatchCall(a); break;
+      case FN_READ: return ReadBatchCore(env, c.fd, s, c.st);
+      case FN_WRITE: return WriteBatchCore(env, c.fd, s, c.st);
+      case FN_RECV: return RecvBatchCore(env, s, c.st, c.recv);
+      case FN_SEND: return SendBatchCore(env, s, c.st, c.send);
     }
-    uint32_t v = 0;
-    if (r && napi_get_value_uint32(env, r, &v) == napi_ok) result = v;
   } catch (const Napi::Error&) {
-    result = kFailed;
   }
   bool pending = false;
   if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
     napi_value ignored;
     napi_get_and_clear_last_exception(env, &ignored);
-    result = kFailed;
   }
-  napi_close_handle_scope(env, scope);
-  return result;
+  return kFailed;
 }
 
-uint32_t* FlushWords(napi_env env, Engine* e, size_t* length) {
-  napi_value v;
-  napi_get_reference_value(env, e->flushRef, &v);
-  U32s w = GetU32s(env, v, "flush");
-  *length = w.length;
-  return w.data;
+uint32_t* FlushWords(napi_env, Engine* e, size_t* length) {
+  *length = e->flushLength;
+  return e->flush;
 }
 
 // Writes the queued entries not yet done.
@@ -197,13 +205,8 @@ void Flush(napi_env env, Engine* e) {
   }
 }
 
-bool GroPending(napi_env env, const Port& p) {
-  for (napi_ref r : p.groWords) {
-    napi_value v;
-    napi_get_reference_value(env, r, &v);
-    U32s w = GetU32s(env, v, "groWords");
-    if (w.length >= 2 && w.data[0] != w.data[1]) return true;
-  }
+bool GroPending(napi_env, const Port& p) {
+  for (const uint32_t* w : p.groWordPtrs) if (w[0] != w[1]) return true;
   return false;
 }
 
@@ -296,7 +299,7 @@ int Step(napi_env env, Engine* e, int timeoutMs) {
     }
     bool gro = false;
     for (auto& p : e->ports) {
-      if (!p.groWords.empty() && GroPending(env, p)) {
+      if (!p.groWordPtrs.empty() && GroPending(env, p)) {
         gro = true;
         uint32_t n = ReadPort(env, p);
         if (n > 0) return deliver(p, n);
@@ -329,6 +332,8 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   Engine* e = new Engine();
   e->epfd = ep;
   napi_create_reference(env, info[1], 1, &e->flushRef);
+  e->flush = flush.data;
+  e->flushLength = flush.length;
   std::memset(flush.data, 0, kFlushHeader * 4);
   // engineClose releases everything; a handle dropped without it is cleaned up when collected.
   return Napi::External<Engine>::New(env, e, [](Napi::Env env, Engine* e) {
@@ -360,17 +365,18 @@ Napi::Value EngineAddPort(const Napi::CallbackInfo& info) {
   try {
     for (uint32_t i = 0; i < fds.Length(); i++) p.fds.push_back(GetInt32(env, fds.Get(i), "fd"));
     for (uint32_t i = 0; i < reads.Length(); i++) {
-      Call c = MakeCall(env, reads.Get(i), "reads[i]");
-      if (!c.valid() || (c.fn != FN_READ && c.fn != FN_RECV)) { Port q; q.reads.push_back(c); ReleasePort(env, q); ThrowType(env, "reads[i] must be a read call"); }
+      Call c = MakeCall(env, reads.Get(i), "reads[i]", true);
+      if (!c.valid()) ThrowType(env, "reads[i] must be a read call");
       p.reads.push_back(c);
     }
     for (uint32_t i = 0; i < 2 && i < writes.Length(); i++) {
-      p.writes[i] = MakeCall(env, writes.Get(i), "writes[i]");
-      if (p.writes[i].valid() && p.writes[i].fn != FN_WRITE && p.writes[i].fn != FN_SEND) ThrowType(env, "writes[i] must be a write call");
+      p.writes[i] = MakeCall(env, writes.Get(i), "writes[i]", false);
     }
     for (uint32_t i = 0; i < gw.Length(); i++) {
       Napi::Value v = gw.Get(i);
-      GetU32s(env, v, "groWords[i]");
+      U32s w = GetU32s(env, v, "groWords[i]");
+      if (w.length < 2) ThrowRange(env, "groWords[i] must hold two words");
+      p.groWordPtrs.push_back(w.data);
       napi_ref r;
       napi_create_reference(env, v, 1, &r);
       p.groWords.push_back(r);

@@ -19,10 +19,14 @@ thread_local uint8_t tSpill[kSpill];
 // readBatch(fd, mem, offsets, capacity, lengths, start, count, stats?) -> slots filled.
 // A packet larger than its slot is consumed and left with length 0 (counted as TRUNCATED).
 WEFT_RAW_CALLBACK(ReadBatch) {
-  Napi::Env env(a.env);
   int fd = GetInt32(a.env, a.argv[0], "fd");
   Slots s = GetSlots(a, 1, true);
   double* st = GetStats(a.env, a.argv[7]);
+  return MakeUint32(a.env, ReadBatchCore(a.env, fd, s, st));
+}
+
+uint32_t ReadBatchCore(napi_env rawEnv, int fd, const Slots& s, double* st) {
+  Napi::Env env(rawEnv);
   uint32_t n = 0, delivered = 0, truncated = 0;
   uint64_t bytes = 0, syscalls = 0;
   bool wouldBlock = false;
@@ -57,17 +61,21 @@ WEFT_RAW_CALLBACK(ReadBatch) {
     if (wouldBlock && n < s.count) st[STAT_WOULD_BLOCK] += 1;
   }
   if (fatal && n == 0) ThrowErrno(env, fatal, "readv");
-  return MakeUint32(a.env, n);
+  return n;
 }
 
 // writeBatch(fd, mem, offsets, null, lengths, start, count, stats?) -> packets consumed
 // (written, or dropped for a per-packet error such as EINVAL/EIO and counted in stats). Fewer than
 // count: the fd would block (wait for writable) or a fatal error follows on the next call.
 WEFT_RAW_CALLBACK(WriteBatch) {
-  Napi::Env env(a.env);
   int fd = GetInt32(a.env, a.argv[0], "fd");
   Slots s = GetSlots(a, 1, false);
   double* st = GetStats(a.env, a.argv[7]);
+  return MakeUint32(a.env, WriteBatchCore(a.env, fd, s, st));
+}
+
+uint32_t WriteBatchCore(napi_env rawEnv, int fd, const Slots& s, double* st) {
+  Napi::Env env(rawEnv);
   uint32_t n = 0, sent = 0, dropped = 0;
   uint64_t bytes = 0, syscalls = 0;
   bool wouldBlock = false;
@@ -100,12 +108,8 @@ WEFT_RAW_CALLBACK(WriteBatch) {
     if (wouldBlock) st[STAT_WOULD_BLOCK] += 1;
   }
   if (fatal && n == 0) ThrowErrno(env, fatal, "write");
-  return MakeUint32(a.env, n);
+  return n;
 }
-
-// For the native loop (engine.cc): the same calls with arguments it already holds.
-napi_value ReadBatchCall(const Args& a) { return ReadBatchBody(a); }
-napi_value WriteBatchCall(const Args& a) { return WriteBatchBody(a); }
 
 void InitFdBatch(Napi::Env env, Napi::Object exports) {
   SetRawFunction(env, exports, "readBatch", ReadBatch);

@@ -432,23 +432,39 @@ GroState* GetGroState(napi_env env, napi_value v) {
 // then returns `count`, so a caller that reads until a call returns fewer than asked (or checks
 // groPending) loses nothing.
 WEFT_RAW_CALLBACK(RecvBatch) {
-  Napi::Env env(a.env);
-  int fd = GetInt32(a.env, a.argv[0], "fd");
   Slots s = GetSlots(a, 1, true);
   double* st = GetStats(a.env, a.argv[7]);
-  int family = GetFamily(env, Napi::Value(env, a.argv[8]));
-  uint32_t localPort = GetUint32(a.env, a.argv[9], "localPort");
-  uint32_t flags = GetUint32(a.env, a.argv[10], "flags");
-  double* ovfl = nullptr;
+  RecvParams p = ParseRecvParams(a);
+  return MakeUint32(a.env, RecvBatchCore(a.env, s, st, p));
+}
+
+RecvParams ParseRecvParams(const Args& a) {
+  Napi::Env env(a.env);
+  RecvParams p;
+  p.fd = GetInt32(a.env, a.argv[0], "fd");
+  p.family = GetFamily(env, Napi::Value(env, a.argv[8]));
+  p.localPort = GetUint32(a.env, a.argv[9], "localPort");
+  p.flags = GetUint32(a.env, a.argv[10], "flags");
+  p.ovfl = nullptr;
   {
     napi_typedarray_type t;
     size_t len = 0;
     void* data = nullptr;
     if (napi_get_typedarray_info(a.env, a.argv[11], &t, &len, &data, nullptr, nullptr) == napi_ok &&
         t == napi_float64_array && len >= 1)
-      ovfl = static_cast<double*>(data);
+      p.ovfl = static_cast<double*>(data);
   }
-  GroState* gro = GetGroState(a.env, a.argv[12]);
+  p.gro = GetGroState(a.env, a.argv[12]);
+  return p;
+}
+
+uint32_t RecvBatchCore(napi_env rawEnv, const Slots& s, double* st, const RecvParams& p) {
+  Napi::Env env(rawEnv);
+  const int fd = p.fd, family = p.family;
+  const uint32_t localPort = p.localPort, flags = p.flags;
+  double* ovfl = p.ovfl;
+  GroState* gro = static_cast<GroState*>(p.gro);
+  if (gro && (gro->magic != kGroMagic || gro->count > kGroMsgs || gro->next > gro->count)) ThrowRange(env, "groState is corrupt");
   bool sawOvfl = false;
   uint32_t lastOvfl = 0;
   const uint32_t hdr = family == 4 ? kHdr4 : kHdr6;
@@ -683,7 +699,7 @@ WEFT_RAW_CALLBACK(RecvBatch) {
     ovfl[0] = lastOvfl;
   }
   if (fatal && n == 0) ThrowErrno(env, fatal, "recvmmsg");
-  return MakeUint32(a.env, n);
+  return n;
 }
 
 // setUdpGro(fd, on) -> 0 or the errno of setsockopt(SOL_UDP, UDP_GRO) (ENOPROTOOPT: kernel < 5.0).
@@ -947,13 +963,28 @@ static Napi::Value GsoInfo(const Napi::CallbackInfo& info) {
 // disabledErrno says why); any other error of a GSO send also resends the run the raw way, so
 // per-packet errors are counted exactly as without GSO.
 WEFT_RAW_CALLBACK(SendBatch) {
-  Napi::Env env(a.env);
-  int fd4 = GetInt32(a.env, a.argv[0], "fd4");
-  int fd6 = GetInt32(a.env, a.argv[1], "fd6");
   Slots s = GetSlots(a, 2, false);
   double* st = GetStats(a.env, a.argv[8]);
-  uint32_t flags = GetUint32(a.env, a.argv[9], "flags");
-  GsoSender* gso = GetGso(a.env, a.argv[10]);
+  SendParams p = ParseSendParams(a);
+  return MakeUint32(a.env, SendBatchCore(a.env, s, st, p));
+}
+
+SendParams ParseSendParams(const Args& a) {
+  SendParams p;
+  p.fd4 = GetInt32(a.env, a.argv[0], "fd4");
+  p.fd6 = GetInt32(a.env, a.argv[1], "fd6");
+  p.flags = GetUint32(a.env, a.argv[9], "flags");
+  GsoSender* g = GetGso(a.env, a.argv[10]);
+  p.gsoId = g ? GetInt32(a.env, a.argv[10], "gso") : -1;
+  return p;
+}
+
+uint32_t SendBatchCore(napi_env rawEnv, const Slots& s, double* st, const SendParams& p) {
+  Napi::Env env(rawEnv);
+  const int fd4 = p.fd4, fd6 = p.fd6;
+  const uint32_t flags = p.flags;
+  // By id on every call: the sender may have been closed since the caller parsed its arguments.
+  GsoSender* gso = p.gsoId >= 0 && static_cast<size_t>(p.gsoId) < tGso.size() ? tGso[p.gsoId].get() : nullptr;
   SendScratch& x = tSend;
 
   const uint32_t end = s.start + s.count;
@@ -1162,12 +1193,8 @@ WEFT_RAW_CALLBACK(SendBatch) {
     if (wouldBlock) st[STAT_WOULD_BLOCK] += 1;
   }
   if (fatal && consumed == 0) ThrowErrno(env, fatal, "sendmmsg");
-  return MakeUint32(a.env, consumed);
+  return consumed;
 }
-
-// For the native loop (engine.cc): the same calls with arguments it already holds.
-napi_value RecvBatchCall(const Args& a) { return RecvBatchBody(a); }
-napi_value SendBatchCall(const Args& a) { return SendBatchBody(a); }
 
 void InitSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("openUdp", Napi::Function::New(env, OpenUdp, "openUdp"));
