@@ -15,10 +15,12 @@ import { lpm6Init } from "./lpm/ipv6";
 import { processBatch } from "./stage/batch";
 import { icmpResetBucket } from "./stage/icmp-error";
 import { txRunCount as runs } from "./stage/output";
+import { loopInit } from "./loop";
 
 export * from "./lpm/exports";
 export * from "./csum/exports";
 export * from "./offload/exports";
+export { loopLayout, loopSetup, loopBatch } from "./loop";
 
 export function abiVersion(): i32 { return ABI_VERSION; }
 export function batchMax(): i32 { return BATCH_MAX; }
@@ -37,6 +39,7 @@ export function init(slotSizeLog2: i32, headroom: i32, genSlots: i32, maxPods: i
   peersInit();
   lpm4Init(maxRoutes4 + maxPods);
   lpm6Init(maxRoutes6 + maxPods);
+  loopInit();
   return 0;
 }
 

@@ -81,7 +81,7 @@ export let ipv4Id: u32 = 0;
 
 @inline function alignUp(x: usize, a: usize): usize { return (x + a - 1) & ~(a - 1); }
 
-function carve(bytes: i32, align: usize): usize {
+export function carve(bytes: i32, align: usize): usize {
   const p = alignUp(heap.alloc(<usize>bytes + align), align);
   memory.fill(p, 0, <usize>bytes);
   return p;

@@ -24,11 +24,11 @@ function seqAt(mem: Uint8Array, off: number): number {
 describeRequiring(!nativeAvailable() && ["the native addon (npm run build:native)"])("native loop engine: arguments", () => {
   it("rejects bad handles, bad call specs and reserved port ids, and leaves the engine usable", () => {
     const n = loadNative();
-    const flush = new Uint32Array(4 + 4 * 8);
+    const flush = new Uint32Array(8 + 6 * 8);
     const e = n.engineCreate(-1, flush);
     try {
       expect(() => n.engineStep({} as NativeEngine, 0)).toThrow(TypeError);
-      expect(() => n.engineCreate(-1, new Uint32Array(4))).toThrow(RangeError);
+      expect(() => n.engineCreate(-1, new Uint32Array(8))).toThrow(RangeError);
       const { mem, rx } = makeMemory();
       const read = { fn: NATIVE_FN.readBatch, args: [0, mem, rx.offsets, rx.capacity, rx.lengths, 0, 0, undefined] };
       expect(() => n.engineAddPort(e, 1, [], [{ fn: NATIVE_FN.sendBatch, args: read.args }], [null, null], 8, false, [])).toThrow(/read call/);
@@ -39,10 +39,10 @@ describeRequiring(!nativeAvailable() && ["the native addon (npm run build:native
       expect(() => n.engineAddPort(e, 1, [987654], [read], [null, null], 8, false, [])).toThrow(expect.objectContaining({ code: "EBADF" }));
       expect(n.engineStep(e, 0)).toBe(0);
       // a queued write to a port the engine does not know fails alone
-      flush.set([1, 0, 0, 0, 5, 0, 0, 3]);
+      flush.set([1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 3, 3, 0]);
       n.engineFlush(e);
       expect(flush[0]).toBe(0);
-      expect(flush[4 + 3]).toBe(FAILED);
+      expect(flush[8 + 5]).toBe(FAILED);
     } finally {
       n.engineClose(e);
     }
@@ -56,7 +56,7 @@ describeRequiring(!root && ["root (network namespaces, TAP devices)"])("native l
     const n: NativeIo = loadNative();
     const fx = new NetnsFixture();
     const ev = n.eventfdCreate();
-    const flush = new Uint32Array(4 + 4 * 8);
+    const flush = new Uint32Array(8 + 6 * 8);
     const e = n.engineCreate(ev, flush);
     try {
       const ns = fx.addNetns("e");
@@ -95,11 +95,11 @@ describeRequiring(!root && ["root (network namespaces, TAP devices)"])("native l
       // and b (written to) is read again without an epoll wait: pb's answer comes back at once
       other.tx.lengths[0] = writeTunTestPacket("tap", other.mem, other.tx.offsets[0]!, 77);
       expect(pb.writeBatch(other.mem, other.tx, 0, 1)).toBe(1);
-      flush.set([1, 0, 0, 0, 2, 0, 0, 4]);
+      flush.set([1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 4, 4, 0]);
       const waits = stats()[0];
       expect(n.engineStep(e, 1000)).toBe(1);
       expect(flush[0]).toBe(0);
-      expect(flush[4 + 3]).toBe(4);
+      expect(flush[8 + 5]).toBe(4);
       expect([flush[2], flush[3]]).toEqual([2, 1]);
       expect(seqAt(mem, rx.offsets[0]!)).toBe(77);
       expect(stats()[0]).toBe(waits);
@@ -121,9 +121,9 @@ describeRequiring(!root && ["root (network namespaces, TAP devices)"])("native l
       tx.lengths[0] = writeTunTestPacket("tap", mem, tx.offsets[0]!, 5);
       expect(pa.writeBatch(mem, tx, 0, 1)).toBe(1);
       t = Date.now();
-      flush.set([1, 0, 0, 0, 1, 0, 0, 1]);
+      flush.set([1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 0]);
       expect(n.engineStep(e, 30)).toBe(0);
-      expect(flush[4 + 3]).toBe(FAILED);
+      expect(flush[8 + 5]).toBe(FAILED);
       expect(Date.now() - t).toBeGreaterThanOrEqual(25);
       // re-adding it (same id) watches it again: the frame is there
       add(1, a, 8);
@@ -132,12 +132,14 @@ describeRequiring(!root && ["root (network namespaces, TAP devices)"])("native l
 
       // a write whose fd failed (device deleted under it) is reported, not thrown
       fx.ip(["link", "del", b.name], ns.name);
-      flush.set([1, 0, 0, 0, 2, 0, 0, 1]);
+      flush.set([1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 1, 1, 0]);
       n.engineFlush(e);
-      expect(flush[4 + 3]).toBe(FAILED);
+      expect(flush[8 + 5]).toBe(FAILED);
       const s = stats();
       expect(s[3]).toBe(5); // batches: 8, 8, 4 from a, 1 re-read from b, 1 from a re-added
       expect(s[2]).toBe(1); // control wake-ups
+      expect(s[4]).toBe(4); // packets written
+      expect(s[5]).toBe(2); // packets of the two failed writes
       seen = [];
       pa.close(); pb.close(); a.close(); b.close();
     } finally {

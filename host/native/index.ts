@@ -43,18 +43,22 @@ export interface NativeIo {
   epollWait(epfd: number, out: Uint32Array, timeoutMs: number, spinUs: number): number;
   /**
    * The native batch loop (src/engine.cc, datapath.loop "native"): an epoll set plus the ports'
-   * batch calls, run by engineStep. `flush` is the caller's flush list (layout in engine.cc).
+   * batch calls, run by engineStep. `flush` is the flush list (the loop header in Wasm memory,
+   * layout in assembly/loop.ts and engine.cc).
    */
   engineCreate(wakeFd: number, flush: Uint32Array): NativeEngine;
   /** Watches `fds` as port `port`; its reads and writes are the batch calls given (start and count patched). */
   engineAddPort(e: NativeEngine, port: number, fds: number[], reads: NativeCall[], writes: [NativeCall | null, NativeCall | null],
     readCount: number, reread: boolean, groWords: Uint32Array[]): void;
   engineRemovePort(e: NativeEngine, port: number): void;
-  /** Writes the flush list, then reads the next batch (waiting up to timeoutMs): 0 idle, 1 packets (flush[2], flush[3]), 2 control. */
+  /** Makes the queued writes, then reads the next batch (waiting up to timeoutMs): 0 idle, 1 packets (header words 2, 3), 2 control. */
   engineStep(e: NativeEngine, timeoutMs: number): 0 | 1 | 2;
   engineFlush(e: NativeEngine): void;
-  /** [epoll waits, wake-ups with something ready, control wake-ups, batches read]. */
-  engineStats(e: NativeEngine): [number, number, number, number];
+  /**
+   * [epoll waits, wake-ups with something ready, control wake-ups, batches read, packets written,
+   * TX packets dropped, coalesced frames written, coalesced writes refused].
+   */
+  engineStats(e: NativeEngine): [number, number, number, number, number, number, number, number];
   engineClose(e: NativeEngine): void;
   /** A non-blocking eventfd; close with closeFd. */
   eventfdCreate(): number;

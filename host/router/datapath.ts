@@ -47,36 +47,21 @@ const EINVAL = 22;
 
 interface PortEntry { io: PacketBatchIO; rxFlags: number; name: string; offload?: OffloadPort }
 
-/**
- * Writes that run() queues and a loop performs later, all in one native call (the native loop,
- * host/router/workers/native-loop.ts). The data path flushes them itself before it reuses the
- * slots they point at, and accounts the results in settleWrites().
- */
-export interface DeferredWrites {
-  /** Entries the list holds. */
-  readonly capacity: number;
-  /** Queues a write of slots [start, start + count) of the TX (kind 0) or coalesced (1) slot list. */
-  queue(port: number, kind: 0 | 1, start: number, count: number): void;
-  /** Writes everything queued now. */
-  flush(): void;
-  /** After a flush: packets consumed by queued write i, or -1 when its batch call threw. */
-  result(i: number): number;
-}
-
 /** What a loop that does the port I/O itself needs to know about a port (nativePortSpec). */
 export interface NativePortSpec {
   io: PacketBatchIO;
-  /** Slots reads fill and how many a read may fill. */
+  /** Slots reads fill and how many a read may fill (super-packet buffers for an offload port). */
   rxSlots: SlotList;
   readCount: number;
+  rxFlags: number;
   /** Slots of kind 0 writes (the pipeline's TX descriptors) and, offload ports, of kind 1 (coalesced frames). */
   txSlots: SlotList;
   groSlots?: SlotList;
+  /** Offload port: the IP header offset in its frames (14 TAP, 0 TUN), and whether merging is off. */
+  offload?: OffloadPort;
   /** A TAP/TUN port: read it again after writing to it (see drain). */
   reread: boolean;
 }
-
-interface PendingWrite { e: PortEntry; kind: 0 | 1; count: number; m: number; errors0: number }
 
 /**
  * Who tells the data path that a port is readable. Default: each port's own `onReadable` (libuv).
@@ -104,10 +89,6 @@ export class Datapath {
   private draining = false;
   private readonly t0 = Date.now();
   private readiness?: Readiness;
-  private deferred?: DeferredWrites;
-  private readonly pending: PendingWrite[] = [];
-  private pendingCount = 0;
-  private pendingGro = false;
 
   constructor(readonly dp: Dataplane) {
     this.rxSlots = { offsets: dp.rxOffsets, lengths: dp.rxLengths, capacity: dp.maxPacket };
@@ -132,72 +113,14 @@ export class Datapath {
     this.readiness = r;
   }
 
-  /** Makes run() queue its writes on `d` instead of writing them at once; only while stopped. */
-  setDeferredWrites(d: DeferredWrites): void {
-    if (this.running) throw new Error("setDeferredWrites on a running data path");
-    this.deferred = d;
-  }
-
-  /** The slots and read size of a port, for a loop that does its I/O natively. */
+  /** The slots and read size of a port, for a loop that does its I/O natively (native-loop.ts). */
   nativePortSpec(port: number): NativePortSpec | undefined {
     const e = this.ports.get(port);
     if (!e) return undefined;
-    const o = this.dp.offload;
+    const reread = port !== PORT_UNDERLAY;
     return e.offload
-      ? { io: e.io, rxSlots: this.offRxSlots!, readCount: o!.rxCount, txSlots: this.txSlots, groSlots: this.groSlots, reread: port !== PORT_UNDERLAY }
-      : { io: e.io, rxSlots: this.rxSlots, readCount: BATCH_MAX, txSlots: this.txSlots, reread: port !== PORT_UNDERLAY };
-  }
-
-  /**
-   * Runs the pipeline over a batch a native loop just read from `port` (n slots of the spec's
-   * rxSlots: packets, or super-packets of an offload port).
-   */
-  processRead(port: number, n: number): void {
-    const e = this.ports.get(port);
-    if (!e || e.io.closed || n === 0) return;
-    if (e.offload) { this.stats.superPacketsIn += n; this.splitAndRun(port, e, n); return; }
-    this.dp.rxPorts.fill(port, 0, n);
-    this.dp.rxFlags.fill(e.rxFlags, 0, n);
-    this.run(n);
-  }
-
-  /** Accounts the results of the deferred writes the loop has just flushed. */
-  settleWrites(): void {
-    const d = this.deferred;
-    if (!d || this.pendingCount === 0) return;
-    const s = this.stats;
-    for (let i = 0; i < this.pendingCount; i++) {
-      const w = this.pending[i]!;
-      const r = d.result(i);
-      const sent = r < 0 ? 0 : r;
-      if (w.kind === 0) {
-        s.packetsOut += sent;
-        if (sent < w.count) s.txDropped += w.count - sent;
-      } else {
-        this.accountCoalesced(w.e, w.count, w.m, sent, w.errors0);
-      }
-      w.e = undefined as unknown as PortEntry;
-    }
-    this.pendingCount = 0;
-    this.pendingGro = false;
-  }
-
-  /** Writes the deferred writes now and accounts them. */
-  flushWrites(): void {
-    if (!this.deferred || this.pendingCount === 0) return;
-    this.deferred.flush();
-    this.settleWrites();
-  }
-
-  private queueWrite(port: number, e: PortEntry, kind: 0 | 1, start: number, count: number, m: number): void {
-    const d = this.deferred!;
-    if (this.pendingCount === d.capacity) this.flushWrites();
-    d.queue(port, kind, kind === 0 ? start : 0, kind === 0 ? count : m);
-    let w = this.pending[this.pendingCount];
-    if (!w) { w = { e, kind, count, m, errors0: 0 }; this.pending.push(w); }
-    w.e = e; w.kind = kind; w.count = count; w.m = m; w.errors0 = e.io.stats.errors;
-    this.pendingCount++;
-    if (kind === 1) this.pendingGro = true;
+      ? { io: e.io, rxSlots: this.offRxSlots!, readCount: this.dp.offload!.rxCount, rxFlags: e.rxFlags, txSlots: this.txSlots, groSlots: this.groSlots, offload: e.offload, reread }
+      : { io: e.io, rxSlots: this.rxSlots, readCount: BATCH_MAX, rxFlags: e.rxFlags, txSlots: this.txSlots, reread };
   }
 
   private watch(port: number, io: PacketBatchIO): void {
@@ -279,49 +202,37 @@ export class Datapath {
   private drainOffload(port: number, e: PortEntry): void {
     const dp = this.dp;
     const o = dp.offload!;
+    const ex = dp.exports;
+    const rxOffPtr = ex.layout!(0), rxLenPtr = ex.layout!(17);
     for (let round = 0; round < 8; round++) {
       let k: number;
       try { k = e.io.readBatch(dp.u8, this.offRxSlots!, 0, o.rxCount); } catch { return; }
       if (k === 0) return;
       this.stats.superPacketsIn += k;
-      if (!this.splitAndRun(port, e, k)) return;
+      let first = 0;
+      while (first < k) {
+        const used = ex.tsoSplitBatch!(o.rxInOffsets + first * 4, o.rxInLengths + first * 4, k - first, e.offload!.l3Off,
+          rxOffPtr, rxLenPtr, BATCH_MAX, dp.maxPacket, o.rxResults + first * 4);
+        if (used < 0) return;
+        let done = first;
+        while (done < k && o.rxResultsView[done]! !== 0) { if (o.rxResultsView[done]! < 0) this.stats.offloadRefused++; done++; }
+        if (used > 0) {
+          this.stats.segmentsOut += used;
+          dp.rxPorts.fill(port, 0, used);
+          dp.rxFlags.fill(e.rxFlags, 0, used);
+          this.run(used);
+        }
+        if (done === first && used === 0) { first++; continue; } // cannot happen: one super-packet fits a batch
+        first = done;
+      }
       if (k < o.rxCount) return;
     }
-  }
-
-  /** Splits k super-packets in the offload buffers into the RX slots and runs the pipeline over them. */
-  private splitAndRun(port: number, e: PortEntry, k: number): boolean {
-    const dp = this.dp;
-    const o = dp.offload!;
-    const ex = dp.exports;
-    const rxOffPtr = ex.layout!(0), rxLenPtr = ex.layout!(17);
-    let first = 0;
-    while (first < k) {
-      // The split writes into the RX slots: deferred writes from the previous chunk go out first.
-      if (this.pendingCount) this.flushWrites();
-      const used = ex.tsoSplitBatch!(o.rxInOffsets + first * 4, o.rxInLengths + first * 4, k - first, e.offload!.l3Off,
-        rxOffPtr, rxLenPtr, BATCH_MAX, dp.maxPacket, o.rxResults + first * 4);
-      if (used < 0) return false;
-      let done = first;
-      while (done < k && o.rxResultsView[done]! !== 0) { if (o.rxResultsView[done]! < 0) this.stats.offloadRefused++; done++; }
-      if (used > 0) {
-        this.stats.segmentsOut += used;
-        dp.rxPorts.fill(port, 0, used);
-        dp.rxFlags.fill(e.rxFlags, 0, used);
-        this.run(used);
-      }
-      if (done === first && used === 0) { first++; continue; } // cannot happen: one super-packet fits a batch
-      first = done;
-    }
-    return true;
   }
 
   /** Processes descriptors 0..n-1 already in place and sends the results. */
   run(n: number): void {
     const dp = this.dp;
     const s = this.stats;
-    // The pipeline rewrites the TX descriptors (and the split the slots): queued writes go first.
-    if (this.pendingCount) this.flushWrites();
     s.batches++;
     s.packetsIn += n;
     s.batchSizes[n >= 256 ? 8 : 31 - Math.clz32(n)]!++;
@@ -332,8 +243,7 @@ export class Datapath {
       const e = this.ports.get(port);
       if (!e || e.io.closed) { s.txNoPort += count; continue; }
       if (this.draining && !this.written.includes(port)) this.written.push(port);
-      if (e.offload) { this.writeCoalesced(port, e, start, count); continue; }
-      if (this.deferred) { this.queueWrite(port, e, 0, start, count, count); continue; }
+      if (e.offload) { this.writeCoalesced(e, start, count); continue; }
       let sent = 0;
       try { sent = e.io.writeBatch(dp.u8, this.txSlots, start, count); } catch { sent = 0; }
       s.packetsOut += sent;
@@ -347,27 +257,17 @@ export class Datapath {
    * (docs/OFFLOADS.md); when a write of merged frames fails so, this port stops merging for good
    * (the frames of that run are lost and counted; TCP sends them again).
    */
-  private writeCoalesced(port: number, e: PortEntry, start: number, count: number): void {
+  private writeCoalesced(e: PortEntry, start: number, count: number): void {
     const dp = this.dp;
     const o = dp.offload!;
     const s = this.stats;
     const off = e.offload!;
-    // The coalesced frames are written from one output area: a queued write of it goes first.
-    if (this.pendingGro) this.flushWrites();
     const m = dp.exports.groCoalesce!(dp.exports.layout!(20) + start * 4, dp.exports.layout!(21) + start * 4, count, off.l3Off,
       o.groArea, o.groBytes, o.groOutOffsets, o.groOutLengths, off.noMerge ? GRO_NO_MERGE : 0);
     if (m < 0) { s.txDropped += count; return; }
-    if (this.deferred) { this.queueWrite(port, e, 1, 0, count, m); return; }
     const errors0 = e.io.stats.errors;
     let sent = 0;
     try { sent = e.io.writeBatch(dp.u8, this.groSlots!, 0, m); } catch { sent = 0; }
-    this.accountCoalesced(e, count, m, sent, errors0);
-  }
-
-  /** Counts a write of m coalesced frames made of `count` TX packets (sent: frames consumed). */
-  private accountCoalesced(e: PortEntry, count: number, m: number, sent: number, errors0: number): void {
-    const s = this.stats;
-    const off = e.offload!;
     const refused = e.io.stats.errors - errors0;
     s.coalescedWrites += sent - refused;
     s.packetsOut += sent === m && refused === 0 ? count : 0;

@@ -205,7 +205,25 @@ export class Dataplane {
         groOutLengthsView: new Uint32Array(buf, o.groOutLengths, this.txCapacity),
       };
       for (let k = 0; k < o.rxCount; k++) this.offload.rxInOffsetsView[k] = o.rxArea + k * o.rxBufferBytes;
+      if (exports.loopSetup!(o.rxInOffsets, o.rxInLengths, o.rxResults, o.groArea, o.groBytes, o.groOutOffsets, o.groOutLengths, this.maxPacket) !== 0)
+        throw new DataplaneError("loopSetup refused the offload buffers", -1);
     }
+  }
+
+  /**
+   * The native loop's region (assembly/loop.ts): the header the engine and loopBatch share (the
+   * engine's flush list), the per-port info words, the loop statistics.
+   */
+  loopRegion(): { header: Uint32Array; portInfo: Uint32Array; stats: Float64Array; flushCap: number } {
+    const ex = this.exports;
+    const buf = ex.memory.buffer;
+    const cap = ex.loopLayout!(3);
+    return {
+      header: new Uint32Array(buf, ex.loopLayout!(0), 8 + 6 * cap),
+      portInfo: new Uint32Array(buf, ex.loopLayout!(1), this.portCount),
+      stats: new Float64Array(buf, ex.loopLayout!(2), 16),
+      flushCap: cap,
+    };
   }
 
   /** Instantiates the module and sizes it. Throws DataplaneError on an ABI mismatch or bad limits. */

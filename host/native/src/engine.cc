@@ -15,13 +15,16 @@
 // sendBatch) with the argument arrays the port's JS wrapper registered (engineAddPort), so the
 // engine adds no second implementation of any I/O path; only `start` and `count` are patched.
 //
-// Flush list (a Uint32Array the caller owns, registered at create): word 0 = entries queued;
-// entry e (at 4 + e * 4): port, write kind (0 = TX slots, 1 = coalesced slots), start, count.
-// engineStep/engineFlush write them all, write each entry's result over its count (packets
-// consumed, or 0xffffffff when the call threw: the port's fd failed) and set word 0 back to 0;
-// the caller, who knows how many it queued, reads the results before queueing again. Step
-// result (words 2, 3): the port read and the packets (slots) it filled.
+// Flush list (a Uint32Array, normally the loop header in Wasm memory: assembly/loop.ts has the
+// layout): header words 0 entries queued, 2 port read, 3 slots read, 4 port + 1 whose coalesced
+// write was refused with EINVAL (the GRO kill switch; the host clears it), 5 a millisecond clock,
+// 6 the next super-packet to split (set to 0 with every read); entries of 6 words from word 8:
+// port, kind (0 = TX slots, 1 = coalesced slots), start, count, pipeline packets carried, result.
+// engineStep/engineFlush make every queued write, store its result (packets consumed, or
+// 0xffffffff when the call threw: the port's fd failed), count it (engineStats) and set word 0
+// back to 0.
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,8 +40,9 @@ namespace {
 
 constexpr uint32_t kWakeToken = 0xffffffffu;
 constexpr int kMaxEvents = 64;
-constexpr uint32_t kFlushHeader = 4;
-constexpr uint32_t kFlushEntry = 4;
+constexpr uint32_t kFlushHeader = 8;
+constexpr uint32_t kFlushEntry = 6;
+constexpr int EINVAL_ = 22;
 constexpr uint32_t kFailed = 0xffffffffu;
 constexpr int kFullRounds = 8;  // full batches read from one port before others get a turn
 constexpr int kPollEvery = 16;  // batches between two looks at epoll (control requests, other ports)
@@ -79,18 +83,28 @@ struct Engine {
   napi_ref flushRef = nullptr;
   uint32_t* flush = nullptr;
   size_t flushLength = 0;
+  int64_t t0Ms = 0;
   uint32_t ready[kMaxEvents];
   int readyCount = 0, readyPos = 0;
   std::vector<uint32_t> reread;
   int contPort = -1, contRounds = 0;
   int sinceWait = 0;
-  double stats[4] = {0, 0, 0, 0};  // waits, wakeups, controlWakeups, steps
+  // waits, wakeups, controlWakeups, batches read, packets written, TX packets dropped (a write
+  // took fewer, or failed), coalesced frames written, coalesced writes refused
+  static constexpr int kStats = 8;
+  double stats[kStats] = {0, 0, 0, 0, 0, 0, 0, 0};
 
   Port* find(uint32_t id) {
     for (auto& p : ports) if (p.id == id) return &p;
     return nullptr;
   }
 };
+
+int64_t NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
 
 void DeleteRef(napi_env env, napi_ref& r) {
   if (r) napi_delete_reference(env, r);
@@ -198,9 +212,32 @@ void Flush(napi_env env, Engine* e) {
   for (uint32_t i = 0; i < queued; i++) {
     uint32_t* en = w + kFlushHeader + i * kFlushEntry;
     Port* p = e->find(en[0]);
-    uint32_t kind = en[1];
-    if (!p || kind > 1 || !p->writes[kind].valid()) { en[3] = kFailed; continue; }
-    en[3] = Invoke(env, p->writes[kind], en[2], en[3]);
+    const uint32_t kind = en[1], count = en[3], packets = en[4];
+    if (!p || kind > 1 || !p->writes[kind].valid()) {
+      en[5] = kFailed;
+      e->stats[5] += packets;
+      continue;
+    }
+    const Call& c = p->writes[kind];
+    const double errors0 = c.st ? c.st[STAT_ERRORS] : 0;
+    uint32_t r = Invoke(env, c, en[2], count);
+    en[5] = r;
+    uint32_t sent = r == kFailed ? 0 : r;
+    if (kind == 0) {
+      e->stats[4] += sent;
+      e->stats[5] += packets - (sent < packets ? sent : packets);
+    } else {
+      // Coalesced: all or nothing for the packets carried. A frame the kernel refused (EINVAL on
+      // a merged frame, a kernel regression) turns merging off for the port: reported in word 4.
+      double refused = c.st ? c.st[STAT_ERRORS] - errors0 : 0;
+      e->stats[6] += sent - refused;
+      if (sent == count && refused == 0) e->stats[4] += packets;
+      else e->stats[5] += packets;
+      if (refused > 0 && count < packets && c.st && c.st[STAT_LAST_ERRNO] == EINVAL_) {
+        e->stats[7]++;
+        w[4] = p->id + 1;
+      }
+    }
     if (p->reread && std::find(e->reread.begin(), e->reread.end(), p->id) == e->reread.end()) e->reread.push_back(p->id);
   }
 }
@@ -254,6 +291,8 @@ int Step(napi_env env, Engine* e, int timeoutMs) {
     uint32_t* w = FlushWords(env, e, &len);
     w[2] = p.id;
     w[3] = n;
+    w[5] = static_cast<uint32_t>(NowMs() - e->t0Ms);
+    w[6] = 0;
     if (n == p.readCount && !(e->contPort == static_cast<int>(p.id) && e->contRounds + 1 >= kFullRounds)) {
       e->contRounds = e->contPort == static_cast<int>(p.id) ? e->contRounds + 1 : 1;
       e->contPort = static_cast<int>(p.id);
@@ -334,6 +373,7 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   napi_create_reference(env, info[1], 1, &e->flushRef);
   e->flush = flush.data;
   e->flushLength = flush.length;
+  e->t0Ms = NowMs();
   std::memset(flush.data, 0, kFlushHeader * 4);
   // engineClose releases everything; a handle dropped without it is cleaned up when collected.
   return Napi::External<Engine>::New(env, e, [](Napi::Env env, Engine* e) {
@@ -449,12 +489,13 @@ Napi::Value EngineFlush(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// engineStats(engine) -> [epoll waits, wake-ups with something ready, control wake-ups, batches].
+// engineStats(engine) -> [epoll waits, wake-ups with something ready, control wake-ups, batches
+// read, packets written, TX packets dropped, coalesced frames written, coalesced writes refused].
 Napi::Value EngineStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Engine* e = GetEngine(env, info[0]);
-  Napi::Array r = Napi::Array::New(env, 4);
-  for (uint32_t i = 0; i < 4; i++) r.Set(i, e->stats[i]);
+  Napi::Array r = Napi::Array::New(env, Engine::kStats);
+  for (uint32_t i = 0; i < Engine::kStats; i++) r.Set(i, e->stats[i]);
   return r;
 }
 

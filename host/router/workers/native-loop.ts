@@ -1,23 +1,27 @@
-// The native batch loop of a data-plane worker (`datapath.loop: "native"`): like the epoll loop
-// (epoll-loop.ts) the thread blocks in one native call, but that call (engineStep, src/engine.cc)
-// also makes the port I/O: it writes the TX runs the previous batch queued, reads the next batch
-// (re-reading the TAP/TUN ports it just wrote to, then the ports epoll reported) and returns it.
-// JS runs the Wasm pipeline on the batch and queues its writes. One JS -> native call per batch
-// instead of one per wait, read, write and re-read: what a cold wake-up pays for
-// (docs/PERFORMANCE.md, "The native loop").
+// The native batch loop of a data-plane worker (`datapath.loop: "native"`, docs/WORKERS.md).
+// Like the epoll loop (epoll-loop.ts) the thread blocks in one native call, but that call
+// (engineStep, host/native/src/engine.cc) also makes the port I/O: it writes what the previous
+// batch queued, reads the next batch (re-reading the TAP/TUN ports it just wrote to, then the
+// ports epoll reported) and returns; JS then makes ONE Wasm call (loopBatch, assembly/loop.ts)
+// that splits, runs the pipeline, coalesces and queues the writes. Per batch: one native call and
+// one Wasm call, no JS objects touched — what a cold wake-up pays for (docs/PERFORMANCE.md, "The
+// native loop").
 //
 // Contract: as the epoll loop's (run() blocks this thread's event loop until onControl says
 // stop; control requests are answered between batches). Ports must be Linux devices that can
-// describe their batch calls (nativeReads / nativeWrite).
+// describe their batch calls (nativeReads / nativeWrite). The Datapath keeps the ports (attach,
+// detach) and tells this loop which to watch; its own batch code is not used here, so its
+// statistics are this loop's (stats()).
 import { loadNative, type NativeCall, type NativeEngine, type NativeIo } from "../../native/index.ts";
 import type { PacketBatchIO, SlotList } from "../../io/types.ts";
-import type { Datapath, DeferredWrites, Readiness } from "../datapath.ts";
+import type { Datapath, DatapathStats, Readiness } from "../datapath.ts";
 
 const WAIT_MS = 200;
-const HEADER = 4;
-const ENTRY = 4;
-const ENTRIES = 64;
-const FAILED = 0xffffffff;
+/** Loop header words (assembly/loop.ts). */
+const H_QUEUED = 0, H_REFUSED = 4;
+const PRESENT = 0x80000000, NO_MERGE = 0x01000000;
+/** Loop statistics (assembly/loop.ts LS_*). */
+const LS = { batches: 0, packetsIn: 1, batchSizes: 2, superIn: 11, segments: 12, refused: 13, txNoPort: 14, txDropped: 15 } as const;
 
 interface NativePortIO extends PacketBatchIO {
   readFds(): number[];
@@ -32,77 +36,92 @@ function nativePort(io: PacketBatchIO): NativePortIO {
   return io as NativePortIO;
 }
 
-export class NativeLoop implements Readiness, DeferredWrites {
+export class NativeLoop implements Readiness {
   private readonly n: NativeIo = loadNative();
-  private readonly flushList = new Uint32Array(HEADER + ENTRY * ENTRIES);
+  private readonly header: Uint32Array;
+  private readonly portInfo: Uint32Array;
+  private readonly loopStats: Float64Array;
   private readonly engine: NativeEngine;
-  private queued = 0;
   private closed = false;
-  readonly capacity = ENTRIES;
+  private groWritesDisabled = 0;
 
   /** `wakeFd`: the eventfd the main thread signals (owned by the main thread). */
   constructor(private readonly datapath: Datapath, private readonly wakeFd: number) {
-    this.engine = this.n.engineCreate(wakeFd, this.flushList);
+    const r = datapath.dp.loopRegion();
+    this.header = r.header;
+    this.portInfo = r.portInfo;
+    this.loopStats = r.stats;
+    this.engine = this.n.engineCreate(wakeFd, this.header);
     datapath.setReadiness(this);
-    datapath.setDeferredWrites(this);
   }
 
   /** epoll waits, wake-ups with something ready, control wake-ups, batches read. */
   get stats(): { waits: number; wakeups: number; controlWakeups: number; batches: number } {
     if (this.closed) return { waits: 0, wakeups: 0, controlWakeups: 0, batches: 0 };
     const [waits, wakeups, controlWakeups, batches] = this.n.engineStats(this.engine);
-    return { waits, wakeups, controlWakeups, batches };
+    return { waits: waits!, wakeups: wakeups!, controlWakeups: controlWakeups!, batches: batches! };
+  }
+
+  /** The data path's statistics as this loop counted them (the Datapath's own batch code does not run). */
+  datapathStats(): DatapathStats {
+    const l = this.loopStats;
+    const e = this.closed ? [0, 0, 0, 0, 0, 0, 0, 0] : this.n.engineStats(this.engine);
+    return {
+      batches: l[LS.batches]!, packetsIn: l[LS.packetsIn]!, packetsOut: e[4]!, txDropped: e[5]! + l[LS.txDropped]!, txNoPort: l[LS.txNoPort]!,
+      batchSizes: Array.from(l.subarray(LS.batchSizes, LS.batchSizes + 9)),
+      superPacketsIn: l[LS.superIn]!, segmentsOut: l[LS.segments]!, coalescedWrites: e[6]!, offloadRefused: l[LS.refused]!,
+      groWritesDisabled: this.groWritesDisabled,
+    };
   }
 
   watch(port: number, io: PacketBatchIO): void {
     const p = nativePort(io);
     const spec = this.datapath.nativePortSpec(port);
     if (!spec) throw new Error(`port ${port} is not on the data path`);
+    if (port >= this.portInfo.length) throw new Error(`port ${port} is beyond the data plane's ${this.portInfo.length} ports`);
     const mem = this.datapath.dp.u8;
     const reads = p.nativeReads(mem, spec.rxSlots);
     const writes: [NativeCall | null, NativeCall | null] = [p.nativeWrite(mem, spec.txSlots), spec.groSlots ? p.nativeWrite(mem, spec.groSlots) : null];
     this.n.engineAddPort(this.engine, port, p.readFds(), reads.calls, writes, spec.readCount, spec.reread, reads.groWords);
+    const o = spec.offload;
+    this.portInfo[port] = (PRESENT | (spec.rxFlags & 0xffff) | (o ? ((o.l3Off + 1) << 16) | (o.noMerge ? NO_MERGE : 0) : 0)) >>> 0;
   }
 
   unwatch(port: number): void {
+    if (port < this.portInfo.length) this.portInfo[port] = 0;
     if (!this.closed) this.n.engineRemovePort(this.engine, port);
-  }
-
-  queue(port: number, kind: 0 | 1, start: number, count: number): void {
-    if (this.queued === ENTRIES) throw new Error("native loop flush list is full");
-    const o = HEADER + this.queued * ENTRY;
-    const f = this.flushList;
-    f[o] = port;
-    f[o + 1] = kind;
-    f[o + 2] = start;
-    f[o + 3] = count;
-    f[0] = ++this.queued;
-  }
-
-  flush(): void {
-    this.n.engineFlush(this.engine);
-    this.queued = 0;
-  }
-
-  result(i: number): number {
-    const r = this.flushList[HEADER + i * ENTRY + 3]!;
-    return r === FAILED ? -1 : r;
   }
 
   /** Steps until `onControl()` returns false (it runs once first and after every control wake-up). */
   run(onControl: () => boolean): void {
-    const n = this.n, dp = this.datapath, f = this.flushList, e = this.engine;
+    const n = this.n, e = this.engine, h = this.header, ex = this.datapath.dp.exports;
+    const loopBatch = ex.loopBatch!;
     if (!onControl()) return;
     for (;;) {
       const r = n.engineStep(e, WAIT_MS);
-      this.queued = 0;
-      dp.settleWrites();
-      if (r === 1) dp.processRead(f[2]!, f[3]!);
-      else if (r === 2) {
+      if (r === 1) {
+        // More super-packets than one batch of slots: the queued writes go out before the next split.
+        while (loopBatch() === 1) n.engineFlush(e);
+        if (h[H_REFUSED] !== 0) this.mergeRefused();
+      } else if (r === 2) {
         n.eventfdDrain(this.wakeFd);
-        if (!onControl()) { dp.flushWrites(); return; }
+        if (!onControl()) {
+          if (h[H_QUEUED] !== 0) n.engineFlush(e);
+          return;
+        }
       }
     }
+  }
+
+  /** The GRO kill switch (datapath.ts writeCoalesced): the kernel refused a merged frame on a port. */
+  private mergeRefused(): void {
+    const port = this.header[H_REFUSED]! - 1;
+    this.header[H_REFUSED] = 0;
+    const spec = this.datapath.nativePortSpec(port);
+    if (!spec?.offload || spec.offload.noMerge) return;
+    spec.offload.noMerge = true;
+    this.portInfo[port] = (this.portInfo[port]! | NO_MERGE) >>> 0;
+    this.groWritesDisabled++;
   }
 
   close(): void {

@@ -64,7 +64,7 @@ function handle(req: WorkerRequest): unknown {
       return null;
     }
     case "counters": return dp.counters();
-    case "stats": return datapath.stats;
+    case "stats": return loop instanceof NativeLoop ? loop.datapathStats() : datapath.stats;
     case "offloadCounters": return dp.namedOffloadCounters();
     case "underlayStats": {
       const u = datapath.io(PORT_UNDERLAY) as LinuxUnderlay | undefined;
