@@ -67,11 +67,12 @@ describeRequiring(!isRoot || !hasIperf3)("bench:e2e (needs root and iperf3)", ()
 describe("bench:e2e --loop (options only)", () => {
   it("makes one Weft implementation per loop and worker count, with the loop in the name", async () => {
     const { parseOptions, loopOf, workersOf } = await import("../bench/e2e/options.ts");
-    const o = parseOptions(["--loop", "libuv,epoll,epoll:20", "--workers", "1,2"]);
+    const o = parseOptions(["--loop", "native,libuv,epoll,epoll:20", "--workers", "1,2"]);
     if (o === "help") throw new Error("help");
-    expect(o.impls).toEqual(["weft", "weft-w2", "weft-epoll", "weft-w2-epoll", "weft-epoll-s20", "weft-w2-epoll-s20", "kernel-vxlan"]);
+    expect(o.impls).toEqual(["weft", "weft-w2", "weft-libuv", "weft-w2-libuv", "weft-epoll", "weft-w2-epoll", "weft-epoll-s20", "weft-w2-epoll-s20", "kernel-vxlan"]);
     expect(o.impls.map((i) => [workersOf(i), loopOf(i)])).toEqual([
-      [1, { loop: "libuv" }], [2, { loop: "libuv" }], [1, { loop: "epoll", spinUs: 0 }], [2, { loop: "epoll", spinUs: 0 }],
+      [1, { loop: "native" }], [2, { loop: "native" }], [1, { loop: "libuv" }], [2, { loop: "libuv" }],
+      [1, { loop: "epoll", spinUs: 0 }], [2, { loop: "epoll", spinUs: 0 }],
       [1, { loop: "epoll", spinUs: 20 }], [2, { loop: "epoll", spinUs: 20 }], [undefined, undefined],
     ]);
     const d = parseOptions([]);
@@ -82,11 +83,12 @@ describe("bench:e2e --loop (options only)", () => {
     const { parseOptions } = await import("../bench/e2e/options.ts");
     for (const bad of ["busy", "libuv:5", "epoll:2000", "epoll:x", ","]) expect(() => parseOptions(["--loop", bad])).toThrow(/--loop/);
   });
-  it("writes datapath.loop into the router config only for epoll", async () => {
+  it("writes the loop of the implementation into the router config", async () => {
     const { configFile } = await import("../bench/e2e/weft-router.ts");
     const { parseNodeConfig } = await import("../host/config/node-config.ts");
     const c = parseNodeConfig({ name: "n1", vtepMac: "02:00:00:00:00:01", underlay: { ipv4: "192.168.9.1" }, podCIDRs: ["10.9.1.0/24"] });
-    expect(configFile(c, { netns: false, loop: { loop: "libuv" } }).datapath).toBeUndefined();
+    expect(configFile(c, { netns: false, loop: { loop: "libuv" } }).datapath).toEqual({ loop: "libuv", spinUs: 0 });
+    expect(configFile(c, { netns: false, loop: { loop: "native" } }).datapath).toEqual({ loop: "native", spinUs: 0 });
     const f = configFile(c, { netns: false, workers: 1, loop: { loop: "epoll", spinUs: 20 } });
     expect(f.datapath).toEqual({ loop: "epoll", spinUs: 20 });
     expect(parseNodeConfig(f).datapath).toEqual({ loop: "epoll", spinUs: 20 });

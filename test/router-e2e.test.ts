@@ -134,7 +134,7 @@ describe("with TUN/TAP offloads (IFF_VNET_HDR, TSO split and GRO coalescing in W
       const sent = (await c.exec(c.pod("n1p1").ns, ["python3", TOOLS + "tcp_source.py", dst[fam], "7500", String(100 << 20)], 180_000)).trim();
       expect((await sink.result).trim()).toBe(sent);
     }
-    const tx = env.routers[0]!.datapath.stats, rx = env.routers[1]!.datapath.stats;
+    const tx = env.routers[0]!.datapathStats(), rx = env.routers[1]!.datapathStats();
     // the sender's kernel handed over super-packets (many segments per read) ...
     expect(tx.segmentsOut / tx.superPacketsIn).toBeGreaterThan(4);
     // ... and the receiving router wrote coalesced frames (many segments per write)
@@ -179,7 +179,7 @@ describe("with TUN/TAP offloads: USO (a pod sending with UDP_SEGMENT)", () => {
       // the sending router read GSO_UDP_L4 super-packets from the pod's TAP and split them in Wasm
       expect(splitUso() - uso0).toBe(sizes.filter((n) => Number(n) > GSO).length);
     }
-    expect(r0.datapath.stats.offloadRefused).toBe(0);
+    expect(r0.datapathStats().offloadRefused).toBe(0);
   }, 120_000);
 });
 

@@ -22,8 +22,9 @@ function sumOf(k: Record<string, number>, re: RegExp): number {
 
 describe("datapath config", () => {
   const base = { name: "n1", vtepMac: "02:00:00:00:00:01", underlay: { ipv4: "192.168.9.1" }, podCIDRs: ["10.9.1.0/24"] };
-  it("defaults to the libuv loop and accepts epoll with a spin", () => {
-    expect(parseNodeConfig(base).datapath).toEqual({ loop: "libuv", spinUs: 0 });
+  it("defaults to the native loop and accepts libuv, and epoll with a spin", () => {
+    expect(parseNodeConfig(base).datapath).toEqual({ loop: "native", spinUs: 0 });
+    expect(parseNodeConfig({ ...base, datapath: { loop: "libuv" } }).datapath).toEqual({ loop: "libuv", spinUs: 0 });
     expect(parseNodeConfig({ ...base, datapath: { loop: "epoll", spinUs: 20 } }).datapath).toEqual({ loop: "epoll", spinUs: 20 });
     expect(parseNodeConfig({ ...base, datapath: { loop: "native" } }).datapath).toEqual({ loop: "native", spinUs: 0 });
   });
@@ -37,7 +38,7 @@ describe("datapath config", () => {
 });
 
 const LOOPS = ["epoll", "native"] as const;
-for (const loop of LOOPS) for (const { workers, offloads } of [{ workers: 1, offloads: false }, { workers: 2, offloads: true }]) {
+for (const loop of [...LOOPS, "libuv"] as const) for (const { workers, offloads } of [{ workers: 1, offloads: false }, { workers: 2, offloads: true }]) {
   describeRequiring(missing.length && missing)(`datapath.loop ${loop}, workers: ${workers}, offloads ${offloads ? "on" : "off"}`, () => {
     let env: Env;
     beforeAll(async () => {
@@ -45,14 +46,19 @@ for (const loop of LOOPS) for (const { workers, offloads } of [{ workers: 1, off
     });
     afterAll(async () => { await env?.close(); });
 
-    it("runs the data plane in worker threads woken by epoll; pods reach pods and the host", async () => {
-      expect(env.routers.map((r) => r.workerCount)).toEqual([workers, workers]);
+    it(`runs the data plane ${loop === "libuv" && workers === 1 ? "on the main thread" : "in worker threads"}; pods reach pods and the host`, async () => {
+      const threads = loop === "libuv" && workers === 1 ? 0 : workers;
+      expect(env.routers.map((r) => r.workerCount)).toEqual([threads, threads]);
       const k = await pingEverywhere(env);
       expect(k["peer.n2.tx_packets"]).toBeGreaterThan(0);
       expect(k["peer.n2.rx_packets"]).toBeGreaterThan(0);
-      // the packets were read after epoll wake-ups, and the control requests woke the loop too
-      expect(sumOf(k, /^worker\.\d+\.loop_wakeups$/)).toBeGreaterThan(0);
-      expect(sumOf(k, /^worker\.\d+\.loop_control_wakeups$/)).toBeGreaterThan(0);
+      if (loop !== "libuv") {
+        // the packets were read after epoll wake-ups, and the control requests woke the loop too
+        expect(sumOf(k, /^worker\.\d+\.loop_wakeups$/)).toBeGreaterThan(0);
+        expect(sumOf(k, /^worker\.\d+\.loop_control_wakeups$/)).toBeGreaterThan(0);
+      }
+      expect(k["datapath.packets_in"]).toBeGreaterThan(0);
+      expect(k["datapath.packets_out"]).toBeGreaterThan(0);
     });
 
     it("moves 100 MB of TCP across nodes, bytes verified by hash at the far end", async () => {
@@ -60,8 +66,10 @@ for (const loop of LOOPS) for (const { workers, offloads } of [{ workers: 1, off
       expect(got).toBe(sent);
       expect(got.split(" ")[0]).toBe(String(100 << 20));
       if (offloads) {
-        const s = env.routers[0]!.datapathStats();
+        const s = env.routers[0]!.datapathStats(), r = env.routers[1]!.datapathStats();
         expect(s.segmentsOut / s.superPacketsIn).toBeGreaterThan(4);
+        expect(r.packetsOut / r.coalescedWrites).toBeGreaterThan(4);
+        expect(s.offloadRefused).toBe(0);
       }
     }, 200_000);
 

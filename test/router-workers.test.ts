@@ -1,7 +1,8 @@
 // End to end with data-plane workers (workers: 2), as root in namespaces this file creates: the
 // router-e2e connectivity checks and the 100 MB hash-verified TCP transfer, with TUN/TAP and UDP offloads
 // off and on; a flow stays on one worker; a route/peer change made under traffic reaches every
-// worker. (workers: 1 is test/router-e2e.test.ts, which runs the batch loop on the main thread.)
+// worker. These run the libuv loop in the workers (datapath.loop: libuv); the default native loop
+// and the epoll loop are test/router-epoll.test.ts (and router-e2e.test.ts runs the default).
 import { it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync } from "node:fs";
 import { pingEverywhere, startCluster, startOneNode, startServer, tcpTransfer, TOOLS, type Env } from "./e2e/harness.ts";
@@ -22,7 +23,7 @@ function perWorker(k: Record<string, number>, suffix: string): number[] {
 for (const offloads of [false, true]) {
   describeRequiring(missing.length && missing)(`workers: 2, vxlan over IPv4, offloads (tun, udpGso, udpGro) ${offloads ? "on" : "off"}`, () => {
     let env: Env;
-    beforeAll(async () => { env = await startCluster({ encapsulation: "vxlan", underlay: 4, workers: 2, offloads, udpOffloads: offloads }); });
+    beforeAll(async () => { env = await startCluster({ encapsulation: "vxlan", underlay: 4, workers: 2, offloads, udpOffloads: offloads, datapath: { loop: "libuv" } }); });
     afterAll(async () => { await env?.close(); });
 
     it("runs two workers and pods reach pods (same node, across nodes, IPv4 and IPv6) and the host", async () => {

@@ -6,33 +6,33 @@ export const TESTS = ["tcp1", "tcp4", "udp64", "rtt"] as const;
 export type TestName = (typeof TESTS)[number];
 export const IMPLS = ["weft", "kernel-vxlan"] as const;
 /**
- * "weft" runs the routers with workers: 1; "weft-wN" with workers: N (--workers); a suffix
- * "-epoll" (or "-epoll-sU", spin U us) with datapath.loop: epoll, "-native" with datapath.loop:
- * native (--loop).
+ * "weft" runs the routers as configured by default (workers: 1, datapath.loop: native); "weft-wN"
+ * with workers: N (--workers); a suffix "-epoll" (or "-epoll-sU", spin U us) with datapath.loop:
+ * epoll, "-libuv" with datapath.loop: libuv (--loop).
  */
-export type Impl = (typeof IMPLS)[number] | `weft-w${number}` | `weft${string}-epoll${string}` | `weft${string}-native`;
+export type Impl = (typeof IMPLS)[number] | `weft-w${number}` | `weft${string}-epoll${string}` | `weft${string}-libuv`;
 
-/** The loop of a Weft implementation name (--loop): libuv, or epoll with a spin in us. */
+/** The loop of a Weft implementation name (--loop): native, libuv, or epoll with a spin in us. */
 export type Loop = { loop: "libuv" } | { loop: "epoll"; spinUs: number } | { loop: "native" };
 
 /** Data-plane workers of a Weft implementation name (1 for "weft"), undefined for the kernel. */
 export function workersOf(impl: Impl): number | undefined {
-  const m = /^weft(?:-w(\d+))?(?:-epoll(?:-s\d+)?|-native)?$/.exec(impl);
+  const m = /^weft(?:-w(\d+))?(?:-epoll(?:-s\d+)?|-libuv)?$/.exec(impl);
   return m ? (m[1] ? Number(m[1]) : 1) : undefined;
 }
 
 /** The data-path loop of a Weft implementation name; undefined for the kernel. */
 export function loopOf(impl: Impl): Loop | undefined {
   if (workersOf(impl) === undefined) return undefined;
-  if (impl.endsWith("-native")) return { loop: "native" };
+  if (impl.endsWith("-libuv")) return { loop: "libuv" };
   const m = /-epoll(?:-s(\d+))?$/.exec(impl);
-  return m ? { loop: "epoll", spinUs: m[1] ? Number(m[1]) : 0 } : { loop: "libuv" };
+  return m ? { loop: "epoll", spinUs: m[1] ? Number(m[1]) : 0 } : { loop: "native" };
 }
 
 function implName(workers: number, l: Loop): Impl {
   const base = workers === 1 ? "weft" : `weft-w${workers}`;
-  if (l.loop === "native") return `${base}-native` as Impl;
-  return (l.loop === "libuv" ? base : `${base}-epoll${l.spinUs ? `-s${l.spinUs}` : ""}`) as Impl;
+  if (l.loop === "native") return base as Impl;
+  return (l.loop === "libuv" ? `${base}-libuv` : `${base}-epoll${l.spinUs ? `-s${l.spinUs}` : ""}`) as Impl;
 }
 
 export interface Options {
@@ -123,9 +123,10 @@ Weft vs the kernel's VXLAN, pod -> pod across two nodes (namespaces), interleave
   --workers LIST     Weft side: data-plane worker counts, each measured as its own implementation
                      in the same interleaved rounds: 1 = "weft", N = "weft-wN" (default 1)
   --loop LIST        Weft side: data-path loops, each (x each worker count) its own implementation:
-                     libuv (default), epoll (blocking epoll_wait in worker threads, "-epoll"),
-                     epoll:U (the same, polling U us before blocking, "-epoll-sU"),
-                     native (the wait and the port I/O in one native call per batch, "-native")`;
+                     native (default: the wait and the port I/O in one native call, the batch in
+                     one Wasm call, in worker threads), epoll (blocking epoll_wait in worker
+                     threads, the batch in JS, "-epoll"), epoll:U (the same, polling U us before
+                     blocking, "-epoll-sU"), libuv (uv_poll, one event-loop turn per wake-up, "-libuv")`;
 
 function num(a: ReturnType<typeof parseArgs>, name: string, def: number, min: number, max: number): number {
   const v = one(a, name, false);
@@ -144,7 +145,7 @@ function list<T extends string>(a: ReturnType<typeof parseArgs>, name: string, a
 }
 
 function loopList(v: string | undefined): Loop[] {
-  if (v === undefined) return [{ loop: "libuv" }];
+  if (v === undefined) return [{ loop: "native" }];
   const out: Loop[] = [];
   for (const s of v.split(",").map((x) => x.trim()).filter(Boolean)) {
     if (s === "native") { out.push({ loop: "native" }); continue; }

@@ -56,12 +56,12 @@ export interface NodeConfig {
    */
   workers: number;
   /**
-   * The batch loop's wait (docs/WORKERS.md, "The epoll loop"). `loop: "libuv"` (default): uv_poll per
-   * fd and one event-loop turn per readiness event. `loop: "epoll"`: the loop runs in worker threads
-   * (also with workers: 1) that block in one epoll_wait over their fds plus an eventfd for control
-   * requests. `spinUs` (epoll only, default 0): poll without blocking this long before sleeping.
-   * `loop: "native"`: as epoll, but the wait, the reads and the writes of a batch are one native
-   * call (host/router/workers/native-loop.ts): fewer JS <-> native transitions per wake-up.
+   * The batch loop (docs/WORKERS.md). `loop: "native"` (default): worker threads (also with
+   * workers: 1) whose wait, reads and writes are one native call per batch and whose batch is one
+   * Wasm call (host/router/workers/native-loop.ts). `loop: "epoll"`: worker threads that block in
+   * one epoll_wait over their fds plus an eventfd for control requests, the batch in JS.
+   * `loop: "libuv"`: uv_poll per fd and one event-loop turn per readiness event (with workers: 1
+   * on the main thread). `spinUs` (epoll only, default 0): poll without blocking this long first.
    */
   datapath: { loop: "libuv" | "epoll" | "native"; spinUs: number };
 }
@@ -184,7 +184,7 @@ function parseDatapath(v: unknown): NodeConfig["datapath"] {
   if (v === undefined || v === null) v = {};
   if (!isObj(v)) throw new ConfigError("datapath", "must be a mapping {loop, spinUs}");
   for (const k of Object.keys(v)) if (!["loop", "spinUs"].includes(k)) throw new ConfigError(`datapath.${k}`, "unknown field (known: loop, spinUs)");
-  const loop = v.loop ?? "libuv";
+  const loop = v.loop ?? "native";
   if (loop !== "libuv" && loop !== "epoll" && loop !== "native") throw new ConfigError("datapath.loop", `must be "libuv", "epoll" or "native", not ${JSON.stringify(loop)}`);
   const spinUs = int(v, "spinUs", "datapath.", 0, 0, 1000);
   if (spinUs > 0 && loop !== "epoll") throw new ConfigError("datapath.spinUs", "needs datapath.loop: epoll");
