@@ -2,8 +2,8 @@
 // on real TAP devices in a namespace this file creates (root): a step returns the batch of the
 // port epoll reported, a full batch is read again before anything else, writes queued in the
 // flush list go out (results written back) before the next read, a port written to is re-read
-// without waiting, a control wake-up is reported, removed ports are forgotten, and a failing
-// write is reported without throwing. Argument checks run without root.
+// without waiting, a control wake-up is reported, removed ports are forgotten, a failing write
+// is reported without throwing, and a read whose fd died stops being watched. Argument checks run without root.
 import { describe, expect, it } from "vitest";
 import { openPacketSocket } from "../host/io/linux/packet.ts";
 import { openTun } from "../host/io/linux/tun.ts";
@@ -140,6 +140,17 @@ describeRequiring(!root && ["root (network namespaces, TAP devices)"])("native l
       expect(s[2]).toBe(1); // control wake-ups
       expect(s[4]).toBe(4); // packets written
       expect(s[5]).toBe(2); // packets of the two failed writes
+      expect(s[8]).toBe(0);
+
+      // reads whose fds died (devices deleted under them) are taken out of the epoll set: no spinning
+      fx.ip(["link", "del", a.name], ns.name);
+      expect(n.engineStep(e, 100)).toBe(0);
+      expect(stats()[8]).toBe(2); // a's read, and b's (re-read after the write to it above)
+      const waits0 = stats()[0];
+      t = Date.now();
+      expect(n.engineStep(e, 60)).toBe(0);
+      expect(Date.now() - t).toBeGreaterThanOrEqual(50);
+      expect(stats()[0] - waits0).toBe(1);
       seen = [];
       pa.close(); pb.close(); a.close(); b.close();
     } finally {

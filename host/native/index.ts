@@ -56,9 +56,10 @@ export interface NativeIo {
   engineFlush(e: NativeEngine): void;
   /**
    * [epoll waits, wake-ups with something ready, control wake-ups, batches read, packets written,
-   * TX packets dropped, coalesced frames written, coalesced writes refused].
+   * TX packets dropped, coalesced frames written, coalesced writes refused, reads that failed (their
+   * fds are no longer watched)].
    */
-  engineStats(e: NativeEngine): [number, number, number, number, number, number, number, number];
+  engineStats(e: NativeEngine): [number, number, number, number, number, number, number, number, number];
   engineClose(e: NativeEngine): void;
   /** A non-blocking eventfd; close with closeFd. */
   eventfdCreate(): number;

@@ -62,6 +62,7 @@ struct Call {
   int fd = -1;
   RecvParams recv{};
   SendParams send{};
+  bool failed = false;  // a read that threw (its fd is dead): no longer watched or read
   bool valid() const { return args != nullptr; }
 };
 
@@ -90,9 +91,9 @@ struct Engine {
   int contPort = -1, contRounds = 0;
   int sinceWait = 0;
   // waits, wakeups, controlWakeups, batches read, packets written, TX packets dropped (a write
-  // took fewer, or failed), coalesced frames written, coalesced writes refused
-  static constexpr int kStats = 8;
-  double stats[kStats] = {0, 0, 0, 0, 0, 0, 0, 0};
+  // took fewer, or failed), coalesced frames written, coalesced writes refused, reads that failed
+  static constexpr int kStats = 9;
+  double stats[kStats] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
 
   Port* find(uint32_t id) {
     for (auto& p : ports) if (p.id == id) return &p;
@@ -249,14 +250,24 @@ bool GroPending(napi_env, const Port& p) {
 
 // Reads up to readCount slots from port p (its read calls in turn, starting with a different one
 // each time so two sockets share fairly). Returns slots filled; 0 on nothing or failure.
-uint32_t ReadPort(napi_env env, Port& p) {
+// A read that throws has a dead fd (EBADFD after its device was deleted, ...): level-triggered
+// epoll would report it again at once, forever, so it is taken out of the set and not read again;
+// the control plane removes the port (as the JS loops' callers do).
+uint32_t ReadPort(napi_env env, Engine* e, Port& p) {
   uint32_t got = 0;
   size_t k = p.reads.size();
   if (k == 0) return 0;
   uint32_t first = p.flip++ % k;
   for (size_t j = 0; j < k && got < p.readCount; j++) {
-    uint32_t r = Invoke(env, p.reads[(first + j) % k], got, p.readCount - got);
-    if (r == kFailed) break;
+    Call& c = p.reads[(first + j) % k];
+    if (c.failed) continue;
+    uint32_t r = Invoke(env, c, got, p.readCount - got);
+    if (r == kFailed) {
+      c.failed = true;
+      e->stats[8]++;
+      if (c.fd >= 0) epoll_ctl(e->epfd, EPOLL_CTL_DEL, c.fd, nullptr);
+      continue;
+    }
     got += r;
   }
   return got;
@@ -316,7 +327,7 @@ int Step(napi_env env, Engine* e, int timeoutMs) {
     if (e->contPort >= 0) {
       Port* p = e->find(static_cast<uint32_t>(e->contPort));
       if (p) {
-        uint32_t n = ReadPort(env, *p);
+        uint32_t n = ReadPort(env, e, *p);
         if (n > 0) return deliver(*p, n);
       }
       e->contPort = -1;
@@ -327,20 +338,20 @@ int Step(napi_env env, Engine* e, int timeoutMs) {
       e->reread.erase(e->reread.begin());
       Port* p = e->find(id);
       if (!p) continue;
-      uint32_t n = ReadPort(env, *p);
+      uint32_t n = ReadPort(env, e, *p);
       if (n > 0) return deliver(*p, n);
     }
     while (e->readyPos < e->readyCount) {
       Port* p = e->find(e->ready[e->readyPos++]);
       if (!p) continue;
-      uint32_t n = ReadPort(env, *p);
+      uint32_t n = ReadPort(env, e, *p);
       if (n > 0) return deliver(*p, n);
     }
     bool gro = false;
     for (auto& p : e->ports) {
       if (!p.groWordPtrs.empty() && GroPending(env, p)) {
         gro = true;
-        uint32_t n = ReadPort(env, p);
+        uint32_t n = ReadPort(env, e, p);
         if (n > 0) return deliver(p, n);
       }
     }
@@ -490,7 +501,8 @@ Napi::Value EngineFlush(const Napi::CallbackInfo& info) {
 }
 
 // engineStats(engine) -> [epoll waits, wake-ups with something ready, control wake-ups, batches
-// read, packets written, TX packets dropped, coalesced frames written, coalesced writes refused].
+// read, packets written, TX packets dropped, coalesced frames written, coalesced writes refused,
+// reads that failed (their fds are no longer watched)].
 Napi::Value EngineStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Engine* e = GetEngine(env, info[0]);

@@ -65,7 +65,7 @@ export class NativeLoop implements Readiness {
   /** The data path's statistics as this loop counted them (the Datapath's own batch code does not run). */
   datapathStats(): DatapathStats {
     const l = this.loopStats;
-    const e = this.closed ? [0, 0, 0, 0, 0, 0, 0, 0] : this.n.engineStats(this.engine);
+    const e = this.closed ? [0, 0, 0, 0, 0, 0, 0, 0, 0] : this.n.engineStats(this.engine);
     return {
       batches: l[LS.batches]!, packetsIn: l[LS.packetsIn]!, packetsOut: e[4]!, txDropped: e[5]! + l[LS.txDropped]!, txNoPort: l[LS.txNoPort]!,
       batchSizes: Array.from(l.subarray(LS.batchSizes, LS.batchSizes + 9)),
