@@ -57,6 +57,7 @@ for (const loop of [...LOOPS, "libuv"] as const) for (const { workers, offloads 
         expect(sumOf(k, /^worker\.\d+\.loop_wakeups$/)).toBeGreaterThan(0);
         expect(sumOf(k, /^worker\.\d+\.loop_control_wakeups$/)).toBeGreaterThan(0);
       }
+      if (loop === "native") expect(sumOf(k, /^worker\.\d+\.loop_read_failures$/)).toBe(0);
       expect(k["datapath.packets_in"]).toBeGreaterThan(0);
       expect(k["datapath.packets_out"]).toBeGreaterThan(0);
     });

@@ -533,7 +533,8 @@ export class Router {
    * Flat counters: drop.<Reason>, event.<name>, port.<name>.<counter>, peer.<name>.<counter>,
    * datapath.<stat> (summed over the workers), and with workers > 1 worker.<i>.packets_in,
    * worker.<i>.batches, worker.<i>.port.<name>.rx_packets / tx_packets; with datapath.loop "epoll"
-   * worker.<i>.loop_wakeups (epoll_wait returns with something ready) and loop_control_wakeups.
+   * worker.<i>.loop_wakeups (epoll_wait returns with something ready) and loop_control_wakeups;
+   * with "native" also worker.<i>.loop_read_failures (reads whose fd died: no longer watched).
    */
   counters(): P.CountersResult {
     const k = this.dataplaneCounters();
@@ -559,7 +560,10 @@ export class Router {
         ls: (this.config.datapath?.loop ?? "libuv") !== "libuv" ? w.call({ type: "loopStats" }) : null }));
       for (const { i, k: wk, s: ws, ls } of perWorker) {
         out[`worker.${i}.packets_in`] = ws.packetsIn; out[`worker.${i}.batches`] = ws.batches;
-        if (ls) { out[`worker.${i}.loop_wakeups`] = ls.wakeups; out[`worker.${i}.loop_control_wakeups`] = ls.controlWakeups; }
+        if (ls) {
+          out[`worker.${i}.loop_wakeups`] = ls.wakeups; out[`worker.${i}.loop_control_wakeups`] = ls.controlWakeups;
+          if (ls.readFailures !== undefined) out[`worker.${i}.loop_read_failures`] = ls.readFailures;
+        }
         for (const [port, name] of names) {
           out[`worker.${i}.port.${name}.rx_packets`] = Number(wk.ports[port]!.rxPackets);
           out[`worker.${i}.port.${name}.tx_packets`] = Number(wk.ports[port]!.txPackets);

@@ -55,11 +55,11 @@ export class NativeLoop implements Readiness {
     datapath.setReadiness(this);
   }
 
-  /** epoll waits, wake-ups with something ready, control wake-ups, batches read. */
-  get stats(): { waits: number; wakeups: number; controlWakeups: number; batches: number } {
-    if (this.closed) return { waits: 0, wakeups: 0, controlWakeups: 0, batches: 0 };
-    const [waits, wakeups, controlWakeups, batches] = this.n.engineStats(this.engine);
-    return { waits: waits!, wakeups: wakeups!, controlWakeups: controlWakeups!, batches: batches! };
+  /** epoll waits, wake-ups with something ready, control wake-ups, batches read, reads that failed (fd dead). */
+  get stats(): { waits: number; wakeups: number; controlWakeups: number; batches: number; readFailures: number } {
+    if (this.closed) return { waits: 0, wakeups: 0, controlWakeups: 0, batches: 0, readFailures: 0 };
+    const s = this.n.engineStats(this.engine);
+    return { waits: s[0], wakeups: s[1], controlWakeups: s[2], batches: s[3], readFailures: s[8] };
   }
 
   /** The data path's statistics as this loop counted them (the Datapath's own batch code does not run). */
