@@ -198,17 +198,11 @@ uint32_t Invoke(napi_env env, const Call& c, uint32_t start, uint32_t count) {
   return kFailed;
 }
 
-uint32_t* FlushWords(napi_env, Engine* e, size_t* length) {
-  *length = e->flushLength;
-  return e->flush;
-}
-
-// Writes the queued entries not yet done.
+// Makes the queued writes (see the file comment).
 void Flush(napi_env env, Engine* e) {
-  size_t len = 0;
-  uint32_t* w = FlushWords(env, e, &len);
+  uint32_t* w = e->flush;
   uint32_t queued = w[0];
-  if (kFlushHeader + uint64_t(queued) * kFlushEntry > len) ThrowRange(Napi::Env(env), "flush list overflows its array");
+  if (kFlushHeader + uint64_t(queued) * kFlushEntry > e->flushLength) ThrowRange(Napi::Env(env), "flush list overflows its array");
   w[0] = 0;
   for (uint32_t i = 0; i < queued; i++) {
     uint32_t* en = w + kFlushHeader + i * kFlushEntry;
@@ -243,7 +237,7 @@ void Flush(napi_env env, Engine* e) {
   }
 }
 
-bool GroPending(napi_env, const Port& p) {
+bool GroPending(const Port& p) {
   for (const uint32_t* w : p.groWordPtrs) if (w[0] != w[1]) return true;
   return false;
 }
@@ -298,8 +292,7 @@ bool Wait(napi_env env, Engine* e, int timeoutMs) {
 int Step(napi_env env, Engine* e, int timeoutMs) {
   Flush(env, e);
   auto deliver = [&](Port& p, uint32_t n) {
-    size_t len = 0;
-    uint32_t* w = FlushWords(env, e, &len);
+    uint32_t* w = e->flush;
     w[2] = p.id;
     w[3] = n;
     w[5] = static_cast<uint32_t>(NowMs() - e->t0Ms);
@@ -349,7 +342,7 @@ int Step(napi_env env, Engine* e, int timeoutMs) {
     }
     bool gro = false;
     for (auto& p : e->ports) {
-      if (!p.groWordPtrs.empty() && GroPending(env, p)) {
+      if (!p.groWordPtrs.empty() && GroPending(p)) {
         gro = true;
         uint32_t n = ReadPort(env, e, p);
         if (n > 0) return deliver(p, n);
