@@ -31,7 +31,8 @@ describe("datapath config", () => {
   it("names the field of a bad value", () => {
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "busy" } })).toThrow(ConfigError);
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "busy" } })).toThrow(/^datapath\.loop: /);
-    expect(() => parseNodeConfig({ ...base, datapath: { spinUs: 5 } })).toThrow(/^datapath\.spinUs: needs datapath\.loop: epoll/);
+    expect(() => parseNodeConfig({ ...base, datapath: { loop: "libuv", spinUs: 5 } })).toThrow(/^datapath\.spinUs: needs datapath\.loop: native or epoll/);
+    expect(parseNodeConfig({ ...base, datapath: { spinUs: 300 } }).datapath).toEqual({ loop: "native", spinUs: 300 });
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "epoll", spinUs: 5000 } })).toThrow(/^datapath\.spinUs: /);
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "epoll", wait: 1 } })).toThrow(/^datapath\.wait: unknown field/);
   });
@@ -105,6 +106,20 @@ for (const loop of LOOPS) describeRequiring(missing.length && missing)(`datapath
       await exited;
       await expect(c.exec(c.nodes[0]!.ns, ["ip", "link", "show", "dev", "weft0"])).rejects.toThrow();
       await expect(c.exec(p.ns, ["ip", "link", "show", "dev", p.ifName])).rejects.toThrow();
+    } finally {
+      await close();
+    }
+  }, 60_000);
+
+  if (loop === "native") it("with datapath.spinUs the loop polls before sleeping: pods still reach the node, and it stops cleanly", async () => {
+    const { cluster: c, router: r, pod: p, close } = await startOneNode({ datapath: { loop, spinUs: 300 } }, { log: () => {} });
+    try {
+      expect(r.workerCount).toBe(1);
+      await c.ping(p.ns, c.nodes[0]!.config.gateway4!, 3);
+      const t0 = Date.now();
+      await r.stop();
+      expect(Date.now() - t0).toBeLessThan(5000);
+      await expect(c.exec(c.nodes[0]!.ns, ["ip", "link", "show", "dev", "weft0"])).rejects.toThrow();
     } finally {
       await close();
     }

@@ -10,14 +10,14 @@ export const IMPLS = ["weft", "kernel-vxlan"] as const;
  * with workers: N (--workers); a suffix "-epoll" (or "-epoll-sU", spin U us) with datapath.loop:
  * epoll, "-libuv" with datapath.loop: libuv (--loop).
  */
-export type Impl = (typeof IMPLS)[number] | `weft-w${number}` | `weft${string}-epoll${string}` | `weft${string}-libuv`;
+export type Impl = (typeof IMPLS)[number] | `weft-w${number}` | `weft${string}-epoll${string}` | `weft${string}-libuv` | `weft${string}-s${number}`;
 
 /** The loop of a Weft implementation name (--loop): native, libuv, or epoll with a spin in us. */
-export type Loop = { loop: "libuv" } | { loop: "epoll"; spinUs: number } | { loop: "native" };
+export type Loop = { loop: "libuv" } | { loop: "epoll"; spinUs: number } | { loop: "native"; spinUs?: number };
 
 /** Data-plane workers of a Weft implementation name (1 for "weft"), undefined for the kernel. */
 export function workersOf(impl: Impl): number | undefined {
-  const m = /^weft(?:-w(\d+))?(?:-epoll(?:-s\d+)?|-libuv)?$/.exec(impl);
+  const m = /^weft(?:-w(\d+))?(?:-epoll(?:-s\d+)?|-libuv|-s\d+)?$/.exec(impl);
   return m ? (m[1] ? Number(m[1]) : 1) : undefined;
 }
 
@@ -26,12 +26,14 @@ export function loopOf(impl: Impl): Loop | undefined {
   if (workersOf(impl) === undefined) return undefined;
   if (impl.endsWith("-libuv")) return { loop: "libuv" };
   const m = /-epoll(?:-s(\d+))?$/.exec(impl);
-  return m ? { loop: "epoll", spinUs: m[1] ? Number(m[1]) : 0 } : { loop: "native" };
+  if (m) return { loop: "epoll", spinUs: m[1] ? Number(m[1]) : 0 };
+  const s = /-s(\d+)$/.exec(impl);
+  return s ? { loop: "native", spinUs: Number(s[1]) } : { loop: "native" };
 }
 
 function implName(workers: number, l: Loop): Impl {
   const base = workers === 1 ? "weft" : `weft-w${workers}`;
-  if (l.loop === "native") return base as Impl;
+  if (l.loop === "native") return (l.spinUs ? `${base}-s${l.spinUs}` : base) as Impl;
   return (l.loop === "libuv" ? `${base}-libuv` : `${base}-epoll${l.spinUs ? `-s${l.spinUs}` : ""}`) as Impl;
 }
 
@@ -124,7 +126,8 @@ Weft vs the kernel's VXLAN, pod -> pod across two nodes (namespaces), interleave
                      in the same interleaved rounds: 1 = "weft", N = "weft-wN" (default 1)
   --loop LIST        Weft side: data-path loops, each (x each worker count) its own implementation:
                      native (default: the wait and the port I/O in one native call, the batch in
-                     one Wasm call, in worker threads), epoll (blocking epoll_wait in worker
+                     one Wasm call, in worker threads), native:U (the same, polling U us and
+                     yielding before each sleep, "-sU"), epoll (blocking epoll_wait in worker
                      threads, the batch in JS, "-epoll"), epoll:U (the same, polling U us before
                      blocking, "-epoll-sU"), libuv (uv_poll, one event-loop turn per wake-up, "-libuv")`;
 
@@ -148,7 +151,12 @@ function loopList(v: string | undefined): Loop[] {
   if (v === undefined) return [{ loop: "native" }];
   const out: Loop[] = [];
   for (const s of v.split(",").map((x) => x.trim()).filter(Boolean)) {
-    if (s === "native") { out.push({ loop: "native" }); continue; }
+    const nm = /^native(?::(\d+))?$/.exec(s);
+    if (nm) {
+      if (Number(nm[1] ?? 0) > 1000) throw new UsageError(`--loop: ${s}: the spin is at most 1000 us`);
+      out.push(nm[1] && Number(nm[1]) > 0 ? { loop: "native", spinUs: Number(nm[1]) } : { loop: "native" });
+      continue;
+    }
     const m = /^(libuv|epoll)(?::(\d+))?$/.exec(s);
     if (!m || (m[1] === "libuv" && m[2] !== undefined) || Number(m[2] ?? 0) > 1000) throw new UsageError(`--loop: ${s} is not libuv, epoll, epoll:U (U in 0..1000 us) or native`);
     out.push(m[1] === "libuv" ? { loop: "libuv" } : { loop: "epoll", spinUs: Number(m[2] ?? 0) });

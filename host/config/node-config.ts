@@ -61,7 +61,8 @@ export interface NodeConfig {
    * Wasm call (host/router/workers/native-loop.ts). `loop: "epoll"`: worker threads that block in
    * one epoll_wait over their fds plus an eventfd for control requests, the batch in JS.
    * `loop: "libuv"`: uv_poll per fd and one event-loop turn per readiness event (with workers: 1
-   * on the main thread). `spinUs` (epoll only, default 0): poll without blocking this long first.
+   * on the main thread). `spinUs` (native and epoll, default 0): poll without blocking this long
+   * before each sleep (native: yielding the CPU on every round).
    */
   datapath: { loop: "libuv" | "epoll" | "native"; spinUs: number };
 }
@@ -187,7 +188,7 @@ function parseDatapath(v: unknown): NodeConfig["datapath"] {
   const loop = v.loop ?? "native";
   if (loop !== "libuv" && loop !== "epoll" && loop !== "native") throw new ConfigError("datapath.loop", `must be "libuv", "epoll" or "native", not ${JSON.stringify(loop)}`);
   const spinUs = int(v, "spinUs", "datapath.", 0, 0, 1000);
-  if (spinUs > 0 && loop !== "epoll") throw new ConfigError("datapath.spinUs", "needs datapath.loop: epoll");
+  if (spinUs > 0 && loop === "libuv") throw new ConfigError("datapath.spinUs", "needs datapath.loop: native or epoll");
   return { loop, spinUs };
 }
 

@@ -52,7 +52,7 @@ export interface NativeIo {
     readCount: number, reread: boolean, groWords: Uint32Array[]): void;
   engineRemovePort(e: NativeEngine, port: number): void;
   /** Makes the queued writes, then reads the next batch (waiting up to timeoutMs): 0 idle, 1 packets (header words 2, 3), 2 control. */
-  engineStep(e: NativeEngine, timeoutMs: number): 0 | 1 | 2;
+  engineStep(e: NativeEngine, timeoutMs: number, spinUs?: number): 0 | 1 | 2;
   engineFlush(e: NativeEngine): void;
   /**
    * [epoll waits, wake-ups with something ready, control wake-ups, batches read, packets written,

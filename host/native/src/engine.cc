@@ -23,6 +23,7 @@
 // engineStep/engineFlush make every queued write, store its result (packets consumed, or
 // 0xffffffff when the call threw: the port's fd failed), count it (engineStats) and set word 0
 // back to 0.
+#include <sched.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,6 +91,7 @@ struct Engine {
   std::vector<uint32_t> reread;
   int contPort = -1, contRounds = 0;
   int sinceWait = 0;
+  int spinUs = 0;
   // waits, wakeups, controlWakeups, batches read, packets written, TX packets dropped (a write
   // took fewer, or failed), coalesced frames written, coalesced writes refused, reads that failed
   static constexpr int kStats = 9;
@@ -100,6 +102,12 @@ struct Engine {
     return nullptr;
   }
 };
+
+int64_t NowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
 
 int64_t NowMs() {
   struct timespec ts;
@@ -270,7 +278,18 @@ uint32_t ReadPort(napi_env env, Engine* e, Port& p) {
 // Fills the ready list with what epoll reports within timeoutMs. False on timeout/EINTR.
 bool Wait(napi_env env, Engine* e, int timeoutMs) {
   struct epoll_event evs[kMaxEvents];
-  int n = epoll_wait(e->epfd, evs, kMaxEvents, timeoutMs);
+  int n = 0;
+  if (timeoutMs > 0 && e->spinUs > 0) {
+    // Poll for a while before sleeping, yielding the CPU to anything runnable on it (a woken pod
+    // process) on every round, so a reply that comes back within spinUs skips a wake-up.
+    int64_t until = NowNs() + static_cast<int64_t>(e->spinUs) * 1000;
+    do {
+      n = epoll_wait(e->epfd, evs, kMaxEvents, 0);
+      if (n != 0) break;
+      sched_yield();
+    } while (NowNs() < until);
+  }
+  if (n == 0) n = epoll_wait(e->epfd, evs, kMaxEvents, timeoutMs);
   e->stats[0]++;
   e->sinceWait = 0;
   if (n < 0) {
@@ -478,11 +497,14 @@ Napi::Value EngineRemovePort(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// engineStep(engine, timeoutMs) -> 0 idle (timeout), 1 packets (flush words 2, 3), 2 control.
+// engineStep(engine, timeoutMs, spinUs?) -> 0 idle (timeout), 1 packets (flush words 2, 3), 2
+// control. spinUs > 0 (datapath.spinUs): before sleeping, poll that long, yielding the CPU on
+// every round.
 Napi::Value EngineStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Engine* e = GetEngine(env, info[0]);
   int timeout = GetInt32(env, info[1], "timeoutMs");
+  e->spinUs = info.Length() > 2 ? GetInt32(env, info[2], "spinUs") : 0;
   return Napi::Number::New(env, Step(env, e, timeout));
 }
 

@@ -32,7 +32,7 @@ let stopped = false;
 try {
   dp = Dataplane.create(init.limits);
   datapath = new Datapath(dp);
-  if (init.loop) loop = init.loop.native ? new NativeLoop(datapath, init.loop.wakeFd) : new EpollLoop(datapath, init.loop.wakeFd, init.loop.spinUs);
+  if (init.loop) loop = init.loop.native ? new NativeLoop(datapath, init.loop.wakeFd, init.loop.spinUs) : new EpollLoop(datapath, init.loop.wakeFd, init.loop.spinUs);
 } catch (e) {
   parentPort!.postMessage({ error: (e as Error).message });
   die(e);
