@@ -3,13 +3,14 @@
 // JS -> native call per batch instead of one per wait, per read, per write and per re-read.
 //
 // Why: a router wakes up cold (10 ms of idle on a shared host); every JS <-> native transition
-// then costs 5-20 us (docs/PERFORMANCE.md, "RTT: the cost of a cold wake-up"), and the JS batch
-// loop made 8-10 of them per wake-up. Here JS calls engineStep(), which
-//   1. writes the TX runs JS queued in the flush list (results written back into it),
+// then costs 5-20 us (docs/PERFORMANCE.md, "The native loop: where a cold wake-up's time went"),
+// and the JS batch loop made 8-10 of them per wake-up. Here JS calls engineStep(), which
+//   1. makes the writes the last batch queued in the flush list (results written back into it),
 //   2. reads the next batch: the port of the previous full batch again, then the TAP/TUN ports
 //      written in step 1 (a pod's stack answers during our write), then the ports epoll reported,
 //      waiting in epoll_wait only when none of these has anything,
-// and returns with the batch in the RX slots. JS runs the Wasm pipeline on it and queues its TX.
+// and returns with the batch in the RX slots. JS then makes one Wasm call (loopBatch,
+// assembly/loop.ts), which runs the pipeline on it and queues its writes in the flush list.
 //
 // The reads and writes are the addon's own batch calls (readBatch, recvBatch, writeBatch,
 // sendBatch) with the argument arrays the port's JS wrapper registered (engineAddPort), so the
