@@ -46,13 +46,13 @@ export interface NativeIo {
    * batch calls, run by engineStep. `flush` is the flush list (the loop header in Wasm memory,
    * layout in assembly/loop.ts and engine.cc).
    */
-  engineCreate(wakeFd: number, flush: Uint32Array): NativeEngine;
+  engineCreate(wakeFd: number, flush: Uint32Array, spinUs?: number): NativeEngine;
   /** Watches `fds` as port `port`; its reads and writes are the batch calls given (start and count patched). */
   engineAddPort(e: NativeEngine, port: number, fds: number[], reads: NativeCall[], writes: [NativeCall | null, NativeCall | null],
     readCount: number, reread: boolean, groWords: Uint32Array[]): void;
   engineRemovePort(e: NativeEngine, port: number): void;
   /** Makes the queued writes, then reads the next batch (waiting up to timeoutMs): 0 idle, 1 packets (header words 2, 3), 2 control. */
-  engineStep(e: NativeEngine, timeoutMs: number, spinUs?: number): 0 | 1 | 2;
+  engineStep(e: NativeEngine, timeoutMs: number): 0 | 1 | 2;
   engineFlush(e: NativeEngine): void;
   /**
    * [epoll waits, wake-ups with something ready, control wake-ups, batches read, packets written,

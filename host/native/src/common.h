@@ -12,6 +12,7 @@
 #pragma once
 
 #include <napi.h>
+#include <time.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -145,6 +146,14 @@ enum Stat : int {
   STAT_GRO_IN_PLACE = 14,  // underlay: of those, received straight into their slots (no copy)
   STAT_COUNT = 15,
 };
+
+// ---- clock -------------------------------------------------------------------------------------
+// CLOCK_MONOTONIC in nanoseconds (spin deadlines, the native loop's millisecond clock).
+inline int64_t MonotonicNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
 
 // ---- netns -------------------------------------------------------------------------------------
 // Switches the calling thread into the network namespace at `path` for its lifetime (no-op for an

@@ -104,17 +104,7 @@ struct Engine {
   }
 };
 
-int64_t NowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
-
-int64_t NowMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t NowMs() { return MonotonicNs() / 1000000; }
 
 void DeleteRef(napi_env env, napi_ref& r) {
   if (r) napi_delete_reference(env, r);
@@ -283,12 +273,12 @@ bool Wait(napi_env env, Engine* e, int timeoutMs) {
   if (timeoutMs > 0 && e->spinUs > 0) {
     // Poll for a while before sleeping, yielding the CPU to anything runnable on it (a woken pod
     // process) on every round, so a reply that comes back within spinUs skips a wake-up.
-    int64_t until = NowNs() + static_cast<int64_t>(e->spinUs) * 1000;
+    int64_t until = MonotonicNs() + static_cast<int64_t>(e->spinUs) * 1000;
     do {
       n = epoll_wait(e->epfd, evs, kMaxEvents, 0);
       if (n != 0) break;
       sched_yield();
-    } while (NowNs() < until);
+    } while (MonotonicNs() < until);
   }
   if (n == 0) n = epoll_wait(e->epfd, evs, kMaxEvents, timeoutMs);
   e->stats[0]++;
@@ -373,13 +363,16 @@ int Step(napi_env env, Engine* e, int timeoutMs) {
   return STEP_IDLE;
 }
 
-// engineCreate(wakeFd, flush: Uint32Array) -> handle. wakeFd (-1: none) is watched as the
+// engineCreate(wakeFd, flush: Uint32Array, spinUs = 0) -> handle. spinUs > 0 (datapath.spinUs):
+// before each sleep, poll that long, yielding the CPU on every round. wakeFd (-1: none) is watched as the
 // control token; the flush list is the caller's (see the file comment), kept alive here.
 Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int wakeFd = GetInt32(env, info[0], "wakeFd");
   U32s flush = GetU32s(env, info[1], "flush");
   if (flush.length < kFlushHeader + kFlushEntry) ThrowRange(env, "flush must hold at least one entry");
+  int spinUs = info.Length() > 2 && !info[2].IsUndefined() ? GetInt32(env, info[2], "spinUs") : 0;
+  if (spinUs < 0 || spinUs > 1000) ThrowRange(env, "spinUs must be in 0..1000");
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) ThrowErrno(env, errno, "epoll_create1");
   if (wakeFd >= 0) {
@@ -398,6 +391,7 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   e->flush = flush.data;
   e->flushLength = flush.length;
   e->t0Ms = NowMs();
+  e->spinUs = spinUs;
   std::memset(flush.data, 0, kFlushHeader * 4);
   // engineClose releases everything; a handle dropped without it is cleaned up when collected.
   return Napi::External<Engine>::New(env, e, [](Napi::Env env, Engine* e) {
@@ -498,14 +492,11 @@ Napi::Value EngineRemovePort(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// engineStep(engine, timeoutMs, spinUs?) -> 0 idle (timeout), 1 packets (flush words 2, 3), 2
-// control. spinUs > 0 (datapath.spinUs): before sleeping, poll that long, yielding the CPU on
-// every round.
+// engineStep(engine, timeoutMs) -> 0 idle (timeout), 1 packets (flush words 2, 3), 2 control.
 Napi::Value EngineStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Engine* e = GetEngine(env, info[0]);
   int timeout = GetInt32(env, info[1], "timeoutMs");
-  e->spinUs = info.Length() > 2 ? GetInt32(env, info[2], "spinUs") : 0;
   return Napi::Number::New(env, Step(env, e, timeout));
 }
 

@@ -19,12 +19,6 @@ namespace {
 
 constexpr int kMaxEvents = 64;
 
-int64_t NowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
-
 // epollCreate() -> epfd (close with closeFd).
 Napi::Value EpollCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -71,10 +65,10 @@ Napi::Value EpollWait(const Napi::CallbackInfo& info) {
   if (max <= 0) ThrowType(env, "out must have room for at least one token");
   int n = 0;
   if (spinUs > 0) {
-    int64_t until = NowNs() + static_cast<int64_t>(spinUs) * 1000;
+    int64_t until = MonotonicNs() + static_cast<int64_t>(spinUs) * 1000;
     do {
       n = epoll_wait(ep, evs, max, 0);
-    } while (n == 0 && NowNs() < until);
+    } while (n == 0 && MonotonicNs() < until);
   }
   if (n == 0) n = epoll_wait(ep, evs, max, timeout);
   if (n < 0) {

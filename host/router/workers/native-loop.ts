@@ -47,12 +47,12 @@ export class NativeLoop implements Readiness {
 
   /** `wakeFd`: the eventfd the main thread signals (owned by the main thread). */
   /** `spinUs` (datapath.spinUs): poll this long, yielding the CPU, before each sleep. */
-  constructor(private readonly datapath: Datapath, private readonly wakeFd: number, private readonly spinUs = 0) {
+  constructor(private readonly datapath: Datapath, private readonly wakeFd: number, spinUs = 0) {
     const r = datapath.dp.loopRegion();
     this.header = r.header;
     this.portInfo = r.portInfo;
     this.loopStats = r.stats;
-    this.engine = this.n.engineCreate(wakeFd, this.header);
+    this.engine = this.n.engineCreate(wakeFd, this.header, spinUs);
     datapath.setReadiness(this);
   }
 
@@ -99,7 +99,7 @@ export class NativeLoop implements Readiness {
     const loopBatch = ex.loopBatch!;
     if (!onControl()) return;
     for (;;) {
-      const r = n.engineStep(e, WAIT_MS, this.spinUs);
+      const r = n.engineStep(e, WAIT_MS);
       if (r === 1) {
         // More super-packets than one batch of slots: the queued writes go out before the next split.
         while (loopBatch() === 1) n.engineFlush(e);
