@@ -119,5 +119,18 @@ describe("bench:e2e --offloads (options and targets only)", () => {
     const on = aggregate(runs, { offloads: "on" }).targets, off = aggregate(runs, { offloads: "off" }).targets;
     expect([on.tcp1?.goal, on.tcp1?.met, on.tcp4?.goal, on.tcp4?.met, on.rtt?.limitUs, on.rtt?.met]).toEqual([0.8, false, 1, false, 30, false]);
     expect([off.tcp1?.goal, off.tcp1?.met, off.tcp4, off.rtt?.limitUs, off.rtt?.met]).toEqual([0.2, true, undefined, 100, true]);
+    expect(on.rtt?.requestResponse).toBeUndefined(); // no sockperf figures in these runs
+  });
+
+  it("reports the request/response RTT beside the ping's verdict, which it does not change", async () => {
+    const { aggregate, render } = await import("../bench/e2e/report.ts");
+    const rtt = (impl: string, ping: number, udp: number) => ({ impl, test: "rtt", round: 1, value: ping, unit: "us", quiet: true, extra: { udpRttP50: udp, udpRttP99: udp * 2 } });
+    const rep = aggregate([rtt("weft", 330, 180), rtt("kernel-vxlan", 150, 160)] as unknown as Parameters<typeof aggregate>[0], { offloads: "off" });
+    expect(rep.targets.rtt).toMatchObject({ deltaUs: 180, met: false, requestResponse: { deltaUs: 20, met: true } });
+    const on = aggregate([rtt("weft", 170, 200), rtt("kernel-vxlan", 150, 160)] as unknown as Parameters<typeof aggregate>[0], { offloads: "on" });
+    expect(on.targets.rtt).toMatchObject({ deltaUs: 20, met: true, requestResponse: { deltaUs: 40, met: false } });
+    const text = render(rep);
+    expect(text).toMatch(/MISSED \(\+180 us, limit \+100\)/);
+    expect(text).toMatch(/udp request\/response: met \(\+20 us\)/);
   });
 });
