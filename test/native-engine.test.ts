@@ -3,7 +3,9 @@
 // port epoll reported, a full batch is read again before anything else, writes queued in the
 // flush list go out (results written back) before the next read, a port written to is re-read
 // without waiting, a control wake-up is reported, removed ports are forgotten, a failing write
-// is reported without throwing, and a read whose fd died stops being watched. Argument checks run without root.
+// is reported without throwing, a read whose fd died stops being watched, and the spin before a
+// sleep (datapath.spinUs) finds what comes within it. Argument checks run without root.
+import { spawn, type ChildProcess } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { openPacketSocket } from "../host/io/linux/packet.ts";
 import { openTun } from "../host/io/linux/tun.ts";
@@ -29,6 +31,9 @@ describeRequiring(!nativeAvailable() && ["the native addon (npm run build:native
     try {
       expect(() => n.engineStep({} as NativeEngine, 0)).toThrow(TypeError);
       expect(() => n.engineCreate(-1, new Uint32Array(8))).toThrow(RangeError);
+      expect(() => n.engineCreate(-1, flush, -1)).toThrow(/spinUs must be in 0\.\.1000000/);
+      expect(() => n.engineCreate(-1, flush, 1_000_001)).toThrow(/spinUs must be in 0\.\.1000000/);
+      n.engineClose(n.engineCreate(-1, flush, 1_000_000));
       const { mem, rx } = makeMemory();
       const read = { fn: NATIVE_FN.readBatch, args: [0, mem, rx.offsets, rx.capacity, rx.lengths, 0, 0, undefined] };
       expect(() => n.engineAddPort(e, 1, [], [{ fn: NATIVE_FN.sendBatch, args: read.args }], [null, null], 8, false, [])).toThrow(/read call/);
@@ -151,11 +156,54 @@ describeRequiring(!root && ["root (network namespaces, TAP devices)"])("native l
       expect(n.engineStep(e, 60)).toBe(0);
       expect(Date.now() - t).toBeGreaterThanOrEqual(50);
       expect(stats()[0] - waits0).toBe(1);
+      expect(s[9]).toBe(0); // no spin: no spin hits
       seen = [];
       pa.close(); pb.close(); a.close(); b.close();
     } finally {
       n.engineClose(e);
       n.closeFd(ev);
+      fx.cleanup();
+    }
+  });
+
+  it("with spinUs it polls before sleeping: a frame that comes within the spin is a spin hit, silence ends in a sleep", async () => {
+    const n: NativeIo = loadNative();
+    const fx = new NetnsFixture();
+    const flush = new Uint32Array(8 + 6 * 8);
+    const e = n.engineCreate(-1, flush, 1_000_000); // the longest spin: robust against a slow child
+    let child: ChildProcess | undefined;
+    try {
+      const ns = fx.addNetns("s");
+      const a = openTun({ kind: "tap", name: fx.name("a"), netns: ns.path });
+      fx.exec(ns.name, ["sysctl", "-qw", `net.ipv6.conf.${a.name}.disable_ipv6=1`]); // no IPv6 frames of its own
+      fx.ip(["link", "set", a.name, "up"], ns.name);
+      fx.ip(["addr", "add", "10.77.0.1/24", "dev", a.name], ns.name);
+      fx.ip(["neigh", "add", "10.77.0.2", "lladdr", "02:00:00:00:77:02", "dev", a.name, "nud", "permanent"], ns.name);
+      const { mem, rx } = makeMemory();
+      const r = a.nativeReads(mem, rx);
+      n.engineAddPort(e, 1, a.readFds(), r.calls, [null, null], 8, false, r.groWords);
+      const stats = () => n.engineStats(e);
+      const before = stats();
+      // one ICMP echo leaves through the TAP ~50 ms from now (static neighbour: no ARP), while
+      // the engine spins: it is read without a sleep
+      child = spawn("sh", ["-c", `sleep 0.05; exec ip netns exec ${ns.name} ping -c 1 -W 1 -n 10.77.0.2`], { stdio: "ignore" });
+      expect(n.engineStep(e, 5000)).toBe(1);
+      expect(flush[3]).toBe(1);
+      expect(mem[rx.offsets[0]! + 12]).toBe(0x08); // IPv4
+      let s = stats();
+      expect(s[9] - before[9]).toBe(1);   // spin hit
+      expect(s[10] - before[10]).toBe(0); // no sleep
+      // nothing more comes: the spin runs out and the step sleeps until its timeout
+      const t = Date.now();
+      expect(n.engineStep(e, 30)).toBe(0);
+      expect(Date.now() - t).toBeGreaterThanOrEqual(1000);
+      s = stats();
+      expect(s[10] - before[10]).toBe(1);
+      expect(s[9] - before[9]).toBe(1);
+      a.close();
+    } finally {
+      child?.kill();
+      n.engineClose(e);
       fx.cleanup();
     }
   });

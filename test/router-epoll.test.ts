@@ -33,7 +33,9 @@ describe("datapath config", () => {
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "busy" } })).toThrow(/^datapath\.loop: /);
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "libuv", spinUs: 5 } })).toThrow(/^datapath\.spinUs: needs datapath\.loop: native or epoll/);
     expect(parseNodeConfig({ ...base, datapath: { spinUs: 300 } }).datapath).toEqual({ loop: "native", spinUs: 300 });
-    expect(() => parseNodeConfig({ ...base, datapath: { loop: "epoll", spinUs: 5000 } })).toThrow(/^datapath\.spinUs: /);
+    expect(() => parseNodeConfig({ ...base, datapath: { loop: "epoll", spinUs: 5000 } })).toThrow(/^datapath\.spinUs: must be at most 1000 with datapath\.loop: epoll/);
+    expect(parseNodeConfig({ ...base, datapath: { loop: "native", spinUs: 20000 } }).datapath).toEqual({ loop: "native", spinUs: 20000 });
+    expect(() => parseNodeConfig({ ...base, datapath: { loop: "native", spinUs: 1_000_001 } })).toThrow(/^datapath\.spinUs: must be an integer in 0\.\.1000000/);
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "epoll", wait: 1 } })).toThrow(/^datapath\.wait: unknown field/);
   });
 });
@@ -116,6 +118,28 @@ for (const loop of LOOPS) describeRequiring(missing.length && missing)(`datapath
     try {
       expect(r.workerCount).toBe(1);
       await c.ping(p.ns, c.nodes[0]!.config.gateway4!, 3);
+      expect(r.counters().counters["worker.0.loop_sleeps"]).toBeGreaterThan(0);
+      const t0 = Date.now();
+      await r.stop();
+      expect(Date.now() - t0).toBeLessThan(5000);
+      await expect(c.exec(c.nodes[0]!.ns, ["ip", "link", "show", "dev", "weft0"])).rejects.toThrow();
+    } finally {
+      await close();
+    }
+  }, 60_000);
+
+  if (loop === "native") it("with a spin longer than the gaps between packets it polls (poll mode): pings 200 ms apart are spin hits, not wake-ups from sleep", async () => {
+    const { cluster: c, router: r, pod: p, close } = await startOneNode({ datapath: { loop, spinUs: 1_000_000 } }, { log: () => {} });
+    try {
+      await c.ping(p.ns, c.nodes[0]!.config.gateway4!, 1);
+      const before = r.counters().counters;
+      await c.ping(p.ns, c.nodes[0]!.config.gateway4!, 6); // 200 ms apart, inside the 1 s spin
+      const after = r.counters().counters;
+      const hits = after["worker.0.loop_spin_hits"]! - before["worker.0.loop_spin_hits"]!;
+      expect(hits).toBeGreaterThanOrEqual(5); // every request after the first at least
+      // silence longer than the spin: the loop goes back to sleeping
+      await new Promise((res) => setTimeout(res, 2500));
+      expect(r.counters().counters["worker.0.loop_sleeps"]!).toBeGreaterThan(after["worker.0.loop_sleeps"]!);
       const t0 = Date.now();
       await r.stop();
       expect(Date.now() - t0).toBeLessThan(5000);

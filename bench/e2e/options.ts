@@ -1,6 +1,7 @@
 // Command line of `npm run bench:e2e`. Every option has a default that reproduces the documented
 // run; --quick is the short smoke form (one round, 3 s loads).
 import { parseArgs, one, UsageError } from "../../host/cli/args.ts";
+import { SPIN_MAX_US } from "../../host/config/node-config.ts";
 
 export const TESTS = ["tcp1", "tcp4", "udp64", "rtt"] as const;
 export type TestName = (typeof TESTS)[number];
@@ -127,7 +128,8 @@ Weft vs the kernel's VXLAN, pod -> pod across two nodes (namespaces), interleave
   --loop LIST        Weft side: data-path loops, each (x each worker count) its own implementation:
                      native (default: the wait and the port I/O in one native call, the batch in
                      one Wasm call, in worker threads), native:U (the same, polling U us and
-                     yielding before each sleep, "-sU"), epoll (blocking epoll_wait in worker
+                     yielding before each sleep, "-sU"; U up to 1000000: native:20000 polls
+                     while the pings of the RTT test keep coming), epoll (blocking epoll_wait in worker
                      threads, the batch in JS, "-epoll"), epoll:U (the same, polling U us before
                      blocking, "-epoll-sU"), libuv (uv_poll, one event-loop turn per wake-up, "-libuv")`;
 
@@ -153,12 +155,12 @@ function loopList(v: string | undefined): Loop[] {
   for (const s of v.split(",").map((x) => x.trim()).filter(Boolean)) {
     const nm = /^native(?::(\d+))?$/.exec(s);
     if (nm) {
-      if (Number(nm[1] ?? 0) > 1000) throw new UsageError(`--loop: ${s}: the spin is at most 1000 us`);
+      if (Number(nm[1] ?? 0) > SPIN_MAX_US.native) throw new UsageError(`--loop: ${s}: the spin is at most ${SPIN_MAX_US.native} us`);
       out.push(nm[1] && Number(nm[1]) > 0 ? { loop: "native", spinUs: Number(nm[1]) } : { loop: "native" });
       continue;
     }
     const m = /^(libuv|epoll)(?::(\d+))?$/.exec(s);
-    if (!m || (m[1] === "libuv" && m[2] !== undefined) || Number(m[2] ?? 0) > 1000) throw new UsageError(`--loop: ${s} is not libuv, epoll, epoll:U (U in 0..1000 us) or native`);
+    if (!m || (m[1] === "libuv" && m[2] !== undefined) || Number(m[2] ?? 0) > SPIN_MAX_US.epoll) throw new UsageError(`--loop: ${s} is not libuv, epoll, epoll:U (U in 0..${SPIN_MAX_US.epoll} us), native or native:U (U in 0..${SPIN_MAX_US.native} us)`);
     out.push(m[1] === "libuv" ? { loop: "libuv" } : { loop: "epoll", spinUs: Number(m[2] ?? 0) });
   }
   if (out.length === 0) throw new UsageError("--loop selects nothing");

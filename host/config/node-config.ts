@@ -62,10 +62,18 @@ export interface NodeConfig {
    * one epoll_wait over their fds plus an eventfd for control requests, the batch in JS.
    * `loop: "libuv"`: uv_poll per fd and one event-loop turn per readiness event (with workers: 1
    * on the main thread). `spinUs` (native and epoll, default 0): poll without blocking this long
-   * before each sleep (native: yielding the CPU on every round).
+   * before each sleep (native: yielding the CPU on every round, up to 1 s: longer than the gaps
+   * between packets it is a poll mode; epoll: up to 1000 µs).
    */
   datapath: { loop: "libuv" | "epoll" | "native"; spinUs: number };
 }
+
+/**
+ * Upper bounds of `datapath.spinUs` per loop. The native loop yields the CPU between polls, so a
+ * spin longer than the traffic's gaps is a poll mode (the router polls while traffic flows and
+ * sleeps after spinUs of silence); the epoll loop's spin does not yield and stays short.
+ */
+export const SPIN_MAX_US = { native: 1_000_000, epoll: 1000 } as const;
 
 /** Upper bound of `workers` (the kernel allows 256 TUN queues; more threads than cores only cost). */
 export const MAX_WORKERS = 64;
@@ -187,8 +195,10 @@ function parseDatapath(v: unknown): NodeConfig["datapath"] {
   for (const k of Object.keys(v)) if (!["loop", "spinUs"].includes(k)) throw new ConfigError(`datapath.${k}`, "unknown field (known: loop, spinUs)");
   const loop = v.loop ?? "native";
   if (loop !== "libuv" && loop !== "epoll" && loop !== "native") throw new ConfigError("datapath.loop", `must be "libuv", "epoll" or "native", not ${JSON.stringify(loop)}`);
-  const spinUs = int(v, "spinUs", "datapath.", 0, 0, 1000);
+  const spinUs = int(v, "spinUs", "datapath.", 0, 0, SPIN_MAX_US.native);
   if (spinUs > 0 && loop === "libuv") throw new ConfigError("datapath.spinUs", "needs datapath.loop: native or epoll");
+  if (loop === "epoll" && spinUs > SPIN_MAX_US.epoll)
+    throw new ConfigError("datapath.spinUs", `must be at most ${SPIN_MAX_US.epoll} with datapath.loop: epoll (its spin does not yield the CPU to the pods); up to ${SPIN_MAX_US.native} with native`);
   return { loop, spinUs };
 }
 

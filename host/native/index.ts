@@ -57,9 +57,10 @@ export interface NativeIo {
   /**
    * [epoll waits, wake-ups with something ready, control wake-ups, batches read, packets written,
    * TX packets dropped, coalesced frames written, coalesced writes refused, reads that failed (their
-   * fds are no longer watched)].
+   * fds are no longer watched), spin hits (the spin before a sleep found something: the sleep and
+   * its wake-up saved), sleeps (blocking waits)].
    */
-  engineStats(e: NativeEngine): [number, number, number, number, number, number, number, number, number];
+  engineStats(e: NativeEngine): [number, number, number, number, number, number, number, number, number, number, number];
   engineClose(e: NativeEngine): void;
   /** A non-blocking eventfd; close with closeFd. */
   eventfdCreate(): number;

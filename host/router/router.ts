@@ -534,7 +534,9 @@ export class Router {
    * datapath.<stat> (summed over the workers), and with workers > 1 worker.<i>.packets_in,
    * worker.<i>.batches, worker.<i>.port.<name>.rx_packets / tx_packets; with datapath.loop "epoll"
    * worker.<i>.loop_wakeups (epoll_wait returns with something ready) and loop_control_wakeups;
-   * with "native" also worker.<i>.loop_read_failures (reads whose fd died: no longer watched).
+   * with "native" also worker.<i>.loop_read_failures (reads whose fd died: no longer watched),
+   * loop_spin_hits (datapath.spinUs: the spin before a sleep found packets, the sleep and its
+   * wake-up saved) and loop_sleeps (blocking waits).
    */
   counters(): P.CountersResult {
     const k = this.dataplaneCounters();
@@ -563,6 +565,8 @@ export class Router {
         if (ls) {
           out[`worker.${i}.loop_wakeups`] = ls.wakeups; out[`worker.${i}.loop_control_wakeups`] = ls.controlWakeups;
           if (ls.readFailures !== undefined) out[`worker.${i}.loop_read_failures`] = ls.readFailures;
+          if (ls.spinHits !== undefined) out[`worker.${i}.loop_spin_hits`] = ls.spinHits;
+          if (ls.sleeps !== undefined) out[`worker.${i}.loop_sleeps`] = ls.sleeps;
         }
         for (const [port, name] of names) {
           out[`worker.${i}.port.${name}.rx_packets`] = Number(wk.ports[port]!.rxPackets);

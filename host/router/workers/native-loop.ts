@@ -56,17 +56,20 @@ export class NativeLoop implements Readiness {
     datapath.setReadiness(this);
   }
 
-  /** epoll waits, wake-ups with something ready, control wake-ups, batches read, reads that failed (fd dead). */
-  get stats(): { waits: number; wakeups: number; controlWakeups: number; batches: number; readFailures: number } {
-    if (this.closed) return { waits: 0, wakeups: 0, controlWakeups: 0, batches: 0, readFailures: 0 };
+  /**
+   * epoll waits, wake-ups with something ready, control wake-ups, batches read, reads that failed
+   * (fd dead), spin hits (datapath.spinUs: the spin found something, a sleep saved), sleeps.
+   */
+  get stats(): { waits: number; wakeups: number; controlWakeups: number; batches: number; readFailures: number; spinHits: number; sleeps: number } {
+    if (this.closed) return { waits: 0, wakeups: 0, controlWakeups: 0, batches: 0, readFailures: 0, spinHits: 0, sleeps: 0 };
     const s = this.n.engineStats(this.engine);
-    return { waits: s[0], wakeups: s[1], controlWakeups: s[2], batches: s[3], readFailures: s[8] };
+    return { waits: s[0], wakeups: s[1], controlWakeups: s[2], batches: s[3], readFailures: s[8], spinHits: s[9], sleeps: s[10] };
   }
 
   /** The data path's statistics as this loop counted them (the Datapath's own batch code does not run). */
   datapathStats(): DatapathStats {
     const l = this.loopStats;
-    const e = this.closed ? [0, 0, 0, 0, 0, 0, 0, 0, 0] : this.n.engineStats(this.engine);
+    const e = this.closed ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] : this.n.engineStats(this.engine);
     return {
       batches: l[LS.batches]!, packetsIn: l[LS.packetsIn]!, packetsOut: e[4]!, txDropped: e[5]! + l[LS.txDropped]!, txNoPort: l[LS.txNoPort]!,
       batchSizes: Array.from(l.subarray(LS.batchSizes, LS.batchSizes + 9)),
