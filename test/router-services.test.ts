@@ -70,6 +70,8 @@ describe("weft router as a process", () => {
     expect(body).toMatch(/weft_underlay_udp_offload_active\{node="n1",offload="gso"\} 1/);
     expect(body).toMatch(/weft_offload_wasm_total\{node="n1",what="split_segments"\} \d+/);
     expect(body).toMatch(/weft_offload_refused_total\{node="n1",reason="GsoUnsupported"\} 0/);
+    expect(body).toMatch(/weft_loop_total\{node="n1",worker="0",what="sleeps"\} [1-9]/); // the native loop (default) sleeps when idle
+    expect(body).toMatch(/weft_loop_total\{node="n1",worker="0",what="spin_hits"\} 0/);   // no spin configured
   });
 
   it("removes every interface it made on SIGTERM", async () => {

@@ -1,5 +1,5 @@
 // Prometheus metrics on a local address: per-port packets/bytes, per-reason drops, events,
-// per-peer counters and the batch-size histogram, in the text exposition format.
+// per-peer counters, the batch-size histogram and the workers' loop statistics, in the text exposition format.
 import { createServer, type Server } from "node:http";
 import { DROP_REASONS, EVENTS, PORT_HOST, PORT_UNDERLAY } from "../wasm/abi.ts";
 import type { Router } from "./router.ts";
@@ -58,6 +58,15 @@ export function renderMetrics(r: Router): string {
     metric("weft_underlay_udp_offload_total", "counter", "Underlay UDP GSO sends, packets in them, runs sent packet by packet; GRO datagrams received, packets split from them, of those received straight into their slots.");
     for (const k of ["gso_sends", "gso_segments", "gso_fallbacks", "gro_datagrams", "gro_segments", "gro_in_place"])
       lines.push(`weft_underlay_udp_offload_total{node="${node}",what="${k}"} ${u[`underlay.${k}`]}`);
+  }
+  const loops = r.loopStats();
+  if (loops.length) {
+    metric("weft_loop_total", "counter", "Per data-plane worker, its batch loop: wake-ups with packets or requests, control wake-ups; native loop: reads that failed, spin hits (datapath.spinUs found packets before sleeping), sleeps.");
+    for (const { worker, stats: ls } of loops) {
+      const row = (what: string, v: number | undefined) => { if (v !== undefined) lines.push(`weft_loop_total{node="${node}",worker="${worker}",what="${what}"} ${v}`); };
+      row("wakeups", ls.wakeups); row("control_wakeups", ls.controlWakeups); row("read_failures", ls.readFailures);
+      row("spin_hits", ls.spinHits); row("sleeps", ls.sleeps);
+    }
   }
   return lines.join("\n") + "\n";
 }

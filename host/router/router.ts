@@ -34,7 +34,7 @@ import type { DatapathStats } from "./datapath.ts";
 import { LinuxTunDevice } from "../io/linux/tun.ts";
 import { LinuxUnderlay } from "../io/linux/underlay.ts";
 import { WorkerPool } from "./workers/pool.ts";
-import type { PortQueue } from "./workers/messages.ts";
+import type { PortQueue, WorkerResult } from "./workers/messages.ts";
 
 export class RouterOpError extends Error {
   constructor(readonly code: P.RouterErrorCode, message: string) { super(message); this.name = "RouterOpError"; }
@@ -520,6 +520,16 @@ export class Router {
     return this.pool ? this.pool.stats() : this.datapath.stats;
   }
 
+  /**
+   * Per worker, its batch loop's own statistics (datapath.loop "epoll" or "native"; none with
+   * "libuv"): wake-ups, control wake-ups and, with "native", reads that failed, spin hits, sleeps.
+   */
+  loopStats(): { worker: number; stats: NonNullable<WorkerResult["loopStats"]> }[] {
+    if (!this.pool || (this.config.datapath?.loop ?? "libuv") === "libuv") return [];
+    return this.pool.perWorker((w) => ({ worker: w.index, stats: w.call({ type: "loopStats" }) }))
+      .filter((x): x is { worker: number; stats: NonNullable<WorkerResult["loopStats"]> } => x.stats !== null);
+  }
+
   /** Where each data plane would send a packet to `addr` now: one entry per worker, or the one local. */
   lookups(addr: string): (RouteTarget | undefined)[] {
     if (!this.pool) return [this.tables.dp.lookup(addr)];
@@ -558,16 +568,15 @@ export class Router {
     const s = this.datapathStats();
     if (this.pool) {
       // Per worker: how the load spread (a flow stays on one worker).
-      const perWorker = this.pool.perWorker((w) => ({ i: w.index, k: w.call({ type: "counters" }), s: w.call({ type: "stats" }),
-        ls: (this.config.datapath?.loop ?? "libuv") !== "libuv" ? w.call({ type: "loopStats" }) : null }));
-      for (const { i, k: wk, s: ws, ls } of perWorker) {
+      const perWorker = this.pool.perWorker((w) => ({ i: w.index, k: w.call({ type: "counters" }), s: w.call({ type: "stats" }) }));
+      for (const { worker: i, stats: ls } of this.loopStats()) {
+        out[`worker.${i}.loop_wakeups`] = ls.wakeups; out[`worker.${i}.loop_control_wakeups`] = ls.controlWakeups;
+        if (ls.readFailures !== undefined) out[`worker.${i}.loop_read_failures`] = ls.readFailures;
+        if (ls.spinHits !== undefined) out[`worker.${i}.loop_spin_hits`] = ls.spinHits;
+        if (ls.sleeps !== undefined) out[`worker.${i}.loop_sleeps`] = ls.sleeps;
+      }
+      for (const { i, k: wk, s: ws } of perWorker) {
         out[`worker.${i}.packets_in`] = ws.packetsIn; out[`worker.${i}.batches`] = ws.batches;
-        if (ls) {
-          out[`worker.${i}.loop_wakeups`] = ls.wakeups; out[`worker.${i}.loop_control_wakeups`] = ls.controlWakeups;
-          if (ls.readFailures !== undefined) out[`worker.${i}.loop_read_failures`] = ls.readFailures;
-          if (ls.spinHits !== undefined) out[`worker.${i}.loop_spin_hits`] = ls.spinHits;
-          if (ls.sleeps !== undefined) out[`worker.${i}.loop_sleeps`] = ls.sleeps;
-        }
         for (const [port, name] of names) {
           out[`worker.${i}.port.${name}.rx_packets`] = Number(wk.ports[port]!.rxPackets);
           out[`worker.${i}.port.${name}.tx_packets`] = Number(wk.ports[port]!.txPackets);
