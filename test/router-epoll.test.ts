@@ -16,6 +16,16 @@ const missing = [
   ...(nativeAvailable() ? [] : ["the native addon (npm run build:native)"]),
 ];
 
+type OneNode = Awaited<ReturnType<typeof startOneNode>>;
+
+/** Stops the router (within 5 s: the loop sees the stop request also while it spins) and checks its host TUN is gone. */
+async function expectCleanStop(c: OneNode["cluster"], r: OneNode["router"]): Promise<void> {
+  const t0 = Date.now();
+  await r.stop();
+  expect(Date.now() - t0).toBeLessThan(5000);
+  await expect(c.exec(c.nodes[0]!.ns, ["ip", "link", "show", "dev", "weft0"])).rejects.toThrow();
+}
+
 function sumOf(k: Record<string, number>, re: RegExp): number {
   return Object.keys(k).filter((n) => re.test(n)).reduce((a, n) => a + k[n]!, 0);
 }
@@ -119,10 +129,7 @@ for (const loop of LOOPS) describeRequiring(missing.length && missing)(`datapath
       expect(r.workerCount).toBe(1);
       await c.ping(p.ns, c.nodes[0]!.config.gateway4!, 3);
       expect(r.counters().counters["worker.0.loop_sleeps"]).toBeGreaterThan(0);
-      const t0 = Date.now();
-      await r.stop();
-      expect(Date.now() - t0).toBeLessThan(5000);
-      await expect(c.exec(c.nodes[0]!.ns, ["ip", "link", "show", "dev", "weft0"])).rejects.toThrow();
+      await expectCleanStop(c, r);
     } finally {
       await close();
     }
@@ -140,10 +147,7 @@ for (const loop of LOOPS) describeRequiring(missing.length && missing)(`datapath
       // silence longer than the spin: the loop goes back to sleeping
       await new Promise((res) => setTimeout(res, 2500));
       expect(r.counters().counters["worker.0.loop_sleeps"]!).toBeGreaterThan(after["worker.0.loop_sleeps"]!);
-      const t0 = Date.now();
-      await r.stop();
-      expect(Date.now() - t0).toBeLessThan(5000);
-      await expect(c.exec(c.nodes[0]!.ns, ["ip", "link", "show", "dev", "weft0"])).rejects.toThrow();
+      await expectCleanStop(c, r);
     } finally {
       await close();
     }
