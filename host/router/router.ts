@@ -36,6 +36,9 @@ import { LinuxUnderlay } from "../io/linux/underlay.ts";
 import { WorkerPool } from "./workers/pool.ts";
 import type { PortQueue, WorkerResult } from "./workers/messages.ts";
 
+/** A worker's batch-loop statistics (Router.loopStats). */
+type LoopStats = NonNullable<WorkerResult["loopStats"]>;
+
 export class RouterOpError extends Error {
   constructor(readonly code: P.RouterErrorCode, message: string) { super(message); this.name = "RouterOpError"; }
 }
@@ -524,10 +527,12 @@ export class Router {
    * Per worker, its batch loop's own statistics (datapath.loop "epoll" or "native"; none with
    * "libuv"): wake-ups, control wake-ups and, with "native", reads that failed, spin hits, sleeps.
    */
-  loopStats(): { worker: number; stats: NonNullable<WorkerResult["loopStats"]> }[] {
+  loopStats(): { worker: number; stats: LoopStats }[] {
     if (!this.pool || (this.config.datapath?.loop ?? "libuv") === "libuv") return [];
-    return this.pool.perWorker((w) => ({ worker: w.index, stats: w.call({ type: "loopStats" }) }))
-      .filter((x): x is { worker: number; stats: NonNullable<WorkerResult["loopStats"]> } => x.stats !== null);
+    const out: { worker: number; stats: LoopStats }[] = [];
+    for (const { worker, stats } of this.pool.perWorker((w) => ({ worker: w.index, stats: w.call({ type: "loopStats" }) })))
+      if (stats) out.push({ worker, stats });
+    return out;
   }
 
   /** Where each data plane would send a packet to `addr` now: one entry per worker, or the one local. */
