@@ -55,7 +55,7 @@ function routerDeltas(before: Record<string, number>[], after: Record<string, nu
 async function runTest(o: Options, procs: ProcessTable, t: Topology, test: TestName, round: number, haveSockperf: boolean, signal: AbortSignal): Promise<RunRecord> {
   const ours = netnsInodes(t.namespaces);
   const named: Record<string, number> = {};
-  for (const r of t.routers) named[`router ${r.name}`] = r.pid;
+  for (const r of [...t.routers, ...t.relays]) named[`router ${r.name}`] = r.pid;
   const measure = (): Promise<Sample> => {
     switch (test) {
       case "tcp1": return tcp(procs, t, 1, o.time);
@@ -95,7 +95,7 @@ async function runTest(o: Options, procs: ProcessTable, t: Topology, test: TestN
     const extra: Record<string, number> = { ...sample.extra, ...routerDeltas(c0, c1, t.routers.map((r) => r.name)) };
     // CPU cost of the routers (every thread: /proc/<pid>/stat utime+stime) per Gbit/s carried
     const routerPct = Object.values(cpu.procs).reduce((s, v) => s + v, 0);
-    if (sample.unit === "Gbit/s" && sample.value > 0 && t.routers.length) extra.routerCoresPerGbit = Math.round((1000 * routerPct) / 100 / sample.value) / 1000;
+    if (sample.unit === "Gbit/s" && sample.value > 0 && (t.routers.length || t.relays.length)) extra.routerCoresPerGbit = Math.round((1000 * routerPct) / 100 / sample.value) / 1000;
     const quiet = cpu.foreign <= o.foreignMax;
     const rec: RunRecord = { round, impl: t.impl, test, value: sample.value, unit: sample.unit, extra, cpu, attempts: attempt, quiet };
     if (!best || cpu.foreign < best.cpu!.foreign) best = rec;

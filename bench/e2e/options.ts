@@ -5,7 +5,9 @@ import { SPIN_MAX_US } from "../../host/config/node-config.ts";
 
 export const TESTS = ["tcp1", "tcp4", "udp64", "rtt"] as const;
 export type TestName = (typeof TESTS)[number];
-export const IMPLS = ["weft", "kernel-vxlan"] as const;
+export const IMPLS = ["weft", "kernel-vxlan", "c-relay", "c-relay-poll"] as const;
+/** Measured unless --impls says otherwise (the c-relay floors are asked for by name). */
+export const DEFAULT_IMPLS: readonly (typeof IMPLS)[number][] = ["weft", "kernel-vxlan"];
 /**
  * "weft" runs the routers as configured by default (workers: 1, datapath.loop: native); "weft-wN"
  * with workers: N (--workers); a suffix "-epoll" (or "-epoll-sU", spin U us) with datapath.loop:
@@ -100,7 +102,10 @@ Weft vs the kernel's VXLAN, pod -> pod across two nodes (namespaces), interleave
   --time S           seconds per iperf3 test (10)
   --quick            1 round, 3 s tests, 100 pings, 2 s sockperf, no quiet wait beyond 10 s
   --tests LIST       tcp1,tcp4,udp64,rtt (all)
-  --impls LIST       weft,kernel-vxlan (both; ratios need both)
+  --impls LIST       weft,kernel-vxlan (default: both; ratios need both), and the floors c-relay
+                     (a minimal C relay per node, TUN <-> UDP, one packet per syscall, sleeping in
+                     epoll_wait: what any user-space router on TUN/TAP and UDP sockets pays here)
+                     and c-relay-poll (the same relay polling, never sleeping); built with cc
   --json FILE        write {"results":[...],"ratios":{...},...}
   --udp-senders N    parallel iperf3 UDP senders, one server each (2)
   --udp-pods N       spread the UDP senders over N pods of the client node (1 or 2; default 2)
@@ -141,9 +146,9 @@ function num(a: ReturnType<typeof parseArgs>, name: string, def: number, min: nu
   return n;
 }
 
-function list<T extends string>(a: ReturnType<typeof parseArgs>, name: string, all: readonly T[]): T[] {
+function list<T extends string>(a: ReturnType<typeof parseArgs>, name: string, all: readonly T[], def: readonly T[] = all): T[] {
   const v = one(a, name, false);
-  if (v === undefined) return [...all];
+  if (v === undefined) return [...def];
   const got = v.split(",").map((s) => s.trim()).filter(Boolean);
   for (const g of got) if (!all.includes(g as T)) throw new UsageError(`--${name}: unknown ${g} (known: ${all.join(", ")})`);
   return all.filter((x) => got.includes(x));
@@ -179,7 +184,7 @@ export function parseOptions(argv: string[]): Options | "help" {
   if (a.flags.has("help") || a.flags.has("h")) return "help";
   if (a.positional.length) throw new UsageError(`unexpected argument ${a.positional[0]}`);
   const quick = a.flags.has("quick");
-  const impls = list(a, "impls", IMPLS);
+  const impls = list(a, "impls", IMPLS, DEFAULT_IMPLS);
   const offloads = one(a, "offloads", false) ?? "on";
   if (offloads !== "on" && offloads !== "off") throw new UsageError(`--offloads must be on or off, not ${offloads}`);
   const o: Options = {

@@ -54,8 +54,10 @@ export const TARGETS = {
 export interface Report {
   results: Result[];
   ratios: Partial<Record<TestName, number>>;
-  /** Every Weft implementation's ratio to the kernel (weft, weft-w2, ...), measured in the same rounds. */
+  /** Every implementation's ratio to the kernel (weft, weft-w2, ..., the c-relay floors), measured in the same rounds. */
   ratiosByImpl: Record<string, Partial<Record<TestName, number>>>;
+  /** Every implementation's ping p50 minus the kernel's, in us (the RTT targets' measure). */
+  rttOverKernelUs: Record<string, number>;
   targets: Partial<Record<TestName, Target>>;
   meta: Record<string, unknown>;
   runs: RunRecord[];
@@ -66,10 +68,10 @@ function medianOf(records: RunRecord[], get: (r: RunRecord) => number | undefine
   return v.length ? median(v) : undefined;
 }
 
-/** The implementations in `runs`: weft, weft-wN (by N; loops in run order), then the kernel. */
+/** The implementations in `runs`: weft, weft-wN (by N; loops in run order), the c-relay floors, then the kernel. */
 function implsOf(runs: { impl: Impl }[]): Impl[] {
   const seen = [...new Set(runs.map((r) => r.impl))];
-  const rank = (i: Impl) => (i === "kernel-vxlan" ? 1e9 : Number(/^weft-w(\d+)/.exec(i)?.[1] ?? 1));
+  const rank = (i: Impl) => (i === "kernel-vxlan" ? 1e9 : i.startsWith("c-relay") ? 1e8 : Number(/^weft-w(\d+)/.exec(i)?.[1] ?? 1));
   return seen.sort((a, b) => rank(a) - rank(b) || seen.indexOf(a) - seen.indexOf(b));
 }
 
@@ -125,13 +127,15 @@ export function aggregate(runs: RunRecord[], meta: Record<string, unknown>): Rep
     }
   }
   const ratiosByImpl: Report["ratiosByImpl"] = {};
+  const rttOverKernelUs: Report["rttOverKernelUs"] = {};
   for (const impl of implsOf(results).filter((i) => i !== "kernel-vxlan")) {
     for (const test of TESTS) {
       const w = get(impl, test), k = get("kernel-vxlan", test);
       if (w && k && k.value) (ratiosByImpl[impl] ??= {})[test] = round(w.value / k.value, 3);
+      if (test === "rtt" && w && k) rttOverKernelUs[impl] = round(w.value - k.value, 1);
     }
   }
-  return { results, ratios, ratiosByImpl, targets, meta, runs };
+  return { results, ratios, ratiosByImpl, rttOverKernelUs, targets, meta, runs };
 }
 
 function share(ratio: number, goal: number, rule: string): Target {
@@ -181,10 +185,14 @@ export function render(rep: Report): string {
   out.push(table(rows));
   const multi = Object.entries(rep.ratiosByImpl ?? {}).filter(([i]) => i !== "weft");
   if (multi.length) {
-    out.push("", "ratios to the kernel, per Weft implementation (same rounds):");
-    for (const [impl, r] of [["weft", rep.ratiosByImpl.weft ?? {}] as const, ...multi]) {
+    out.push("", "ratios to the kernel, per implementation (same rounds):");
+    for (const [impl, r] of [...(rep.ratiosByImpl.weft ? [["weft", rep.ratiosByImpl.weft] as const] : []), ...multi]) {
       out.push(`  ${impl.padEnd(14)} ${TESTS.map((t) => `${t} ${r[t]?.toFixed(3) ?? "-"}`).join("  ")}`);
     }
+  }
+  const over = Object.entries(rep.rttOverKernelUs ?? {});
+  if (over.length > 1 || over.some(([i]) => i.startsWith("c-relay"))) {
+    out.push("", `ping p50 over the kernel's: ${over.map(([i, d]) => `${i} ${d >= 0 ? "+" : ""}${d} us`).join(", ")}${over.some(([i]) => i.startsWith("c-relay")) ? " (c-relay: the floor of a user-space relay on TUN and UDP sockets here)" : ""}`);
   }
   if (rep.results.some((r) => !r.quiet)) out.push("* at least one round ran while other processes used more than --foreign-max of the machine");
 
