@@ -159,7 +159,11 @@ export function restoreSlotsFromGen(n: i32, bytes: i32): i32 {
     const d = S.slotStart(k) + h;
     const s = S.genSlotStart(k) + h;
     // 16 bytes at a time: a memory.copy call per packet costs more than the copy itself here
-    for (let o: usize = 0; o < <usize>wide; o += 16) v128.store(d + o, v128.load(s + o));
+    if (ASC_FEATURE_SIMD) {
+      for (let o: usize = 0; o < <usize>wide; o += 16) v128.store(d + o, v128.load(s + o));
+    } else {
+      for (let o: usize = 0; o < <usize>wide; o += 8) store<u64>(d + o, load<u64>(s + o));
+    }
     if (bytes > wide) memory.copy(d + <usize>wide, s + <usize>wide, <usize>(bytes - wide));
   }
   return 0;

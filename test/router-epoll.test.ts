@@ -33,18 +33,18 @@ function sumOf(k: Record<string, number>, re: RegExp): number {
 describe("datapath config", () => {
   const base = { name: "n1", vtepMac: "02:00:00:00:00:01", underlay: { ipv4: "192.168.9.1" }, podCIDRs: ["10.9.1.0/24"] };
   it("defaults to the native loop and accepts libuv, and epoll with a spin", () => {
-    expect(parseNodeConfig(base).datapath).toEqual({ loop: "native", spinUs: 0 });
-    expect(parseNodeConfig({ ...base, datapath: { loop: "libuv" } }).datapath).toEqual({ loop: "libuv", spinUs: 0 });
-    expect(parseNodeConfig({ ...base, datapath: { loop: "epoll", spinUs: 20 } }).datapath).toEqual({ loop: "epoll", spinUs: 20 });
-    expect(parseNodeConfig({ ...base, datapath: { loop: "native" } }).datapath).toEqual({ loop: "native", spinUs: 0 });
+    expect(parseNodeConfig(base).datapath).toEqual({ loop: "native", spinUs: 0, runtime: "v8" });
+    expect(parseNodeConfig({ ...base, datapath: { loop: "libuv" } }).datapath).toEqual({ loop: "libuv", spinUs: 0, runtime: "v8" });
+    expect(parseNodeConfig({ ...base, datapath: { loop: "epoll", spinUs: 20 } }).datapath).toEqual({ loop: "epoll", spinUs: 20, runtime: "v8" });
+    expect(parseNodeConfig({ ...base, datapath: { loop: "native" } }).datapath).toEqual({ loop: "native", spinUs: 0, runtime: "v8" });
   });
   it("names the field of a bad value", () => {
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "busy" } })).toThrow(ConfigError);
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "busy" } })).toThrow(/^datapath\.loop: /);
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "libuv", spinUs: 5 } })).toThrow(/^datapath\.spinUs: needs datapath\.loop: native or epoll/);
-    expect(parseNodeConfig({ ...base, datapath: { spinUs: 300 } }).datapath).toEqual({ loop: "native", spinUs: 300 });
+    expect(parseNodeConfig({ ...base, datapath: { spinUs: 300 } }).datapath).toEqual({ loop: "native", spinUs: 300, runtime: "v8" });
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "epoll", spinUs: 5000 } })).toThrow(/^datapath\.spinUs: must be at most 1000 with datapath\.loop: epoll/);
-    expect(parseNodeConfig({ ...base, datapath: { loop: "native", spinUs: 20000 } }).datapath).toEqual({ loop: "native", spinUs: 20000 });
+    expect(parseNodeConfig({ ...base, datapath: { loop: "native", spinUs: 20000 } }).datapath).toEqual({ loop: "native", spinUs: 20000, runtime: "v8" });
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "native", spinUs: 1_000_001 } })).toThrow(/^datapath\.spinUs: must be an integer in 0\.\.1000000/);
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "epoll", wait: 1 } })).toThrow(/^datapath\.wait: unknown field/);
   });

@@ -140,6 +140,7 @@ function csumPartialSimd(ptr: usize, len: i32, acc: u64): u64 {
 /** Partial sum of `len` bytes at `ptr`, added to `acc`. Picks SIMD for long buffers. */
 @inline
 export function csumPartial(ptr: usize, len: i32, acc: u64): u64 {
+  if (!ASC_FEATURE_SIMD) return csumPartialScalar(ptr, len, acc); // the scalar build (docs/AOT.md)
   return len >= SIMD_MIN_LEN ? csumPartialSimd(ptr, len, acc) : csumPartialScalar(ptr, len, acc);
 }
 

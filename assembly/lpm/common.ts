@@ -150,8 +150,12 @@ export function tableInit(t: Table, dirBits: i32, levels: i32, width: i32, recSi
   t.compactions = 0;
   // direct entries: default = LPM_MISS, no root
   const n = <usize>1 << <usize>dirBits;
-  const miss = i64x2.splat(<i64>0x00000000FFFFFFFF);
-  for (let i: usize = 0; i < n; i += 2) v128.store(b + (i << 3), miss);
+  if (ASC_FEATURE_SIMD) {
+    const miss = i64x2.splat(<i64>0x00000000FFFFFFFF);
+    for (let i: usize = 0; i < n; i += 2) v128.store(b + (i << 3), miss);
+  } else {
+    for (let i: usize = 0; i < n; i++) store<u64>(b + (i << 3), <u64>0x00000000FFFFFFFF);
+  }
   memory.fill(t.lists, 0, listBytes);
 }
 
@@ -343,8 +347,13 @@ function listApply(dst: usize, src: usize, n: i32): i32 {
 
 /** 64 slots = `inh`, then each route of the list (sorted by length) painted over its slots. */
 function paint(dst: usize, list: usize, n: i32, inh: u32): void {
-  const v = i32x4.splat(<i32>inh);
-  for (let i: usize = 0; i < 256; i += 16) v128.store(dst + i, v);
+  if (ASC_FEATURE_SIMD) {
+    const v = i32x4.splat(<i32>inh);
+    for (let i: usize = 0; i < 256; i += 16) v128.store(dst + i, v);
+  } else {
+    const w = (<u64>inh << 32) | <u64>inh;
+    for (let i: usize = 0; i < 256; i += 8) store<u64>(dst + i, w);
+  }
   for (let i = 0; i < n; i++) {
     const e = list + <usize>(i * ENT_SIZE);
     const val = load<u32>(e, ENT_VALUE);

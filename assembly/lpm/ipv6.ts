@@ -43,13 +43,24 @@ export function lpm6InitSized(maxRoutes: i32, arenaBytes: i32): void {
   return i8x16.shuffle(v, v, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
 }
 
+/** The high 64 bits of the 16-byte big-endian address at p, as an integer (one shuffle with SIMD). */
+@inline function keyHi(p: usize): u64 {
+  if (ASC_FEATURE_SIMD) return <u64>i64x2.extract_lane(loadKey(p), 1);
+  return bswap<u64>(load<u64>(p));
+}
+
+/** The low 64 bits of the 16-byte big-endian address at p, as an integer. */
+@inline function keyLo(p: usize): u64 {
+  if (ASC_FEATURE_SIMD) return <u64>i64x2.extract_lane(loadKey(p), 0);
+  return bswap<u64>(load<u64>(p, 8));
+}
+
 export function lpm6Insert(prefixPtr: usize, len: i32, value: u32): i32 {
   if (<u32>len > 128) return ERR_BAD_LEN;
   if (value == LPM_MISS) return ERR_BAD_VALUE;
   const t = T6;
   if (changetype<usize>(t) == 0) return ERR_FULL;
-  const k = loadKey(prefixPtr);
-  opSetPrefix(<u64>i64x2.extract_lane(k, 1), <u64>i64x2.extract_lane(k, 0), len);
+  opSetPrefix(keyHi(prefixPtr), keyLo(prefixPtr), len);
   const e = opLocate(t);
   if (e != 0) {
     if (load<u32>(e) == value) return 0;
@@ -65,8 +76,7 @@ export function lpm6Delete(prefixPtr: usize, len: i32): i32 {
   if (<u32>len > 128) return ERR_BAD_LEN;
   const t = T6;
   if (changetype<usize>(t) == 0) return ERR_NOT_FOUND;
-  const k = loadKey(prefixPtr);
-  opSetPrefix(<u64>i64x2.extract_lane(k, 1), <u64>i64x2.extract_lane(k, 0), len);
+  opSetPrefix(keyHi(prefixPtr), keyLo(prefixPtr), len);
   if (opLocate(t) == 0) return ERR_NOT_FOUND;
   const r = tableApply(t, 0, true);
   if (r == 0) t.count--;
@@ -119,11 +129,17 @@ const LANE_DONE: u64 = <u64>1 << 63;
 
 /** The lookup: the walk of one lane until it is done. */
 @inline function lookup(dir: usize, p: usize): u32 {
-  const k = loadKey(p);
-  const hi = <u64>i64x2.extract_lane(k, 1);
+  let hi: u64, lo: u64;
+  if (ASC_FEATURE_SIMD) {
+    const k = loadKey(p);
+    hi = <u64>i64x2.extract_lane(k, 1);
+    lo = <u64>i64x2.extract_lane(k, 0);
+  } else {
+    hi = keyHi(p);
+    lo = keyLo(p);
+  }
   let st = laneStart(dir, hi);
   if (<i64>st < 0) return <u32>st;
-  const lo = <u64>i64x2.extract_lane(k, 0);
   const def = load<u32>(dir + (<usize>(hi >> 48) << 3));
   do st = laneStep(st, hi, lo, def); while (<i64>st >= 0);
   return <u32>st;
@@ -147,11 +163,17 @@ export function lpm6Lookup(addrPtr: usize): u32 {
  * walk's registers would cost the loop's random addresses, which never get here).
  */
 function walk4(dir: usize, a: usize, o: usize): void {
-  const k0 = loadKey(a), k1 = loadKey(a + 16), k2 = loadKey(a + 32), k3 = loadKey(a + 48);
-  const h0 = <u64>i64x2.extract_lane(k0, 1), h1 = <u64>i64x2.extract_lane(k1, 1);
-  const h2 = <u64>i64x2.extract_lane(k2, 1), h3 = <u64>i64x2.extract_lane(k3, 1);
-  const l0 = <u64>i64x2.extract_lane(k0, 0), l1 = <u64>i64x2.extract_lane(k1, 0);
-  const l2 = <u64>i64x2.extract_lane(k2, 0), l3 = <u64>i64x2.extract_lane(k3, 0);
+  let h0: u64, h1: u64, h2: u64, h3: u64, l0: u64, l1: u64, l2: u64, l3: u64;
+  if (ASC_FEATURE_SIMD) {
+    const k0 = loadKey(a), k1 = loadKey(a + 16), k2 = loadKey(a + 32), k3 = loadKey(a + 48);
+    h0 = <u64>i64x2.extract_lane(k0, 1); h1 = <u64>i64x2.extract_lane(k1, 1);
+    h2 = <u64>i64x2.extract_lane(k2, 1); h3 = <u64>i64x2.extract_lane(k3, 1);
+    l0 = <u64>i64x2.extract_lane(k0, 0); l1 = <u64>i64x2.extract_lane(k1, 0);
+    l2 = <u64>i64x2.extract_lane(k2, 0); l3 = <u64>i64x2.extract_lane(k3, 0);
+  } else {
+    h0 = keyHi(a); h1 = keyHi(a + 16); h2 = keyHi(a + 32); h3 = keyHi(a + 48);
+    l0 = keyLo(a); l1 = keyLo(a + 16); l2 = keyLo(a + 32); l3 = keyLo(a + 48);
+  }
   const d0 = load<u32>(dir + (<usize>(h0 >> 48) << 3)), d1 = load<u32>(dir + (<usize>(h1 >> 48) << 3));
   const d2 = load<u32>(dir + (<usize>(h2 >> 48) << 3)), d3 = load<u32>(dir + (<usize>(h3 >> 48) << 3));
   let s0 = laneStart(dir, h0), s1 = laneStart(dir, h1), s2 = laneStart(dir, h2), s3 = laneStart(dir, h3);

@@ -7,6 +7,11 @@ import { csumPartialScalar } from "../csum/checksum";
 
 /** Copies `len` bytes from `src` to `dst` (no overlap) and returns `acc` plus their partial sum. */
 export function copyAndSum(dst: usize, src: usize, len: i32, acc: u64): u64 {
+  if (!ASC_FEATURE_SIMD) {
+    // The scalar build (docs/AOT.md): copy, then sum what was copied.
+    memory.copy(dst, src, <usize>len);
+    return csumPartialScalar(src, len, acc);
+  }
   let v = i64x2.splat(0);
   while (len >= 64) {
     let block = len & ~63;

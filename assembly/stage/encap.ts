@@ -133,10 +133,14 @@ export function rebuildTemplate(peerIdx: i32): void {
   store<u16>(p - 2, innerIs6 ? ETHERTYPE_IPV6_LE : ETHERTYPE_IPV4_LE);
   if (peerIsV6(peer)) {
     const ip = p - <usize>(2 + TPL_LEN6);
-    v128.store(ip, v128.load(t));
-    v128.store(ip, v128.load(t, 16), 16);
-    v128.store(ip, v128.load(t, 32), 32);
-    v128.store(ip, v128.load(t, 48), 48);
+    if (ASC_FEATURE_SIMD) {
+      v128.store(ip, v128.load(t));
+      v128.store(ip, v128.load(t, 16), 16);
+      v128.store(ip, v128.load(t, 32), 32);
+      v128.store(ip, v128.load(t, 48), 48);
+    } else {
+      for (let o: usize = 0; o < 64; o += 8) store<u64>(ip + o, load<u64>(t + o));
+    }
     store<u32>(ip, load<u32>(t, 64), 64);
     store<u32>(ip, bswap<u32>((6 << 28) | (flowHash & 0xfffff)));
     store<u16>(ip, bswap<u16>(<u16>udpLen), 4);
@@ -150,9 +154,13 @@ export function rebuildTemplate(peerIdx: i32): void {
     return ip;
   }
   const ip = p - <usize>(2 + TPL_LEN4);
-  v128.store(ip, v128.load(t));
-  v128.store(ip, v128.load(t, 16), 16);
-  v128.store(ip, v128.load(t, 32), 32);
+  if (ASC_FEATURE_SIMD) {
+    v128.store(ip, v128.load(t));
+    v128.store(ip, v128.load(t, 16), 16);
+    v128.store(ip, v128.load(t, 32), 32);
+  } else {
+    for (let o: usize = 0; o < 48; o += 8) store<u64>(ip + o, load<u64>(t + o));
+  }
   const total = udpLen + IPV4_MIN_HEADER_LEN;
   const lenLe = <u32>bswap<u16>(<u16>total);
   const idLe = <u32>bswap<u16>(nextIpv4Id());

@@ -13,14 +13,14 @@ export const DEFAULT_IMPLS: readonly (typeof IMPLS)[number][] = ["weft", "kernel
  * with workers: N (--workers); a suffix "-epoll" (or "-epoll-sU", spin U us) with datapath.loop:
  * epoll, "-libuv" with datapath.loop: libuv (--loop).
  */
-export type Impl = (typeof IMPLS)[number] | `weft-w${number}` | `weft${string}-epoll${string}` | `weft${string}-libuv` | `weft${string}-s${number}`;
+export type Impl = (typeof IMPLS)[number] | `weft-w${number}` | `weft${string}-epoll${string}` | `weft${string}-libuv` | `weft${string}-s${number}` | `weft${string}-aot${string}`;
 
 /** The loop of a Weft implementation name (--loop): native, libuv, or epoll with a spin in us. */
-export type Loop = { loop: "libuv" } | { loop: "epoll"; spinUs: number } | { loop: "native"; spinUs?: number };
+export type Loop = { loop: "libuv" } | { loop: "epoll"; spinUs: number } | { loop: "native"; spinUs?: number; runtime?: "aot" };
 
 /** Data-plane workers of a Weft implementation name (1 for "weft"), undefined for the kernel. */
 export function workersOf(impl: Impl): number | undefined {
-  const m = /^weft(?:-w(\d+))?(?:-epoll(?:-s\d+)?|-libuv|-s\d+)?$/.exec(impl);
+  const m = /^weft(?:-w(\d+))?(?:-aot)?(?:-epoll(?:-s\d+)?|-libuv|-s\d+)?$/.exec(impl);
   return m ? (m[1] ? Number(m[1]) : 1) : undefined;
 }
 
@@ -31,12 +31,13 @@ export function loopOf(impl: Impl): Loop | undefined {
   const m = /-epoll(?:-s(\d+))?$/.exec(impl);
   if (m) return { loop: "epoll", spinUs: m[1] ? Number(m[1]) : 0 };
   const s = /-s(\d+)$/.exec(impl);
-  return s ? { loop: "native", spinUs: Number(s[1]) } : { loop: "native" };
+  const aot = /-aot(?:-s\d+)?$/.test(impl) ? { runtime: "aot" as const } : {};
+  return s ? { loop: "native", spinUs: Number(s[1]), ...aot } : { loop: "native", ...aot };
 }
 
 function implName(workers: number, l: Loop): Impl {
   const base = workers === 1 ? "weft" : `weft-w${workers}`;
-  if (l.loop === "native") return (l.spinUs ? `${base}-s${l.spinUs}` : base) as Impl;
+  if (l.loop === "native") return `${base}${l.runtime === "aot" ? "-aot" : ""}${l.spinUs ? `-s${l.spinUs}` : ""}` as Impl;
   return (l.loop === "libuv" ? `${base}-libuv` : `${base}-epoll${l.spinUs ? `-s${l.spinUs}` : ""}`) as Impl;
 }
 
@@ -134,7 +135,9 @@ Weft vs the kernel's VXLAN, pod -> pod across two nodes (namespaces), interleave
                      native (default: the wait and the port I/O in one native call, the batch in
                      one Wasm call, in worker threads), native:U (the same, polling U us and
                      yielding before each sleep, "-sU"; U up to 1000000: native:20000 polls
-                     while the pings of the RTT test keep coming), epoll (blocking epoll_wait in worker
+                     while the pings of the RTT test keep coming), aot and aot:U (the native loop
+                     with datapath.runtime aot: the data plane compiled ahead of time, no JS per
+                     batch, docs/AOT.md; "-aot", "-aot-sU"), epoll (blocking epoll_wait in worker
                      threads, the batch in JS, "-epoll"), epoll:U (the same, polling U us before
                      blocking, "-epoll-sU"), libuv (uv_poll, one event-loop turn per wake-up, "-libuv")`;
 
@@ -158,14 +161,15 @@ function loopList(v: string | undefined): Loop[] {
   if (v === undefined) return [{ loop: "native" }];
   const out: Loop[] = [];
   for (const s of v.split(",").map((x) => x.trim()).filter(Boolean)) {
-    const nm = /^native(?::(\d+))?$/.exec(s);
+    const nm = /^(native|aot)(?::(\d+))?$/.exec(s);
     if (nm) {
-      if (Number(nm[1] ?? 0) > SPIN_MAX_US.native) throw new UsageError(`--loop: ${s}: the spin is at most ${SPIN_MAX_US.native} us`);
-      out.push(nm[1] && Number(nm[1]) > 0 ? { loop: "native", spinUs: Number(nm[1]) } : { loop: "native" });
+      if (Number(nm[2] ?? 0) > SPIN_MAX_US.native) throw new UsageError(`--loop: ${s}: the spin is at most ${SPIN_MAX_US.native} us`);
+      const aot = nm[1] === "aot" ? { runtime: "aot" as const } : {};
+      out.push(nm[2] && Number(nm[2]) > 0 ? { loop: "native", spinUs: Number(nm[2]), ...aot } : { loop: "native", ...aot });
       continue;
     }
     const m = /^(libuv|epoll)(?::(\d+))?$/.exec(s);
-    if (!m || (m[1] === "libuv" && m[2] !== undefined) || Number(m[2] ?? 0) > SPIN_MAX_US.epoll) throw new UsageError(`--loop: ${s} is not libuv, epoll, epoll:U (U in 0..${SPIN_MAX_US.epoll} us), native or native:U (U in 0..${SPIN_MAX_US.native} us)`);
+    if (!m || (m[1] === "libuv" && m[2] !== undefined) || Number(m[2] ?? 0) > SPIN_MAX_US.epoll) throw new UsageError(`--loop: ${s} is not libuv, epoll, epoll:U (U in 0..${SPIN_MAX_US.epoll} us), native, native:U, aot or aot:U (U in 0..${SPIN_MAX_US.native} us)`);
     out.push(m[1] === "libuv" ? { loop: "libuv" } : { loop: "epoll", spinUs: Number(m[2] ?? 0) });
   }
   if (out.length === 0) throw new UsageError("--loop selects nothing");

@@ -27,7 +27,7 @@ export function configFile(c: NodeConfig, opts: { netns: boolean; tunOffload?: b
     offloads: { ...c.offloads, ...(opts.tunOffload ? { tun: true } : {}), ...(opts.udpOffload ? { udpGso: true, udpGro: true } : {}) },
     ...(opts.netns && c.netns ? { netns: c.netns } : {}),
     ...(opts.workers && opts.workers > 1 ? { workers: opts.workers } : {}),
-    ...(opts.loop ? { datapath: { loop: opts.loop.loop, spinUs: opts.loop.loop === "libuv" ? 0 : opts.loop.spinUs ?? 0 } } : {}),
+    ...(opts.loop ? { datapath: { loop: opts.loop.loop, spinUs: opts.loop.loop === "libuv" ? 0 : opts.loop.spinUs ?? 0, ...(opts.loop.loop === "native" && opts.loop.runtime ? { runtime: opts.loop.runtime } : {}) } } : {}),
   };
 }
 

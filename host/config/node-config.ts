@@ -63,9 +63,11 @@ export interface NodeConfig {
    * `loop: "libuv"`: uv_poll per fd and one event-loop turn per readiness event (with workers: 1
    * on the main thread). `spinUs` (native and epoll, default 0): poll without blocking this long
    * before each sleep (native: yielding the CPU on every round, up to 1 s: longer than the gaps
-   * between packets it is a poll mode; epoll: up to 1000 µs).
+   * between packets it is a poll mode; epoll: up to 1000 µs). `runtime` (native loop only):
+   * "v8" (default) runs the data plane's Wasm in V8; "aot" runs the same module compiled ahead
+   * of time to native code (wasm2c, docs/AOT.md), the whole loop in the addon with no JS per batch.
    */
-  datapath: { loop: "libuv" | "epoll" | "native"; spinUs: number };
+  datapath: { loop: "libuv" | "epoll" | "native"; spinUs: number; runtime?: "v8" | "aot" };
 }
 
 /**
@@ -191,15 +193,18 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
 
 function parseDatapath(v: unknown): NodeConfig["datapath"] {
   if (v === undefined || v === null) v = {};
-  if (!isObj(v)) throw new ConfigError("datapath", "must be a mapping {loop, spinUs}");
-  for (const k of Object.keys(v)) if (!["loop", "spinUs"].includes(k)) throw new ConfigError(`datapath.${k}`, "unknown field (known: loop, spinUs)");
+  if (!isObj(v)) throw new ConfigError("datapath", "must be a mapping {loop, spinUs, runtime}");
+  for (const k of Object.keys(v)) if (!["loop", "spinUs", "runtime"].includes(k)) throw new ConfigError(`datapath.${k}`, "unknown field (known: loop, spinUs, runtime)");
   const loop = v.loop ?? "native";
   if (loop !== "libuv" && loop !== "epoll" && loop !== "native") throw new ConfigError("datapath.loop", `must be "libuv", "epoll" or "native", not ${JSON.stringify(loop)}`);
   const spinUs = int(v, "spinUs", "datapath.", 0, 0, SPIN_MAX_US.native);
   if (spinUs > 0 && loop === "libuv") throw new ConfigError("datapath.spinUs", "needs datapath.loop: native or epoll");
   if (loop === "epoll" && spinUs > SPIN_MAX_US.epoll)
     throw new ConfigError("datapath.spinUs", `must be at most ${SPIN_MAX_US.epoll} with datapath.loop: epoll (its spin does not yield the CPU to the pods); up to ${SPIN_MAX_US.native} with native`);
-  return { loop, spinUs };
+  const runtime = v.runtime ?? "v8";
+  if (runtime !== "v8" && runtime !== "aot") throw new ConfigError("datapath.runtime", `must be "v8" or "aot", not ${JSON.stringify(runtime)}`);
+  if (runtime === "aot" && loop !== "native") throw new ConfigError("datapath.runtime", "\"aot\" needs datapath.loop: native");
+  return { loop, spinUs, runtime };
 }
 
 function parseOffloads(v: unknown): NodeConfig["offloads"] {

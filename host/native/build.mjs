@@ -24,6 +24,10 @@ function findNodeGyp() {
   return candidates.find((c) => c && existsSync(c));
 }
 
+// The AOT data plane's generated sources first (host/native/gen/, docs/AOT.md).
+const gen = spawnSync(process.execPath, [path.join(here, "aot/generate.mjs")], { stdio: "inherit" });
+if (gen.status !== 0) process.exit(gen.status ?? 1);
+
 const gyp = findNodeGyp();
 if (!gyp) {
   console.error("weft: node-gyp not found (install it, or run through npm which bundles one)");

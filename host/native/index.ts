@@ -14,6 +14,9 @@ import { fileURLToPath } from "node:url";
 export type Mem = ArrayBuffer | ArrayBufferView;
 export type Capacity = number | Uint32Array;
 
+/** An instance of the AOT-compiled data plane (aotCreate). */
+export type AotHandle = { readonly __aot: unique symbol };
+
 export interface NativeIo {
   readonly ABI: number;
   readonly STAT: Readonly<Record<"PACKETS" | "BYTES" | "CALLS" | "WOULD_BLOCK" | "ERRORS" | "LAST_ERRNO" | "TRUNCATED" | "SYSCALLS" | "KERNEL_DROPS" | "GSO_SENDS" | "GSO_SEGMENTS" | "GSO_FALLBACKS" | "GRO_DATAGRAMS" | "GRO_SEGMENTS" | "GRO_IN_PLACE" | "COUNT", number>>;
@@ -55,6 +58,13 @@ export interface NativeIo {
   engineStep(e: NativeEngine, timeoutMs: number): 0 | 1 | 2;
   engineFlush(e: NativeEngine): void;
   /**
+   * The whole loop in native code (datapath.runtime "wasm2c", docs/AOT.md): steps, and runs each
+   * batch through the AOT instance's loopBatch itself, until a control wake-up (2), a wait that
+   * timed out (0), or a coalesced write the kernel refused (1: header word 4 set for JS to act on).
+   * A trap in the module throws.
+   */
+  engineRun(e: NativeEngine, aot: AotHandle, timeoutMs: number): 0 | 1 | 2;
+  /**
    * [epoll waits, wake-ups with something ready, control wake-ups, batches read, packets written,
    * TX packets dropped, coalesced frames written, coalesced writes refused, reads that failed (their
    * fds are no longer watched), spin hits (the spin before a sleep found something: the sleep and
@@ -62,6 +72,17 @@ export interface NativeIo {
    */
   engineStats(e: NativeEngine): [number, number, number, number, number, number, number, number, number, number, number];
   engineClose(e: NativeEngine): void;
+  /** True when the addon was built with the AOT data plane (docs/AOT.md); else aotMissing says why. */
+  readonly aotAvailable: boolean;
+  readonly aotMissing?: string;
+  /** A new instance of the AOT-compiled data-plane module (its own memory and globals). */
+  aotCreate(): AotHandle;
+  /** The module's exported functions in aotCall's index order: [name, arity, returnsValue]. */
+  aotExports(): [string, number, boolean][];
+  /** Calls export `index` with i32 arguments; its i32 result (signed) or undefined. A trap throws. */
+  aotCall(h: AotHandle, index: number, ...args: number[]): number | undefined;
+  /** An ArrayBuffer over the instance's whole memory (stable address; a new buffer after growth). */
+  aotMemory(h: AotHandle): ArrayBuffer;
   /** A non-blocking eventfd; close with closeFd. */
   eventfdCreate(): number;
   eventfdSignal(fd: number): void;

@@ -121,7 +121,7 @@ export class Router {
         const pool = await WorkerPool.start({
           count: c.workers, limits: this.dataplaneLimits(), snapshot: () => this.tables.fanout.mirror.snapshot(),
           epoll: c.datapath?.loop === "epoll" || c.datapath?.loop === "native"
-            ? { spinUs: c.datapath.spinUs, native: c.datapath.loop === "native" } : undefined,
+            ? { spinUs: c.datapath.spinUs, native: c.datapath.loop === "native", runtime: c.datapath.runtime } : undefined,
           onFailure: (worker, e) => this.workerFailed(worker, e),
         });
         this.pool = pool;

@@ -8,6 +8,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as A from "./abi.ts";
+import { loadNative, type AotHandle } from "../native/index.ts";
 import { parseIp, parseMac, parseCidr, formatIp, ipFamily, type Cidr } from "../net/addr.ts";
 
 export class DataplaneError extends Error {
@@ -123,6 +124,26 @@ function compile(path: string): WebAssembly.Module {
 
 type Exports = Record<string, (...args: number[]) => number> & { memory: WebAssembly.Memory };
 
+/**
+ * Where the module runs: "v8" instantiates build/weft.wasm; "aot" makes an instance of the same
+ * module compiled ahead of time into the native addon (build/weft.scalar.wasm through wasm2c,
+ * docs/AOT.md), with the same exports and a memory of its own behind one ArrayBuffer.
+ */
+export type DataplaneRuntime = "v8" | "aot";
+
+/** The exports of a new AOT instance, shaped as a WebAssembly.Instance's; its handle for the engine. */
+function aotInstance(): { exports: Exports; handle: AotHandle } {
+  let n;
+  try { n = loadNative(); } catch (e) { throw new DataplaneError(`datapath.runtime aot needs the native addon: ${(e as Error).message}`); }
+  if (!n.aotAvailable) throw new DataplaneError(`datapath.runtime aot: the addon was built without the AOT data plane (${n.aotMissing}); install wabt and rebuild (npm run build)`);
+  const native = n;
+  const handle = native.aotCreate();
+  const ex: Record<string, unknown> = {};
+  native.aotExports().forEach(([name], i) => { ex[name] = (...args: number[]) => native.aotCall(handle, i, ...args); });
+  ex.memory = { get buffer() { return native.aotMemory(handle); } };
+  return { exports: ex as Exports, handle };
+}
+
 export class Dataplane {
   readonly exports: Exports;
   readonly memory: WebAssembly.Memory;
@@ -159,9 +180,12 @@ export class Dataplane {
   private readonly t0 = Date.now();
   /** Present when created with `offload`. */
   readonly offload?: OffloadBuffers;
+  /** The AOT instance behind the exports (runtime "aot"), for the native engine's engineRun. */
+  readonly aot?: AotHandle;
 
-  private constructor(exports: Exports, offloadPtrs?: Omit<OffloadBuffers, "rxInOffsetsView" | "rxInLengthsView" | "rxResultsView" | "groOutOffsetsView" | "groOutLengthsView">) {
+  private constructor(exports: Exports, offloadPtrs?: Omit<OffloadBuffers, "rxInOffsetsView" | "rxInLengthsView" | "rxResultsView" | "groOutOffsetsView" | "groOutLengthsView">, aot?: AotHandle) {
     this.exports = exports;
+    this.aot = aot;
     this.memory = exports.memory;
     const L = (k: number) => exports.layout!(k);
     this.results = L(A.LAYOUT.RESULTS);
@@ -227,12 +251,18 @@ export class Dataplane {
   }
 
   /** Instantiates the module and sizes it. Throws DataplaneError on an ABI mismatch or bad limits. */
-  static create(limits: DataplaneLimits = {}, wasmPath = defaultWasmPath()): Dataplane {
-    const mod = compile(wasmPath);
-    const inst = new WebAssembly.Instance(mod, {
-      env: { abort: () => { throw new DataplaneError("data plane module aborted (a bug: assembly/ must not throw)"); } },
-    });
-    const ex = inst.exports as unknown as Exports;
+  static create(limits: DataplaneLimits = {}, wasmPath = defaultWasmPath(), runtime: DataplaneRuntime = "v8"): Dataplane {
+    let ex: Exports;
+    let aot: AotHandle | undefined;
+    if (runtime === "aot") {
+      ({ exports: ex, handle: aot } = aotInstance());
+    } else {
+      const mod = compile(wasmPath);
+      const inst = new WebAssembly.Instance(mod, {
+        env: { abort: () => { throw new DataplaneError("data plane module aborted (a bug: assembly/ must not throw)"); } },
+      });
+      ex = inst.exports as unknown as Exports;
+    }
     const v = ex.abiVersion!();
     if (v !== A.ABI_VERSION) throw new DataplaneError(`data plane ABI version ${v}, host expects ${A.ABI_VERSION}: rebuild (npm run build)`);
     if (ex.dropReasonCount!() !== A.DROP_REASONS.length || ex.eventCount!() !== A.EVENTS.length) {
@@ -261,7 +291,7 @@ export class Dataplane {
         groArea: alloc(groBytes), groBytes, groOutOffsets: alloc(txCap * 4), groOutLengths: alloc(txCap * 4),
       };
     }
-    return new Dataplane(ex, offloadPtrs);
+    return new Dataplane(ex, offloadPtrs, aot);
   }
 
   private check(r: number, what: string): void {

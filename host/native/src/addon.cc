@@ -9,6 +9,7 @@ Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   InitPoller(env, exports);
   InitEpoll(env, exports);
   InitEngine(env, exports);
+  InitAot(env, exports);
   Napi::Object stat = Napi::Object::New(env);
   stat.Set("PACKETS", Napi::Number::New(env, STAT_PACKETS));
   stat.Set("BYTES", Napi::Number::New(env, STAT_BYTES));

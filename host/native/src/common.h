@@ -177,6 +177,7 @@ void InitSocket(Napi::Env env, Napi::Object exports);
 void InitPoller(Napi::Env env, Napi::Object exports);
 void InitEpoll(Napi::Env env, Napi::Object exports);
 void InitEngine(Napi::Env env, Napi::Object exports);
+void InitAot(Napi::Env env, Napi::Object exports);
 void InitUdpOffload(Napi::Env env, Napi::Object exports);
 
 }  // namespace weft

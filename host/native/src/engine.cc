@@ -34,6 +34,7 @@
 #include <cstring>
 #include <vector>
 
+#include "aot.h"
 #include "common.h"
 
 namespace weft {
@@ -509,6 +510,29 @@ Napi::Value EngineStep(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, Step(env, e, timeout));
 }
 
+// engineRun(engine, aot, timeoutMs) -> 0 idle (a wait timed out), 1 a coalesced write was refused
+// (flush word 4: the JS loop turns merging off for that port and calls again), 2 control. Between
+// those it loops here: a step, then the batch through the AOT module's loopBatch (again while it
+// asks for the queued writes to go out first, as the JS loop does), with no JS in between.
+Napi::Value EngineRun(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine* e = GetEngine(env, info[0]);
+  AotInstance* aot = GetAotInstance(env, info[1]);
+  int timeout = GetInt32(env, info[2], "timeoutMs");
+  for (;;) {
+    int r = Step(env, e, timeout);
+    if (r != STEP_PACKETS) return Napi::Number::New(env, r);
+    uint32_t more = 0;
+    for (;;) {
+      int trap = AotLoopBatch(aot, &more);
+      if (trap) ThrowType(env, std::string("the AOT data plane trapped in loopBatch: ") + AotTrapName(trap));
+      if (more != 1) break;
+      Flush(env, e);
+    }
+    if (e->flush[4] != 0) return Napi::Number::New(env, 1);
+  }
+}
+
 // engineFlush(engine): writes the queued entries now (before the slots they use are reused).
 Napi::Value EngineFlush(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -550,6 +574,7 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   exports.Set("engineRemovePort", Napi::Function::New(env, EngineRemovePort, "engineRemovePort"));
   exports.Set("engineStep", Napi::Function::New(env, EngineStep, "engineStep"));
   exports.Set("engineFlush", Napi::Function::New(env, EngineFlush, "engineFlush"));
+  exports.Set("engineRun", Napi::Function::New(env, EngineRun, "engineRun"));
   exports.Set("engineStats", Napi::Function::New(env, EngineStats, "engineStats"));
   exports.Set("engineClose", Napi::Function::New(env, EngineClose, "engineClose"));
 }

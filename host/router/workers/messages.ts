@@ -4,7 +4,7 @@
 // table change is on every worker before the control request that made it is answered.
 import type { MessagePort } from "node:worker_threads";
 import type { TableOp } from "../../tables/fanout.ts";
-import type { Counters, DataplaneLimits, RouteTarget } from "../../wasm/dataplane.ts";
+import type { Counters, DataplaneLimits, DataplaneRuntime, RouteTarget } from "../../wasm/dataplane.ts";
 import type { DatapathStats, OffloadPort } from "../datapath.ts";
 import type { BorrowedUdpOffloads } from "../../io/linux/underlay.ts";
 
@@ -45,7 +45,7 @@ export interface WorkerInit {
    * `datapath.loop: "epoll"`: run the blocking-wait loop (epoll-loop.ts). `wakeFd` is an eventfd
    * the main thread owns and signals after each request it posts.
    */
-  loop?: { wakeFd: number; spinUs: number; native?: boolean };
+  loop?: { wakeFd: number; spinUs: number; native?: boolean; runtime?: DataplaneRuntime };
 }
 
 /** Signal slots. */

@@ -98,10 +98,23 @@ export class NativeLoop implements Readiness {
 
   /** Steps until `onControl()` returns false (it runs once first and after every control wake-up). */
   run(onControl: () => boolean): void {
-    const n = this.n, e = this.engine, h = this.header, ex = this.datapath.dp.exports;
+    const n = this.n, e = this.engine, h = this.header, ex = this.datapath.dp.exports, aot = this.datapath.dp.aot;
     const loopBatch = ex.loopBatch!;
     if (!onControl()) return;
     for (;;) {
+      if (aot) {
+        // datapath.runtime "aot": the batches run inside engineRun; it returns only for these.
+        const r = n.engineRun(e, aot, WAIT_MS);
+        if (r === 1) this.mergeRefused();
+        else if (r === 2) {
+          n.eventfdDrain(this.wakeFd);
+          if (!onControl()) {
+            if (h[H_QUEUED] !== 0) n.engineFlush(e);
+            return;
+          }
+        }
+        continue;
+      }
       const r = n.engineStep(e, WAIT_MS);
       if (r === 1) {
         // More super-packets than one batch of slots: the queued writes go out before the next split.

@@ -10,7 +10,7 @@
 // within the timeout, or that died, is marked failed and the router is told (onFailure).
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { TableOp, TableReplica } from "../../tables/fanout.ts";
-import type { Counters, DataplaneLimits, PortCounters } from "../../wasm/dataplane.ts";
+import type { Counters, DataplaneLimits, DataplaneRuntime, PortCounters } from "../../wasm/dataplane.ts";
 import type { DatapathStats, OffloadPort } from "../datapath.ts";
 import { loadNative } from "../../native/index.ts";
 import { SIG_DEAD, SIG_REPLIES, type PortQueue, type WorkerInit, type WorkerReply, type WorkerRequest, type WorkerResult } from "./messages.ts";
@@ -36,12 +36,12 @@ export class DataplaneWorker implements TableReplica {
 
   /** Starts the thread and waits until its Dataplane exists. */
   static async spawn(index: number, limits: DataplaneLimits, timeoutMs: number, onFailure: (w: DataplaneWorker, e: Error) => void,
-    epoll?: { spinUs: number; native?: boolean }): Promise<DataplaneWorker> {
+    epoll?: { spinUs: number; native?: boolean; runtime?: DataplaneRuntime }): Promise<DataplaneWorker> {
     const { port1, port2 } = new MessageChannel();
     const signal = new SharedArrayBuffer(8);
     // The epoll loop's wake-up: ours to signal after each post and to close after the thread ended.
     const wakeFd = epoll ? loadNative().eventfdCreate() : -1;
-    const init: WorkerInit = { index, limits, signal, port: port2, loop: epoll && { wakeFd, spinUs: epoll.spinUs, native: epoll.native } };
+    const init: WorkerInit = { index, limits, signal, port: port2, loop: epoll && { wakeFd, spinUs: epoll.spinUs, native: epoll.native, runtime: epoll.runtime } };
     let thread: Worker;
     try {
       thread = new Worker(ENTRY, { workerData: init, transferList: [port2 as unknown as Transferable] as never, name: `weft-dataplane-${index}` });
@@ -125,7 +125,7 @@ export interface WorkerPoolOptions {
   /** Per-request timeout (default 5000 ms). */
   timeoutMs?: number;
   /** Run the blocking-wait loop (datapath.loop: "epoll", or "native": native-loop.ts) in every worker. */
-  epoll?: { spinUs: number; native?: boolean };
+  epoll?: { spinUs: number; native?: boolean; runtime?: DataplaneRuntime };
 }
 
 export class WorkerPool {

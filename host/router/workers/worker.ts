@@ -30,7 +30,7 @@ let datapath: Datapath;
 let loop: EpollLoop | NativeLoop | undefined;
 let stopped = false;
 try {
-  dp = Dataplane.create(init.limits);
+  dp = Dataplane.create(init.limits, undefined, init.loop?.runtime);
   datapath = new Datapath(dp);
   if (init.loop) loop = init.loop.native ? new NativeLoop(datapath, init.loop.wakeFd, init.loop.spinUs) : new EpollLoop(datapath, init.loop.wakeFd, init.loop.spinUs);
 } catch (e) {
