@@ -79,6 +79,7 @@ struct Port {
   std::vector<napi_ref> groWords;  // Uint32Array views: pending while [0] != [1]
   std::vector<uint32_t*> groWordPtrs;
   uint32_t flip = 0;
+  uint32_t lastBatch = 0;   // slots the port's last read filled
 };
 
 struct Engine {
@@ -248,15 +249,23 @@ bool GroPending(const Port& p) {
 // A read that throws has a dead fd (EBADFD after its device was deleted, ...): level-triggered
 // epoll would report it again at once, forever, so it is taken out of the set and not read again;
 // the control plane removes the port (as the JS loops' callers do).
-uint32_t ReadPort(napi_env env, Engine* e, Port& p) {
+//
+// `light`: the port woke us and its last read found one packet or none (light load): a device
+// read (TAP/TUN, one syscall per packet) takes one packet, which goes through the pipeline and
+// out before the read that would only find the queue empty; that read, and any packets behind
+// it, come after the writes from the re-read list. A lone packet (a ping, a request) then waits
+// for no extra syscall on its way; under load batches are full and reads are whole.
+uint32_t ReadPort(napi_env env, Engine* e, Port& p, bool light = false) {
   uint32_t got = 0;
   size_t k = p.reads.size();
   if (k == 0) return 0;
   uint32_t first = p.flip++ % k;
-  for (size_t j = 0; j < k && got < p.readCount; j++) {
+  uint32_t limit = p.readCount;
+  for (size_t j = 0; j < k && got < limit; j++) {
     Call& c = p.reads[(first + j) % k];
     if (c.failed) continue;
-    uint32_t r = Invoke(env, c, got, p.readCount - got);
+    if (light && p.lastBatch <= 1 && c.fn == FN_READ) limit = got + 1;
+    uint32_t r = Invoke(env, c, got, limit - got);
     if (r == kFailed) {
       c.failed = true;
       e->stats[8]++;
@@ -265,6 +274,10 @@ uint32_t ReadPort(napi_env env, Engine* e, Port& p) {
     }
     got += r;
   }
+  if (got > 0 && got == limit && limit < p.readCount &&
+      std::find(e->reread.begin(), e->reread.end(), p.id) == e->reread.end())
+    e->reread.push_back(p.id);
+  p.lastBatch = got;
   return got;
 }
 
@@ -356,7 +369,7 @@ int Step(napi_env env, Engine* e, int timeoutMs) {
     while (e->readyPos < e->readyCount) {
       Port* p = e->find(e->ready[e->readyPos++]);
       if (!p) continue;
-      uint32_t n = ReadPort(env, e, *p);
+      uint32_t n = ReadPort(env, e, *p, true);
       if (n > 0) return deliver(*p, n);
     }
     bool gro = false;
