@@ -80,6 +80,7 @@ struct Port {
   std::vector<uint32_t*> groWordPtrs;
   uint32_t flip = 0;
   uint32_t lastBatch = 0;   // slots the port's last read filled
+  bool moreAfterLight = false;  // a light read took its one packet: the next read is whole
 };
 
 struct Engine {
@@ -250,12 +251,15 @@ bool GroPending(const Port& p) {
 // epoll would report it again at once, forever, so it is taken out of the set and not read again;
 // the control plane removes the port (as the JS loops' callers do).
 //
-// `light`: the port woke us and its last read found one packet or none (light load): a device
-// read (TAP/TUN, one syscall per packet) takes one packet, which goes through the pipeline and
-// out before the read that would only find the queue empty; that read, and any packets behind
-// it, come after the writes from the re-read list. A lone packet (a ping, a request) then waits
-// for no extra syscall on its way; under load batches are full and reads are whole.
-uint32_t ReadPort(napi_env env, Engine* e, Port& p, bool light = false) {
+// Light load (the port's last read found one packet or none): a device read (TAP/TUN, one
+// syscall per packet) takes one packet, which goes through the pipeline and out before the read
+// that would only find the queue empty; that read, whole, and any packets behind it come after
+// the writes, from the re-read list. A lone packet (a ping, a request, the answer a pod gives
+// during our write to it) then waits for no extra syscall on its way; under load batches are
+// full and reads are whole.
+uint32_t ReadPort(napi_env env, Engine* e, Port& p) {
+  const bool light = p.lastBatch <= 1 && !p.moreAfterLight;
+  p.moreAfterLight = false;
   uint32_t got = 0;
   size_t k = p.reads.size();
   if (k == 0) return 0;
@@ -264,7 +268,7 @@ uint32_t ReadPort(napi_env env, Engine* e, Port& p, bool light = false) {
   for (size_t j = 0; j < k && got < limit; j++) {
     Call& c = p.reads[(first + j) % k];
     if (c.failed) continue;
-    if (light && p.lastBatch <= 1 && c.fn == FN_READ) limit = got + 1;
+    if (light && c.fn == FN_READ) limit = got + 1;
     uint32_t r = Invoke(env, c, got, limit - got);
     if (r == kFailed) {
       c.failed = true;
@@ -274,9 +278,10 @@ uint32_t ReadPort(napi_env env, Engine* e, Port& p, bool light = false) {
     }
     got += r;
   }
-  if (got > 0 && got == limit && limit < p.readCount &&
-      std::find(e->reread.begin(), e->reread.end(), p.id) == e->reread.end())
-    e->reread.push_back(p.id);
+  if (got > 0 && got == limit && limit < p.readCount) {
+    p.moreAfterLight = true;
+    if (std::find(e->reread.begin(), e->reread.end(), p.id) == e->reread.end()) e->reread.push_back(p.id);
+  }
   p.lastBatch = got;
   return got;
 }
@@ -369,7 +374,7 @@ int Step(napi_env env, Engine* e, int timeoutMs) {
     while (e->readyPos < e->readyCount) {
       Port* p = e->find(e->ready[e->readyPos++]);
       if (!p) continue;
-      uint32_t n = ReadPort(env, e, *p, true);
+      uint32_t n = ReadPort(env, e, *p);
       if (n > 0) return deliver(*p, n);
     }
     bool gro = false;
