@@ -47,15 +47,22 @@ describe("datapath config", () => {
     expect(parseNodeConfig({ ...base, datapath: { loop: "native", spinUs: 20000 } }).datapath).toEqual({ loop: "native", spinUs: 20000, runtime: "v8" });
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "native", spinUs: 1_000_001 } })).toThrow(/^datapath\.spinUs: must be an integer in 0\.\.1000000/);
     expect(() => parseNodeConfig({ ...base, datapath: { loop: "epoll", wait: 1 } })).toThrow(/^datapath\.wait: unknown field/);
+    expect(parseNodeConfig({ ...base, datapath: { runtime: "aot" } }).datapath).toEqual({ loop: "native", spinUs: 0, runtime: "aot" });
+    expect(() => parseNodeConfig({ ...base, datapath: { loop: "epoll", runtime: "aot" } })).toThrow(/^datapath\.runtime: "aot" needs datapath\.loop: native/);
+    expect(() => parseNodeConfig({ ...base, datapath: { runtime: "jit" } })).toThrow(/^datapath\.runtime: must be "v8" or "aot"/);
   });
 });
 
 const LOOPS = ["epoll", "native"] as const;
-for (const loop of [...LOOPS, "libuv"] as const) for (const { workers, offloads } of [{ workers: 1, offloads: false }, { workers: 2, offloads: true }]) {
-  describeRequiring(missing.length && missing)(`datapath.loop ${loop}, workers: ${workers}, offloads ${offloads ? "on" : "off"}`, () => {
+// runtime "aot": the native loop with the data plane compiled ahead of time (docs/AOT.md)
+const VARIANTS = [...LOOPS, "libuv", "native-aot"] as const;
+for (const variant of VARIANTS) for (const { workers, offloads } of [{ workers: 1, offloads: false }, { workers: 2, offloads: true }]) {
+  const loop = variant === "native-aot" ? "native" : variant;
+  const runtime = variant === "native-aot" ? "aot" as const : undefined;
+  describeRequiring(missing.length && missing)(`datapath.loop ${loop}${runtime ? `, runtime ${runtime}` : ""}, workers: ${workers}, offloads ${offloads ? "on" : "off"}`, () => {
     let env: Env;
     beforeAll(async () => {
-      env = await startCluster({ encapsulation: "vxlan", underlay: 4, workers, offloads, udpOffloads: offloads, datapath: { loop } });
+      env = await startCluster({ encapsulation: "vxlan", underlay: 4, workers, offloads, udpOffloads: offloads, datapath: { loop, ...(runtime ? { runtime } : {}) } });
     });
     afterAll(async () => { await env?.close(); });
 
@@ -71,6 +78,10 @@ for (const loop of [...LOOPS, "libuv"] as const) for (const { workers, offloads 
         expect(sumOf(k, /^worker\.\d+\.loop_control_wakeups$/)).toBeGreaterThan(0);
       }
       if (loop === "native") expect(sumOf(k, /^worker\.\d+\.loop_read_failures$/)).toBe(0);
+      if (loop !== "libuv") {
+        // every worker runs the module where the config says: V8, or the AOT build inside engineRun
+        for (const r of env.routers) for (const { stats } of r.loopStats()) expect(stats.runtime).toBe(runtime ?? "v8");
+      }
       expect(k["datapath.packets_in"]).toBeGreaterThan(0);
       expect(k["datapath.packets_out"]).toBeGreaterThan(0);
     });

@@ -10,7 +10,7 @@ export const TOOLS = new URL("../../host/demo/", import.meta.url).pathname;
 export interface Env { cluster: Cluster; routers: Router[]; close(): Promise<void> }
 
 /** Builds the cluster, starts one in-process router per node and attaches every pod. */
-export async function startCluster(spec: ClusterSpec & { kernelNodes?: number[]; workers?: number; datapath?: { loop: "libuv" | "epoll" | "native"; spinUs?: number }; routerOptions?: RouterOptions } = {}): Promise<Env> {
+export async function startCluster(spec: ClusterSpec & { kernelNodes?: number[]; workers?: number; datapath?: { loop: "libuv" | "epoll" | "native"; spinUs?: number; runtime?: "v8" | "aot" }; routerOptions?: RouterOptions } = {}): Promise<Env> {
   const cluster = Cluster.create(spec);
   const routers: Router[] = [];
   const close = async () => {
@@ -21,7 +21,7 @@ export async function startCluster(spec: ClusterSpec & { kernelNodes?: number[];
     for (const n of cluster.nodes) {
       if (spec.kernelNodes?.includes(n.index)) continue;
       const r = createRouter({ ...n.config, ...(spec.workers ? { workers: spec.workers } : {}),
-        ...(spec.datapath ? { datapath: { loop: spec.datapath.loop, spinUs: spec.datapath.spinUs ?? 0 } } : {}) }, { log: () => {}, ...spec.routerOptions });
+        ...(spec.datapath ? { datapath: { loop: spec.datapath.loop, spinUs: spec.datapath.spinUs ?? 0, runtime: spec.datapath.runtime } } : {}) }, { log: () => {}, ...spec.routerOptions });
       await r.start();
       routers[n.index - 1] = r;
       for (const p of n.pods) r.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 });

@@ -30,7 +30,7 @@ export type WorkerResult = {
   table: boolean; addPort: null; removePort: boolean; start: null; stop: null;
   counters: Counters; stats: DatapathStats; underlayStats: Record<string, number> | null; offloadCounters: Record<string, number>; lookup: RouteTarget | null;
   /** The epoll loop's wake-ups (null: the worker runs the libuv loop). */
-  loopStats: { waits: number; wakeups: number; controlWakeups: number; batches?: number; readFailures?: number; spinHits?: number; sleeps?: number } | null;
+  loopStats: { waits: number; wakeups: number; controlWakeups: number; batches?: number; readFailures?: number; spinHits?: number; sleeps?: number; runtime?: DataplaneRuntime } | null;
 };
 
 export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };

@@ -73,7 +73,7 @@ function handle(req: WorkerRequest): unknown {
       return { gsoActive: u.udpOffloads().gso.active ? 1 : 0, gsoSends: st.gsoSends, gsoSegments: st.gsoSegments, gsoFallbacks: st.gsoFallbacks, groDatagrams: st.groDatagrams, groSegments: st.groSegments, groInPlace: st.groInPlace };
     }
     case "lookup": return dp.lookup(req.addr) ?? null;
-    case "loopStats": return loop ? { ...loop.stats } : null;
+    case "loopStats": return loop ? { ...loop.stats, runtime: dp.aot ? "aot" : "v8" } : null;
   }
 }
 
