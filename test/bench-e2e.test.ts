@@ -64,6 +64,26 @@ describeRequiring(!isRoot || !hasIperf3)("bench:e2e (needs root and iperf3)", ()
   }, 100_000);
 });
 
+describeRequiring(!isRoot || !hasIperf3)("bench:e2e c-relay floor (needs root, iperf3 and a C compiler)", () => {
+  it("builds the C relay, measures it beside the kernel and reports its ping over the kernel's", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bench-e2e-relay-"));
+    const out = join(dir, "e2e.json");
+    const before = netnsList();
+    try {
+      const r = await runBench(["--quick", "--impls", "c-relay,kernel-vxlan", "--tests", "rtt,tcp1", "--time", "1", "--pings", "20",
+        "--sockperf", "0", "--warmup", "0", "--settle", "0", "--quiet-wait", "0", "--json", out], 80_000);
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      const j = JSON.parse(readFileSync(out, "utf8")) as { results: { impl: string; test: string; value: number }[]; rttOverKernelUs: Record<string, number> };
+      for (const test of ["rtt", "tcp1"]) expect(j.results.find((x) => x.impl === "c-relay" && x.test === test)?.value).toBeGreaterThan(0);
+      expect(typeof j.rttOverKernelUs["c-relay"]).toBe("number");
+      expect(r.stdout).toMatch(/ping p50 over the kernel's: c-relay [+-]\d/);
+      expect([...netnsList()].filter((n) => !before.has(n) && /^wb[0-9a-f]{4}/.test(n))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 100_000);
+});
+
 describe("bench:e2e --loop (options only)", () => {
   it("makes one Weft implementation per loop and worker count, with the loop in the name", async () => {
     const { parseOptions, loopOf, workersOf } = await import("../bench/e2e/options.ts");
@@ -94,7 +114,28 @@ describe("bench:e2e --loop (options only)", () => {
     expect(configFile(c, { netns: false, loop: { loop: "native" } }).datapath).toEqual({ loop: "native", spinUs: 0 });
     const f = configFile(c, { netns: false, workers: 1, loop: { loop: "epoll", spinUs: 20 } });
     expect(f.datapath).toEqual({ loop: "epoll", spinUs: 20 });
-    expect(parseNodeConfig(f).datapath).toEqual({ loop: "epoll", spinUs: 20 });
+    expect(parseNodeConfig(f).datapath).toEqual({ loop: "epoll", spinUs: 20, runtime: "v8" });
+    const a = configFile(c, { netns: false, loop: { loop: "native", spinUs: 300, runtime: "aot" } });
+    expect(parseNodeConfig(a).datapath).toEqual({ loop: "native", spinUs: 300, runtime: "aot" });
+  });
+  it("--loop aot[:U] is the native loop with the AOT runtime, named -aot", async () => {
+    const { parseOptions, loopOf, workersOf } = await import("../bench/e2e/options.ts");
+    const o = parseOptions(["--loop", "native,aot,aot:20000", "--workers", "1,2"]);
+    if (o === "help") throw new Error("help");
+    expect(o.impls).toEqual(["weft", "weft-w2", "weft-aot", "weft-w2-aot", "weft-aot-s20000", "weft-w2-aot-s20000", "kernel-vxlan"]);
+    expect(o.impls.map((i) => [workersOf(i), loopOf(i)])).toEqual([
+      [1, { loop: "native" }], [2, { loop: "native" }], [1, { loop: "native", runtime: "aot" }], [2, { loop: "native", runtime: "aot" }],
+      [1, { loop: "native", spinUs: 20000, runtime: "aot" }], [2, { loop: "native", spinUs: 20000, runtime: "aot" }], [undefined, undefined],
+    ]);
+    expect(() => parseOptions(["--loop", "aot:2000000"])).toThrow(/--loop/);
+  });
+  it("--impls adds the c-relay floors by name only", async () => {
+    const { parseOptions, workersOf, loopOf } = await import("../bench/e2e/options.ts");
+    const o = parseOptions(["--impls", "weft,c-relay,c-relay-poll,kernel-vxlan"]);
+    if (o === "help") throw new Error("help");
+    expect(o.impls).toEqual(["weft", "kernel-vxlan", "c-relay", "c-relay-poll"]);
+    expect(o.impls.slice(2).map((i) => [workersOf(i), loopOf(i)])).toEqual([[undefined, undefined], [undefined, undefined]]);
+    expect(() => parseOptions(["--impls", "c-relay-fast"])).toThrow(/--impls: unknown c-relay-fast/);
   });
 });
 
