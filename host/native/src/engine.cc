@@ -50,6 +50,7 @@ constexpr uint32_t kFailed = 0xffffffffu;
 constexpr int kFullRounds = 8;  // full batches read from one port before others get a turn
 constexpr int kPollEvery = 16;  // batches between two looks at epoll (control requests, other ports)
 constexpr uint32_t kNoPort = kWakeToken - 1;
+constexpr uint32_t kLightRecv = 8;  // messages a light-load socket read asks for (see ReadPort)
 
 enum Fn : uint32_t { FN_READ = 0, FN_RECV = 1, FN_WRITE = 2, FN_SEND = 3 };
 enum StepResult : int { STEP_IDLE = 0, STEP_PACKETS = 1, STEP_CONTROL = 2 };
@@ -256,7 +257,9 @@ bool GroPending(const Port& p) {
 // that would only find the queue empty; that read, whole, and any packets behind it come after
 // the writes, from the re-read list. A lone packet (a ping, a request, the answer a pod gives
 // during our write to it) then waits for no extra syscall on its way; under load batches are
-// full and reads are whole.
+// full and reads are whole. A socket read (recvmmsg: one syscall for all that is queued) asks
+// for kLightRecv messages instead of a whole batch: preparing 256 message headers is ~50 KB of
+// writes, most of a cold wake-up's cost for one datagram.
 uint32_t ReadPort(napi_env env, Engine* e, Port& p) {
   const bool light = p.lastBatch <= 1 && !p.moreAfterLight;
   p.moreAfterLight = false;
@@ -268,7 +271,7 @@ uint32_t ReadPort(napi_env env, Engine* e, Port& p) {
   for (size_t j = 0; j < k && got < limit; j++) {
     Call& c = p.reads[(first + j) % k];
     if (c.failed) continue;
-    if (light && c.fn == FN_READ) limit = got + 1;
+    if (light) limit = std::min(p.readCount, got + (c.fn == FN_READ ? 1u : kLightRecv));
     uint32_t r = Invoke(env, c, got, limit - got);
     if (r == kFailed) {
       c.failed = true;
