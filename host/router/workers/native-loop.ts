@@ -102,23 +102,12 @@ export class NativeLoop implements Readiness {
     const loopBatch = ex.loopBatch!;
     if (!onControl()) return;
     for (;;) {
-      if (aot) {
-        // datapath.runtime "aot": the batches run inside engineRun; it returns only for these.
-        const r = n.engineRun(e, aot, WAIT_MS);
-        if (r === 1) this.mergeRefused();
-        else if (r === 2) {
-          n.eventfdDrain(this.wakeFd);
-          if (!onControl()) {
-            if (h[H_QUEUED] !== 0) n.engineFlush(e);
-            return;
-          }
-        }
-        continue;
-      }
-      const r = n.engineStep(e, WAIT_MS);
+      // datapath.runtime "aot": engineRun runs the batches itself and returns 1 only when a
+      // coalesced write was refused; engineStep returns 1 with a batch for loopBatch here.
+      const r = aot ? n.engineRun(e, aot, WAIT_MS) : n.engineStep(e, WAIT_MS);
       if (r === 1) {
         // More super-packets than one batch of slots: the queued writes go out before the next split.
-        while (loopBatch() === 1) n.engineFlush(e);
+        if (!aot) while (loopBatch() === 1) n.engineFlush(e);
         if (h[H_REFUSED] !== 0) this.mergeRefused();
       } else if (r === 2) {
         n.eventfdDrain(this.wakeFd);
