@@ -45,7 +45,14 @@ export interface OffloadPort {
 const GRO_NO_MERGE = 2;
 const EINVAL = 22;
 
-interface PortEntry { io: PacketBatchIO; rxFlags: number; name: string; offload?: OffloadPort }
+interface PortEntry {
+  io: PacketBatchIO;
+  rxFlags: number;
+  name: string;
+  offload?: OffloadPort;
+  /** A read threw: the fd is dead, no longer watched or read (readFailed). */
+  dead?: boolean;
+}
 
 /** What a loop that does the port I/O itself needs to know about a port (nativePortSpec). */
 export interface NativePortSpec {
@@ -71,6 +78,8 @@ export interface NativePortSpec {
 export interface Readiness {
   watch(port: number, io: PacketBatchIO): void;
   unwatch(port: number, io: PacketBatchIO): void;
+  /** A read of `port` threw (its fd is dead); the data path has stopped watching it. For counting. */
+  readFailed?(port: number): void;
 }
 
 export class Datapath {
@@ -134,6 +143,18 @@ export class Datapath {
     io.onWritable(null);
   }
 
+  /**
+   * A read that threw: the port's fd is dead (its device was deleted under the router: EBADFD).
+   * Level-triggered readiness would report it again at once, for ever, so it is no longer watched
+   * (the native engine does the same, engine.cc ReadPort); the port stays until the control plane
+   * removes it (detachPod), and its writes fail and are counted meanwhile.
+   */
+  private readFailed(port: number, e: PortEntry): void {
+    e.dead = true;
+    this.unwatch(port, e.io);
+    this.readiness?.readFailed?.(port);
+  }
+
   /** Stops watching the port and forgets it; the caller closes the I/O. */
   removePort(port: number): PacketBatchIO | undefined {
     const e = this.ports.get(port);
@@ -179,13 +200,13 @@ export class Datapath {
 
   private drainPort(port: number): void {
     const e = this.ports.get(port);
-    if (!e || e.io.closed) return;
+    if (!e || e.io.closed || e.dead) return;
     if (e.offload) { this.drainOffload(port, e); return; }
     const dp = this.dp;
     const u8 = dp.u8;
     for (let round = 0; round < 8; round++) {
       let n: number;
-      try { n = e.io.readBatch(u8, this.rxSlots, 0, BATCH_MAX); } catch { return; }
+      try { n = e.io.readBatch(u8, this.rxSlots, 0, BATCH_MAX); } catch { this.readFailed(port, e); return; }
       if (n === 0) return;
       dp.rxPorts.fill(port, 0, n);
       dp.rxFlags.fill(e.rxFlags, 0, n);
@@ -206,7 +227,7 @@ export class Datapath {
     const rxOffPtr = ex.layout!(0), rxLenPtr = ex.layout!(17);
     for (let round = 0; round < 8; round++) {
       let k: number;
-      try { k = e.io.readBatch(dp.u8, this.offRxSlots!, 0, o.rxCount); } catch { return; }
+      try { k = e.io.readBatch(dp.u8, this.offRxSlots!, 0, o.rxCount); } catch { this.readFailed(port, e); return; }
       if (k === 0) return;
       this.stats.superPacketsIn += k;
       let first = 0;

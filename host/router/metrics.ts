@@ -61,7 +61,7 @@ export function renderMetrics(r: Router): string {
   }
   const loops = r.loopStats();
   if (loops.length) {
-    metric("weft_loop_total", "counter", "Per data-plane worker, its batch loop: wake-ups with packets or requests, control wake-ups; native loop: reads that failed, spin hits (datapath.spinUs found packets before sleeping), sleeps.");
+    metric("weft_loop_total", "counter", "Per data-plane worker, its batch loop: wake-ups with packets or requests, control wake-ups, reads that failed (a dead fd, no longer watched); native loop: spin hits (datapath.spinUs found packets before sleeping), sleeps.");
     for (const { worker, stats: ls } of loops) {
       const row = (what: string, v: number | undefined) => { if (v !== undefined) lines.push(`weft_loop_total{node="${node}",worker="${worker}",what="${what}"} ${v}`); };
       row("wakeups", ls.wakeups); row("control_wakeups", ls.controlWakeups); row("read_failures", ls.readFailures);

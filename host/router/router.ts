@@ -525,7 +525,7 @@ export class Router {
 
   /**
    * Per worker, its batch loop's own statistics (datapath.loop "epoll" or "native"; none with
-   * "libuv"): wake-ups, control wake-ups and, with "native", reads that failed, spin hits, sleeps.
+   * "libuv"): wake-ups, control wake-ups, reads that failed and, with "native", spin hits, sleeps.
    */
   loopStats(): { worker: number; stats: LoopStats }[] {
     if (!this.pool || (this.config.datapath?.loop ?? "libuv") === "libuv") return [];
@@ -548,9 +548,9 @@ export class Router {
    * Flat counters: drop.<Reason>, event.<name>, port.<name>.<counter>, peer.<name>.<counter>,
    * datapath.<stat> (summed over the workers), and with workers > 1 worker.<i>.packets_in,
    * worker.<i>.batches, worker.<i>.port.<name>.rx_packets / tx_packets; with datapath.loop "epoll"
-   * worker.<i>.loop_wakeups (epoll_wait returns with something ready) and loop_control_wakeups;
-   * with "native" also worker.<i>.loop_read_failures (reads whose fd died: no longer watched),
-   * loop_spin_hits (datapath.spinUs: the spin before a sleep found packets, the sleep and its
+   * worker.<i>.loop_wakeups (epoll_wait returns with something ready), loop_control_wakeups and
+   * loop_read_failures (reads whose fd died, e.g. a pod's device deleted under the router: no
+   * longer watched); with "native" also loop_spin_hits (datapath.spinUs: the spin before a sleep found packets, the sleep and its
    * wake-up saved) and loop_sleeps (blocking waits).
    */
   counters(): P.CountersResult {

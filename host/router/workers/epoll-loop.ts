@@ -32,8 +32,9 @@ export class EpollLoop implements Readiness {
   private readonly watched = new Map<number, { io: PolledIO; fds: number[] }>();
   private readonly ready = new Uint32Array(64);
   private closed = false;
-  /** Wake-ups (epollWait calls that returned at least one token) and eventfd wake-ups. */
-  readonly stats = { waits: 0, wakeups: 0, controlWakeups: 0 };
+  /** Wake-ups (epollWait calls that returned at least one token), eventfd wake-ups, and reads that
+   *  threw (their fds are dead: no longer watched). */
+  readonly stats = { waits: 0, wakeups: 0, controlWakeups: 0, readFailures: 0 };
 
   /** `wakeFd`: the eventfd the main thread signals (owned by the main thread). */
   constructor(private readonly datapath: Datapath, private readonly wakeFd: number, private readonly spinUs = 0) {
@@ -54,6 +55,10 @@ export class EpollLoop implements Readiness {
       throw e;
     }
     this.watched.set(port, { io: p, fds });
+  }
+
+  readFailed(): void {
+    this.stats.readFailures++;
   }
 
   unwatch(port: number): void {
