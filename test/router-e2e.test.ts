@@ -105,7 +105,7 @@ describe("host routes follow the peers when no cluster CIDRs are configured", ()
     const { createRouter } = await import("../host/router/router.ts");
     const { parseNodeConfig } = await import("../host/config/node-config.ts");
     const c = Cluster.create({ nodes: 1, podsPerNode: 0 });
-    const cfg = parseNodeConfig({ ...c.nodes[0]!.config, clusterCIDRs: [], peers: [], mtu: undefined, limits: undefined, control: undefined });
+    const cfg = parseNodeConfig({ ...c.nodes[0]!.config, clusterCIDRs: [], peers: [], mtu: undefined, limits: undefined, control: { stateFile: false } });
     const r = createRouter({ ...cfg, mtu: c.nodes[0]!.config.mtu, limits: c.nodes[0]!.config.limits }, { log: () => {} });
     try {
       await r.start();

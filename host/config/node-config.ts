@@ -34,8 +34,13 @@ export interface NodeConfig {
   peers: PeerConfig[];
   pods: PodConfig[];
   routes: RouteConfig[];
-  /** Router process settings (ignored by replay). */
-  control: { socket: string; cniSocket?: string };
+  /**
+   * Router process settings (ignored by replay). `stateFile`: where the router keeps its pod
+   * attachments so that a restarted router (after a crash, SIGKILL, or a stop for an upgrade)
+   * re-creates the pods' interfaces (host/router/pod-state.ts); default next to the control
+   * socket (`/run/weft/weft.pods.json`), `false` for none.
+   */
+  control: { socket: string; cniSocket?: string; stateFile?: string };
   metrics?: { listen: string };
   /** Network namespace the router's node side lives in (default: the one it runs in). */
   netns?: string;
@@ -171,7 +176,7 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
     udpChecksum4: bool(raw, "udpChecksum4", "", false),
     icmp: { ratePerSec: int(icmpRaw, "ratePerSec", "icmp.", 1000, 0, 1_000_000), burst: int(icmpRaw, "burst", "icmp.", 50, 0, 1_000_000) },
     peers: [], pods: [], routes: [],
-    control: { socket: str(ctl, "socket", "control.", "/run/weft/weft.sock"), cniSocket: optStr(ctl, "cniSocket", "control.") },
+    control: parseControl(ctl),
     metrics: isObj(raw.metrics) ? { listen: str(raw.metrics, "listen", "metrics.") } : undefined,
     netns: optStr(raw, "netns", ""),
     hostInterface: str(raw, "hostInterface", "", "weft0"),
@@ -189,6 +194,17 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
   arr(raw, "pods", "").forEach((p, i) => cfg.pods.push(parsePod(p, `pods[${i}].`, podNames, pod)));
   arr(raw, "routes", "").forEach((r, i) => cfg.routes.push(parseRoute(r, `routes[${i}].`, names, podNames)));
   return cfg;
+}
+
+function parseControl(ctl: Obj): NodeConfig["control"] {
+  for (const k of Object.keys(ctl)) if (!["socket", "cniSocket", "stateFile"].includes(k)) throw new ConfigError(`control.${k}`, "unknown field (known: socket, cniSocket, stateFile)");
+  const socket = str(ctl, "socket", "control.", "/run/weft/weft.sock");
+  const cniSocket = optStr(ctl, "cniSocket", "control.");
+  if (ctl.stateFile === false) return { socket, cniSocket };
+  if (ctl.stateFile === true) throw new ConfigError("control.stateFile", "must be a path, or false for none");
+  const stateFile = optStr(ctl, "stateFile", "control.") ?? `${socket.replace(/\.sock$/, "")}.pods.json`;
+  if (stateFile === socket || stateFile === cniSocket) throw new ConfigError("control.stateFile", "must differ from the control sockets");
+  return { socket, cniSocket, stateFile };
 }
 
 function parseDatapath(v: unknown): NodeConfig["datapath"] {

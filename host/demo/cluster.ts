@@ -166,7 +166,8 @@ export class Cluster {
       underlay: s.underlay === 4 ? { ipv4: `192.168.${net}.${i}`, mtu: s.mtu } : { ipv6: `${this.v6}::${i}`, mtu: s.mtu },
       podCIDRs: [`10.${net}.${i}.0/24`, `${this.v6}:${i}::/64`], clusterCIDRs: [`10.${net}.0.0/16`, `${this.v6}::/16`],
       peers, netns: `${this.prefix}n${i}`, offloads: { tun: s.offloads, udpGso: s.udpOffloads, udpGro: s.udpOffloads },
-      control: { socket: `${s.socketDir}/${this.prefix}-n${i}.sock`, cniSocket: `${s.socketDir}/${this.prefix}-n${i}.cni.sock` },
+      // No pod state file: the demo's, the tests' and the benchmarks' clusters are built afresh each time.
+      control: { socket: `${s.socketDir}/${this.prefix}-n${i}.sock`, cniSocket: `${s.socketDir}/${this.prefix}-n${i}.cni.sock`, stateFile: false },
       ...(s.metricsBasePort ? { metrics: { listen: `127.0.0.1:${s.metricsBasePort + i}` } } : {}),
     });
   }

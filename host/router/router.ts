@@ -34,6 +34,7 @@ import type { DatapathStats } from "./datapath.ts";
 import { LinuxTunDevice } from "../io/linux/tun.ts";
 import { LinuxUnderlay } from "../io/linux/underlay.ts";
 import { WorkerPool } from "./workers/pool.ts";
+import { loadPodState, savePodState, type SavedPod } from "./pod-state.ts";
 import type { PortQueue, WorkerResult } from "./workers/messages.ts";
 
 /** A worker's batch-loop statistics (Router.loopStats). */
@@ -87,6 +88,8 @@ export class Router {
   private underlays: Underlay[] = [];
   private started = false;
   private startedAt = 0;
+  /** Writes of control.stateFile that failed after an attach or detach (logged each time). */
+  private stateWriteFailures = 0;
   private readonly log: (msg: string) => void;
   private services: { close(): Promise<void> }[] = [];
   private readonly onFatal?: (e: Error) => void;
@@ -147,13 +150,61 @@ export class Router {
       this.addPortQueues(PORT_UNDERLAY, this.underlays, "underlay", RX_FLAG_CSUM_VERIFIED);
       if (this.pool) this.pool.startAll();
       else this.datapath.start();
+      undo.push(() => { for (const a of [...this.attachments.values()]) { try { this.removeAttachment(a); } catch { /* best effort */ } } });
+      this.restorePods();
       this.started = true;
       this.startedAt = Date.now();
       this.log(`started: ${c.encapsulation} port ${c.port} vni ${c.vni}, pod CIDRs ${c.podCIDRs.join(" ")}, ${this.tables.peers.size} peers` +
-        (this.pool ? `, ${this.pool.size} data-plane workers` : ""));
+        (this.pool ? `, ${this.pool.size} data-plane workers` : "") + (this.attachments.size ? `, ${this.attachments.size} pods` : ""));
     } catch (e) {
       for (const u of undo.reverse()) { try { await u(); } catch { /* best effort */ } }
       throw e;
+    }
+  }
+
+  /**
+   * control.stateFile (host/router/pod-state.ts): attaches again every pod the file records whose
+   * network namespace still exists, then writes the file back with what is attached now. A pod
+   * that cannot be made again (its namespace is gone, its interface name taken, its address now
+   * outside the pod CIDR, ...) is dropped with a log line; an unwritable file or one of another
+   * node fails the start.
+   */
+  private restorePods(): void {
+    const file = this.config.control.stateFile;
+    if (!file) return;
+    const st = loadPodState(file, this.config.name);
+    if (st.movedAside) this.log(`pod state: ${st.movedAside}`);
+    for (const s of st.skipped) this.log(`pod state: ${s}: skipped`);
+    for (const p of st.pods) {
+      const key = this.key(p.containerId, p.ifName);
+      if (!netnsExists(p.netns)) { this.log(`pod state: ${key}: netns ${p.netns} is gone; dropped`); continue; }
+      try {
+        this.attach({ containerId: p.containerId, ifName: p.ifName, netns: p.netns, ipv4: p.ipv4, ipv6: p.ipv6, mtu: Math.min(p.mtu, this.config.mtu.pod), network: p.network }, p.mac);
+        this.log(`pod state: ${key}: restored in ${p.netns}`);
+      } catch (e) {
+        this.log(`pod state: ${key}: ${(e as Error).message}; dropped`);
+      }
+    }
+    this.savePods();
+  }
+
+  /** Writes the attachments to control.stateFile (when configured); throws PodStateError. */
+  private savePods(): void {
+    const file = this.config.control.stateFile;
+    if (!file) return;
+    const pods: SavedPod[] = [...this.attachments.values()].map((a) => ({
+      containerId: a.containerId, ifName: a.ifName, netns: a.netns, ipv4: a.ipv4, ipv6: a.ipv6, mtu: a.mtu, mac: a.mac, network: a.network,
+    }));
+    savePodState(file, this.config.name, pods);
+  }
+
+  /** After an attach or detach: the state file follows; when it cannot, the change stands and the failure is logged and counted. */
+  private savePodsAfterChange(what: string): void {
+    try {
+      this.savePods();
+    } catch (e) {
+      this.stateWriteFailures++;
+      this.log(`${what}: ${(e as Error).message} (the pods will not all be restored after a restart)`);
     }
   }
 
@@ -324,6 +375,14 @@ export class Router {
   private key(containerId: string, ifName: string): string { return `${containerId}/${ifName}`; }
 
   attachPod(args: P.AttachPodArgs): P.AttachPodResult {
+    const before = this.attachments.size;
+    const r = this.attach(args);
+    if (this.attachments.size !== before) this.savePodsAfterChange(`attach ${this.key(args.containerId, args.ifName)}`);
+    return r;
+  }
+
+  /** attachPod; `restoreMac`: the MAC a restored pod had (pod-state.ts), else a random one. */
+  private attach(args: P.AttachPodArgs, restoreMac?: string): P.AttachPodResult {
     const c = this.config;
     if (!args.containerId || !args.ifName || !args.netns) throw new RouterOpError("BAD_REQUEST", "containerId, ifName and netns are required");
     if (!/^[A-Za-z0-9_.-]{1,15}$/.test(args.ifName)) throw new RouterOpError("BAD_REQUEST", `ifName ${JSON.stringify(args.ifName)} is not a valid interface name`);
@@ -350,7 +409,7 @@ export class Router {
     const mtu = args.mtu ?? c.mtu.pod;
     if (mtu > c.mtu.pod || mtu < 576) throw new RouterOpError("BAD_REQUEST", `mtu ${mtu} outside 576..${c.mtu.pod}`);
 
-    const mac = formatMac(randomMac((n) => randomBytes(n)));
+    const mac = restoreMac ?? formatMac(randomMac((n) => randomBytes(n)));
     const tapName = args.ifName;
     const undo: (() => void)[] = [];
     try {
@@ -411,6 +470,7 @@ export class Router {
     const a = this.attachments.get(this.key(args.containerId, args.ifName));
     if (!a) return { existed: false };
     this.removeAttachment(a);
+    this.savePodsAfterChange(`detach ${a.key}`);
     return { existed: true };
   }
 
@@ -588,6 +648,7 @@ export class Router {
         }
       }
     }
+    if (this.config.control.stateFile) out["router.pod_state_write_failures"] = this.stateWriteFailures;
     out["datapath.batches"] = s.batches; out["datapath.packets_in"] = s.packetsIn; out["datapath.packets_out"] = s.packetsOut;
     out["datapath.tx_dropped"] = s.txDropped; out["datapath.tx_no_port"] = s.txNoPort;
     out["datapath.super_packets_in"] = s.superPacketsIn; out["datapath.segments_out"] = s.segmentsOut;

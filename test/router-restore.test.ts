@@ -1,0 +1,160 @@
+// Pod attachments survive a router restart (control.stateFile, host/router/pod-state.ts): the
+// state file's format and its failure modes without root; as root, a stopped router's pods come
+// back on the next start, and a SIGKILLed `weft router` process's pods come back when it is run
+// again (their TAPs died with its fds). Each test makes and removes its own namespaces.
+import { describe, it, expect } from "vitest";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { Cluster } from "../host/demo/cluster.ts";
+import { RouterClient } from "../host/control/client.ts";
+import { createRouter } from "../host/router/router.ts";
+import { loadPodState, savePodState, PodStateError, type SavedPod } from "../host/router/pod-state.ts";
+import { ConfigError, parseNodeConfig } from "../host/config/node-config.ts";
+import { describeRequiring } from "./helpers/require.ts";
+import { nativeAvailable } from "../host/native/index.ts";
+
+const missing = [
+  ...(process.getuid?.() === 0 ? [] : ["root"]),
+  ...(existsSync("/dev/net/tun") ? [] : ["/dev/net/tun"]),
+  ...(nativeAvailable() ? [] : ["the native addon (npm run build:native)"]),
+];
+
+function tempDir(): string { return mkdtempSync(join(tmpdir(), "weft-pod-state-")); }
+const pod = (name: string): SavedPod => ({ containerId: name, ifName: "eth0", netns: `/var/run/netns/${name}`, ipv4: "10.1.1.5/32", mtu: 1450, mac: "0a:00:00:00:00:05" });
+const savedNames = (file: string) => (JSON.parse(readFileSync(file, "utf8")) as { pods: SavedPod[] }).pods.map((p) => p.containerId).sort();
+
+describe("control.stateFile", () => {
+  const base = { name: "n1", vtepMac: "02:00:00:00:00:01", underlay: { ipv4: "192.168.9.1" }, podCIDRs: ["10.9.1.0/24"] };
+  it("defaults next to the control socket; false turns it off; a bad value names the field", () => {
+    expect(parseNodeConfig(base).control.stateFile).toBe("/run/weft/weft.pods.json");
+    expect(parseNodeConfig({ ...base, control: { socket: "/x/y/n1.sock" } }).control.stateFile).toBe("/x/y/n1.pods.json");
+    expect(parseNodeConfig({ ...base, control: { stateFile: "/var/lib/weft/p.json" } }).control.stateFile).toBe("/var/lib/weft/p.json");
+    expect(parseNodeConfig({ ...base, control: { stateFile: false } }).control.stateFile).toBeUndefined();
+    expect(() => parseNodeConfig({ ...base, control: { stateFile: true } })).toThrow(ConfigError);
+    expect(() => parseNodeConfig({ ...base, control: { stateFile: 5 } })).toThrow(/^control\.stateFile: /);
+    expect(() => parseNodeConfig({ ...base, control: { socket: "/a.sock", stateFile: "/a.sock" } })).toThrow(/^control\.stateFile: must differ/);
+    expect(() => parseNodeConfig({ ...base, control: { sockets: "/a" } })).toThrow(/^control\.sockets: unknown field/);
+  });
+
+  it("round-trips, skips bad entries, moves an unreadable file aside and refuses another node's", () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir, "sub", "n1.pods.json");
+      expect(loadPodState(file, "n1")).toEqual({ pods: [], skipped: [] }); // none yet
+      savePodState(file, "n1", [pod("a"), pod("b")]);
+      expect(existsSync(`${file}.tmp`)).toBe(false);
+      expect(loadPodState(file, "n1").pods).toEqual([pod("a"), pod("b")]);
+      expect(() => loadPodState(file, "n2")).toThrow(PodStateError);
+      expect(() => loadPodState(file, "n2")).toThrow(/holds the pods of node "n1", not "n2"/);
+      writeFileSync(file, JSON.stringify({ version: 1, node: "n1", pods: [pod("a"), { ...pod("c"), mac: "nope" }, { containerId: "d" }, 7] }));
+      const st = loadPodState(file, "n1");
+      expect(st.pods).toEqual([pod("a")]);
+      expect(st.skipped).toEqual(['pods[1]: mac "nope"', "pods[2]: ifName missing", "pods[3]: not a mapping"]);
+      writeFileSync(file, "{ torn");
+      const torn = loadPodState(file, "n1");
+      expect(torn.pods).toEqual([]);
+      expect(torn.movedAside).toMatch(/moved to .*n1\.pods\.json\.bad$/);
+      expect(existsSync(file)).toBe(false);
+      expect(readFileSync(`${file}.bad`, "utf8")).toBe("{ torn"); // kept for a human, not lost
+      writeFileSync(file, JSON.stringify({ version: 9, node: "n1", pods: [] }));
+      expect(loadPodState(file, "n1").movedAside).toMatch(/not a version 1 pod state/);
+      writeFileSync(join(dir, "blocker"), ""); // a file where the state's directory would be (root ignores modes)
+      expect(() => savePodState(join(dir, "blocker", "n1.pods.json"), "n1", [])).toThrow(/control\.stateFile .*: cannot write: E[A-Z]+: /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describeRequiring(missing.length && missing)("pod attachments survive a router restart", () => {
+  it("a stopped router's pods come back on the next start: same interface, addresses and MAC; a pod whose netns went is dropped", async () => {
+    const cluster = Cluster.create({ nodes: 1, podsPerNode: 3 });
+    const dir = tempDir();
+    const file = join(dir, "n1.pods.json");
+    const node = cluster.nodes[0]!;
+    const cfg = { ...node.config, control: { ...node.config.control, stateFile: file } };
+    const [a, b, gone] = node.pods as [typeof node.pods[0], typeof node.pods[0], typeof node.pods[0]];
+    let r = createRouter(cfg, { log: () => {} });
+    try {
+      await r.start();
+      const macs = new Map<string, string>();
+      for (const p of [a, b, gone]) macs.set(p.name, r.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 }).mac);
+      await cluster.ping(a.ns, b.ipv4, 1);
+      expect(savedNames(file)).toEqual([a.name, b.name, gone.name].sort());
+      await r.stop();
+      // stopped as on SIGTERM: the interfaces are gone, the file still lists the pods
+      await expect(cluster.exec(a.ns, ["ip", "link", "show", "dev", a.ifName])).rejects.toThrow();
+      expect(savedNames(file)).toEqual([a.name, b.name, gone.name].sort());
+      spawnSync("ip", ["netns", "del", gone.ns]); // this pod went away while the router was down
+      const logs: string[] = [];
+      r = createRouter(cfg, { log: (m) => logs.push(m) });
+      await r.start();
+      expect(r.listPods().pods.map((p) => [p.containerId, p.mac, p.ipv4, p.ipv6]).sort()).toEqual(
+        [a, b].map((p) => [p.name, macs.get(p.name), `${p.ipv4}/32`, `${p.ipv6}/128`]).sort());
+      expect(logs.join("\n")).toMatch(new RegExp(`pod state: ${gone.name}/${gone.ifName}: netns .* is gone; dropped`));
+      expect(savedNames(file)).toEqual([a.name, b.name].sort());
+      expect((await cluster.exec(a.ns, ["ip", "-br", "link", "show", "dev", a.ifName]))).toContain(macs.get(a.name)!);
+      await cluster.ping(a.ns, b.ipv4, 2);
+      await cluster.ping(b.ns, a.ipv6, 2);
+      // the file follows a detach
+      expect(r.detachPod({ containerId: b.name, ifName: b.ifName })).toEqual({ existed: true });
+      expect(savedNames(file)).toEqual([a.name]);
+      expect(r.counters().counters["router.pod_state_write_failures"]).toBe(0);
+    } finally {
+      await r.stop();
+      cluster.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it("a SIGKILLed `weft router` gives its pods their interfaces back when it runs again (state file next to its socket)", async () => {
+    const cluster = Cluster.create({ nodes: 1, podsPerNode: 2 });
+    const dir = tempDir();
+    const socket = join(dir, "weft.sock");
+    const node = cluster.nodes[0]!;
+    const { mtu: _m, limits: _l, offloads: _o, ...raw } = node.config;
+    const file = join(dir, "node.yaml");
+    writeFileSync(file, stringify({ ...raw, control: { socket } }));
+    const procs: ChildProcess[] = [];
+    const run = async () => {
+      const p = spawn(process.execPath, ["bin/weft.mjs", "router", "--config", file], { stdio: ["ignore", "ignore", "pipe"] });
+      procs.push(p);
+      let err = "";
+      p.stderr!.on("data", (d) => { err += d; });
+      for (let t = 0; t < 300; t++) {
+        if (existsSync(socket)) { try { (await RouterClient.connect({ socketPath: socket, timeoutMs: 500 })).close(); return { p, err: () => err }; } catch { /* stale or not yet */ } }
+        if (p.exitCode !== null) break;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      throw new Error(`weft router did not come up: ${err}`);
+    };
+    const [a, b] = node.pods as [typeof node.pods[0], typeof node.pods[0]];
+    try {
+      const first = await run();
+      const client = await RouterClient.connect({ socketPath: socket });
+      for (const p of [a, b]) await client.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 });
+      client.close();
+      await cluster.ping(a.ns, b.ipv4, 1);
+      expect(savedNames(join(dir, "weft.pods.json"))).toEqual([a.name, b.name].sort());
+      first.p.kill("SIGKILL");
+      await new Promise((res) => first.p.once("exit", res));
+      // its fds closed: the pods' TAPs are gone with them
+      await expect(cluster.exec(a.ns, ["ip", "link", "show", "dev", a.ifName])).rejects.toThrow();
+      const second = await run();
+      expect(second.err()).toMatch(/, 2 pods/);
+      await cluster.ping(a.ns, b.ipv4, 2);
+      await cluster.ping(b.ns, a.ipv6, 2);
+      second.p.kill("SIGTERM");
+      const code = await new Promise<number | null>((res) => second.p.once("exit", res));
+      expect(code).toBe(0);
+      await expect(cluster.exec(a.ns, ["ip", "link", "show", "dev", a.ifName])).rejects.toThrow();
+    } finally {
+      for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+      cluster.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
