@@ -13,6 +13,7 @@ import { ABOUT, type PluginDeps, defaultDeps, runPlugin } from '../host/cni/plug
 import { SUPPORTED_VERSIONS } from '../host/cni/spec.ts';
 import { LeaseStore } from '../host/ipam/store.ts';
 import { FakeRouter } from './fakes/fake-router.ts';
+import { RouterClient } from '../host/control/client.ts';
 import { builtPlugin, removeBuiltPlugin, runCni } from './fakes/fake-router-harness.ts';
 
 let dir: string;
@@ -365,6 +366,35 @@ describe('ADD', () => {
     const r = await run('ADD', c, { CNI_CONTAINERID: `y${case_}` });
     expect(r.json).toEqual({ cniVersion: '1.1.0', code: 101, msg: 'no free pod address', details: 'no free IPv4 address in 10.62.0.0/30' });
     expect(router.calls.length).toBe(calls); // the router was not asked
+  });
+
+  it('CONFLICT from an attachment whose DEL did not reach the router (lease released): it is detached and the ADD goes through', async () => {
+    const c = { ...conf, podCIDRs: ['10.63.0.0/30'] }; // one address: the next ADD is handed the stale pod's
+    const first = await run('ADD', c, { CNI_CONTAINERID: `old${case_}` });
+    expect(first.exitCode, first.stdout).toBe(0);
+    new LeaseStore(conf.dataDir).release(`old${case_}:eth0`); // what DEL does when the router is unreachable
+    expect([...router.attachments.keys()]).toEqual([`old${case_}:eth0`]);
+    const r = await run('ADD', c, { CNI_CONTAINERID: `new${case_}` });
+    expect(r.exitCode, r.stdout).toBe(0);
+    expect(r.json.ips[0].address).toBe(first.json.ips[0].address);
+    expect([...router.attachments.keys()]).toEqual([`new${case_}:eth0`]);
+    expect(logs.join('\n')).toMatch(new RegExp(`detached the stale attachment old${case_}/eth0 \\(10\\.63\\.0\\.2/32: no lease`));
+  });
+
+  it('CONFLICT from a live attachment, or from another network\'s, is answered as is: nothing detached, the lease rolled back', async () => {
+    const c = { ...conf, podCIDRs: ['10.64.0.0/30'] };
+    const client = await RouterClient.connect({ socketPath: router.socketPath });
+    try {
+      await client.attachPod({ containerId: `foreign${case_}`, ifName: 'eth0', netns, ipv4: '10.64.0.2/30', network: 'othernet' });
+    } finally {
+      client.close();
+    }
+    const r = await run('ADD', c, { CNI_CONTAINERID: `mine${case_}` });
+    expect(r.json).toMatchObject({ code: 100, msg: 'weft router refused attachPod' });
+    expect(r.json.details).toMatch(/^CONFLICT: /);
+    expect([...router.attachments.keys()]).toEqual([`foreign${case_}:eth0`]);
+    expect(leases()).toEqual([]);
+    expect(logs.join('\n')).not.toMatch(/stale attachment/);
   });
 
   it('unwritable lease directory → 5', async () => {

@@ -25,7 +25,7 @@
  */
 import { existsSync, writeSync } from 'node:fs';
 import { RouterClient, RouterError, RouterUnavailable } from '../control/client.ts';
-import type { AttachPodResult } from '../control/protocol.ts';
+import type { AttachPodArgs, AttachPodResult } from '../control/protocol.ts';
 import { type Ip, canonicalMac, formatIp, gatewayOf, parseCidr, parseIp, parseIpWithPrefix } from '../ipam/addr.ts';
 import { poolsFromCidrs } from '../ipam/index.ts';
 import type { Pool } from '../ipam/pool.ts';
@@ -209,20 +209,17 @@ async function cmdAdd(env: CniEnv, conf: WeftNetConf, deps: PluginDeps): Promise
       const v4 = leases.find((l) => l.ip.family === 4);
       const v6 = leases.find((l) => l.ip.family === 6);
       const prefixOf = (l: Lease) => pools.find((p) => p.family === l.ip.family)!.cidrOf(l.ip)!.prefix;
-      attached = await router.attachPod(
-        {
-          containerId: env.containerId,
-          ifName: env.ifName,
-          netns: env.netns,
-          ipv4: v4 ? `${v4.address}/${prefixOf(v4)}` : undefined,
-          ipv6: v6 ? `${v6.address}/${prefixOf(v6)}` : undefined,
-          mtu: conf.mtu,
-          network: conf.name,
-          podNamespace: env.args.K8S_POD_NAMESPACE,
-          podName: env.args.K8S_POD_NAME,
-        },
-        { timeoutMs: conf.timeoutMs },
-      );
+      attached = await attachReconciling(router, store, {
+        containerId: env.containerId,
+        ifName: env.ifName,
+        netns: env.netns,
+        ipv4: v4 ? `${v4.address}/${prefixOf(v4)}` : undefined,
+        ipv6: v6 ? `${v6.address}/${prefixOf(v6)}` : undefined,
+        mtu: conf.mtu,
+        network: conf.name,
+        podNamespace: env.args.K8S_POD_NAMESPACE,
+        podName: env.args.K8S_POD_NAME,
+      }, conf.timeoutMs, deps);
       checkAttachResult(attached);
       trace('attached');
     } catch (e) {
@@ -238,6 +235,42 @@ async function cmdAdd(env: CniEnv, conf: WeftNetConf, deps: PluginDeps): Promise
 function checkAttachResult(r: AttachPodResult): void {
   if (typeof r !== 'object' || r === null || typeof r.mac !== 'string' || !canonicalMac(r.mac) || !Array.isArray(r.routes)) {
     throw new CniError(ErrorCode.RouterError, 'weft router sent a malformed attachPod result', JSON.stringify(r));
+  }
+}
+
+/**
+ * attachPod, reconciling once on CONFLICT (the router checklist's item 5, docs/CNI.md): an
+ * attachment of this network that holds one of the new addresses, or this very key with other
+ * addresses, is stale when none of its addresses is leased to its key in this network's IPAM
+ * directory: its DEL released the leases while the router was unreachable (down, restarting,
+ * or it restored the pod from its state file before the runtime removed the netns). Such
+ * attachments are detached and the attach is tried again; any other CONFLICT is returned as is.
+ */
+async function attachReconciling(router: RouterPort, store: LeaseStore, args: AttachPodArgs, timeoutMs: number, deps: PluginDeps): Promise<AttachPodResult> {
+  try {
+    return await router.attachPod(args, { timeoutMs });
+  } catch (e) {
+    if (!(e instanceof RouterError) || e.code !== 'CONFLICT') throw e;
+    const canon = (a: string | undefined) => {
+      const ip = a ? parseIp(a.split('/')[0]!) : null;
+      return ip ? formatIp(ip) : undefined;
+    };
+    const wanted = new Set([canon(args.ipv4), canon(args.ipv6)].filter((a): a is string => a !== undefined));
+    const { pods } = await router.listPods({ timeoutMs });
+    const stale = pods.filter((p) => {
+      if (p.network !== args.network) return false;
+      const sameKey = p.containerId === args.containerId && p.ifName === args.ifName;
+      const addrs = [canon(p.ipv4), canon(p.ipv6)].filter((a): a is string => a !== undefined);
+      if (!sameKey && !addrs.some((a) => wanted.has(a))) return false;
+      const leased = new Set(store.leasesOf(attachmentKey(p.containerId, p.ifName)).map((l) => l.address));
+      return !addrs.some((a) => leased.has(a));
+    });
+    if (stale.length === 0) throw e;
+    for (const p of stale) {
+      await router.detachPod({ containerId: p.containerId, ifName: p.ifName }, { timeoutMs });
+      deps.log(`ADD ${attachmentKey(args.containerId, args.ifName)}: detached the stale attachment ${p.containerId}/${p.ifName} (${[p.ipv4, p.ipv6].filter(Boolean).join(' ')}: no lease; its DEL did not reach the router)`);
+    }
+    return await router.attachPod(args, { timeoutMs });
   }
 }
 
