@@ -40,7 +40,7 @@ export interface NodeConfig {
    * re-creates the pods' interfaces (host/router/pod-state.ts); default next to the control
    * socket (`/run/weft/weft.pods.json`), `false` for none.
    */
-  control: { socket: string; cniSocket?: string; stateFile?: string };
+  control: { socket: string; cniSocket?: string; stateFile?: string | false };
   metrics?: { listen: string };
   /** Network namespace the router's node side lives in (default: the one it runs in). */
   netns?: string;
@@ -200,7 +200,7 @@ function parseControl(ctl: Obj): NodeConfig["control"] {
   for (const k of Object.keys(ctl)) if (!["socket", "cniSocket", "stateFile"].includes(k)) throw new ConfigError(`control.${k}`, "unknown field (known: socket, cniSocket, stateFile)");
   const socket = str(ctl, "socket", "control.", "/run/weft/weft.sock");
   const cniSocket = optStr(ctl, "cniSocket", "control.");
-  if (ctl.stateFile === false) return { socket, cniSocket };
+  if (ctl.stateFile === false) return { socket, cniSocket, stateFile: false }; // kept explicit: a written-out config parses the same
   if (ctl.stateFile === true) throw new ConfigError("control.stateFile", "must be a path, or false for none");
   const stateFile = optStr(ctl, "stateFile", "control.") ?? `${socket.replace(/\.sock$/, "")}.pods.json`;
   if (stateFile === socket || stateFile === cniSocket) throw new ConfigError("control.stateFile", "must differ from the control sockets");
