@@ -185,6 +185,7 @@ for (const loop of LOOPS) describeRequiring(missing.length && missing)(`datapath
 // A pod's interface deleted under the router (a runtime that removed the device without a CNI
 // DEL): its fd reports an error for ever after. The router keeps forwarding for the other pods,
 // does not spin on the dead fd, counts it (the epoll and native loops), and detaches the pod when asked.
+// An underlay outage: sends fail, are counted (io.underlay.errors, last errno), and traffic resumes.
 for (const variant of VARIANTS) {
   const loop = variant === "native-aot" ? "native" : variant;
   const runtime = variant === "native-aot" ? "aot" as const : undefined;
@@ -215,5 +216,29 @@ for (const variant of VARIANTS) {
         await env.close();
       }
     }, 60_000);
+
+    it("rides out an underlay outage: sends that fail are counted per port with their errno, traffic resumes when the link is back", async () => {
+      const env = await startCluster({ encapsulation: "vxlan", underlay: 4, datapath: { loop, ...(runtime ? { runtime } : {}) } });
+      try {
+        const c = env.cluster, r = env.routers[0]!;
+        const a = c.pod("n1p1"), far = c.pod("n2p1"), near = c.pod("n1p2");
+        await c.ping(a.ns, far.ipv4, 1);
+        expect(r.counters().counters["io.underlay.errors"]).toBe(0);
+        await c.exec(c.nodes[0]!.ns, ["ip", "link", "set", "dev", "eth0", "down"]);
+        await expect(c.ping(a.ns, far.ipv4, 1)).rejects.toThrow();
+        await c.ping(a.ns, near.ipv4, 1); // the node's own pods are not affected
+        const k = r.counters().counters;
+        expect(k["io.underlay.errors"]).toBeGreaterThanOrEqual(1);
+        expect(k["io.underlay.last_errno"]).toBe(101); // ENETUNREACH: no route to the peer while the link is down
+        expect(k["io.underlay.kernel_drops"]).toBe(0);
+        await c.exec(c.nodes[0]!.ns, ["ip", "link", "set", "dev", "eth0", "up"]);
+        let ok = false;
+        for (let t = 0; t < 20 && !ok; t++) ok = await c.ping(a.ns, far.ipv4, 1).then(() => true, () => false);
+        expect(ok).toBe(true);
+        expect(r.running).toBe(true);
+      } finally {
+        await env.close();
+      }
+    }, 90_000);
   });
 }

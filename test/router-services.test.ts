@@ -66,6 +66,8 @@ describe("weft router as a process", () => {
     expect(body).toMatch(/# TYPE weft_drops_total counter/);
     expect(body).toMatch(/weft_port_rx_packets_total\{node="n1",port="pod:c1\/eth0"\} [1-9]/);
     expect(body).toMatch(/weft_batch_size_bucket\{node="n1",le="\+Inf"\} [1-9]/);
+    expect(body).toMatch(/weft_io_errors_total\{node="n1",port="pod:c1\/eth0"\} 0/);
+    expect(body).toMatch(/weft_underlay_kernel_drops_total\{node="n1"\} 0/);
     expect(body).toMatch(/weft_tun_offload_active\{node="n1",device="host",offload="tso"\} 1/);
     expect(body).toMatch(/weft_underlay_udp_offload_active\{node="n1",offload="gso"\} 1/);
     expect(body).toMatch(/weft_offload_wasm_total\{node="n1",what="split_segments"\} \d+/);

@@ -7,6 +7,9 @@ import type { PacketBatchIO, SlotList } from "../io/types.ts";
 import { Dataplane } from "../wasm/dataplane.ts";
 import { BATCH_MAX, PORT_UNDERLAY } from "../wasm/abi.ts";
 
+/** A port's I/O trouble counters (host/io/stats.ts). */
+export interface PortIoErrors { port: number; errors: number; lastErrno: number; truncated: number; kernelDrops: number }
+
 export interface DatapathStats {
   batches: number;
   packetsIn: number;
@@ -304,4 +307,12 @@ export class Datapath {
   }
 
   io(port: number): PacketBatchIO | undefined { return this.ports.get(port)?.io; }
+
+  /** Per port: its I/O's per-packet errors (and the last errno), truncated reads, kernel receive-queue drops. */
+  ioErrors(): PortIoErrors[] {
+    return [...this.ports].map(([port, e]) => {
+      const s = e.io.stats;
+      return { port, errors: s.errors, lastErrno: s.lastErrno, truncated: s.truncated, kernelDrops: s.kernelDrops };
+    });
+  }
 }

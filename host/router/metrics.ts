@@ -50,6 +50,16 @@ export function renderMetrics(r: Router): string {
     `weft_tun_offload_active{node="${node}",device="host",offload="uso"} ${t["offload.host_tun_uso"]}`,
     `weft_tun_offload_active{node="${node}",device="pods",offload="tso"} ${t["offload.pod_taps_tso"]}`,
     `weft_tun_offload_active{node="${node}",device="pods",offload="uso"} ${t["offload.pod_taps_uso"]}`);
+  const io = [...r.ioErrorsByName()];
+  metric("weft_io_errors_total", "counter", "Packets lost to a per-packet I/O error, per port (a pod's link down, the underlay unreachable, ...); weft counters shows the last errno.");
+  for (const [name, e] of io) lines.push(`weft_io_errors_total{node="${node}",port="${esc(name)}"} ${e.errors}`);
+  metric("weft_io_truncated_total", "counter", "Received packets larger than their slot, per port (dropped).");
+  for (const [name, e] of io) lines.push(`weft_io_truncated_total{node="${node}",port="${esc(name)}"} ${e.truncated}`);
+  const ul = io.find(([name]) => name === "underlay");
+  if (ul) {
+    metric("weft_underlay_kernel_drops_total", "counter", "Datagrams the kernel dropped at the underlay socket's full receive queue (SO_RXQ_OVFL).");
+    lines.push(`weft_underlay_kernel_drops_total{node="${node}"} ${ul[1].kernelDrops}`);
+  }
   const u = r.underlayOffloadCounters();
   if ("underlay.udp_gso_active" in u) {
     metric("weft_underlay_udp_offload_active", "gauge", "Underlay UDP offloads in use after probing (1) or not (0).");

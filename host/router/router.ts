@@ -30,7 +30,7 @@ import { PORT_HOST, PORT_UNDERLAY, RX_FLAG_CSUM_VERIFIED, DROP_REASONS, EVENTS }
 import { parseCidr, parseIp, formatMac, randomMac, ipFamily } from "../net/addr.ts";
 import type * as P from "../control/protocol.ts";
 import type { Counters, RouteTarget } from "../wasm/dataplane.ts";
-import type { DatapathStats } from "./datapath.ts";
+import type { DatapathStats, PortIoErrors } from "./datapath.ts";
 import { LinuxTunDevice } from "../io/linux/tun.ts";
 import { LinuxUnderlay } from "../io/linux/underlay.ts";
 import { WorkerPool } from "./workers/pool.ts";
@@ -606,7 +606,8 @@ export class Router {
 
   /**
    * Flat counters: drop.<Reason>, event.<name>, port.<name>.<counter>, peer.<name>.<counter>,
-   * datapath.<stat> (summed over the workers), and with workers > 1 worker.<i>.packets_in,
+   * datapath.<stat> (summed over the workers), io.<port>.errors / truncated / last_errno and
+   * io.underlay.kernel_drops (ioErrorsByName), and with workers > 1 worker.<i>.packets_in,
    * worker.<i>.batches, worker.<i>.port.<name>.rx_packets / tx_packets; with datapath.loop "epoll"
    * worker.<i>.loop_wakeups (epoll_wait returns with something ready), loop_control_wakeups and
    * loop_read_failures (reads whose fd died, e.g. a pod's device deleted under the router: no
@@ -618,8 +619,7 @@ export class Router {
     const out: Record<string, number> = {};
     for (const r of DROP_REASONS) if (r !== "None") out[`drop.${r}`] = Number(k.drops[r]);
     for (const e of EVENTS) out[`event.${e}`] = Number(k.events[e]);
-    const names = new Map<number, string>([[PORT_HOST, "host"], [PORT_UNDERLAY, "underlay"]]);
-    for (const a of this.attachments.values()) names.set(a.port, `pod:${a.key}`);
+    const names = this.portNamesForCounters();
     for (const [port, name] of names) {
       const pc = k.ports[port]!;
       out[`port.${name}.rx_packets`] = Number(pc.rxPackets); out[`port.${name}.rx_bytes`] = Number(pc.rxBytes);
@@ -657,7 +657,38 @@ export class Router {
     Object.assign(out, this.tunOffloadCounters());
     for (const [name, v] of Object.entries(this.wasmOffloadCounters())) out[`offload.${name}`] = v;
     Object.assign(out, this.underlayOffloadCounters());
+    for (const [name, e] of this.ioErrorsByName(names)) {
+      out[`io.${name}.errors`] = e.errors; out[`io.${name}.truncated`] = e.truncated;
+      if (e.lastErrno) out[`io.${name}.last_errno`] = e.lastErrno;
+      if (name === "underlay") out["io.underlay.kernel_drops"] = e.kernelDrops;
+    }
     return { counters: out };
+  }
+
+  /**
+   * Per port name, summed over the workers' queues: packets lost to a per-packet I/O error (a pod's
+   * link down: EIO; the underlay unreachable: ENETUNREACH, ...), with the last errno; received
+   * packets larger than their slot; and datagrams the kernel dropped at the underlay's full
+   * receive queue (SO_RXQ_OVFL). `names`: port -> name, as counters() names them.
+   */
+  ioErrorsByName(names: Map<number, string> = this.portNamesForCounters()): Map<string, Omit<PortIoErrors, "port">> {
+    const per = this.pool ? this.pool.perWorker((w) => w.call({ type: "ioErrors" })) : [this.datapath.ioErrors()];
+    const out = new Map<string, Omit<PortIoErrors, "port">>();
+    for (const list of per) for (const e of list) {
+      const name = names.get(e.port);
+      if (!name) continue;
+      const t = out.get(name) ?? { errors: 0, lastErrno: 0, truncated: 0, kernelDrops: 0 };
+      t.errors += e.errors; t.truncated += e.truncated; t.kernelDrops += e.kernelDrops;
+      if (e.lastErrno) t.lastErrno = e.lastErrno;
+      out.set(name, t);
+    }
+    return out;
+  }
+
+  private portNamesForCounters(): Map<number, string> {
+    const names = new Map<number, string>([[PORT_HOST, "host"], [PORT_UNDERLAY, "underlay"]]);
+    for (const a of this.attachments.values()) names.set(a.port, `pod:${a.key}`);
+    return names;
   }
 
   /**

@@ -5,7 +5,7 @@
 import type { MessagePort } from "node:worker_threads";
 import type { TableOp } from "../../tables/fanout.ts";
 import type { Counters, DataplaneLimits, DataplaneRuntime, RouteTarget } from "../../wasm/dataplane.ts";
-import type { DatapathStats, OffloadPort } from "../datapath.ts";
+import type { DatapathStats, OffloadPort, PortIoErrors } from "../datapath.ts";
 import type { BorrowedUdpOffloads } from "../../io/linux/underlay.ts";
 
 /** One queue of a port, as fds the main thread opened and owns (the worker borrows them). */
@@ -24,11 +24,14 @@ export type WorkerRequest =
   | { type: "underlayStats" }
   | { type: "offloadCounters" }
   | { type: "lookup"; addr: string }
-  | { type: "loopStats" };
+  | { type: "loopStats" }
+  | { type: "ioErrors" };
 
 export type WorkerResult = {
   table: boolean; addPort: null; removePort: boolean; start: null; stop: null;
   counters: Counters; stats: DatapathStats; underlayStats: Record<string, number> | null; offloadCounters: Record<string, number>; lookup: RouteTarget | null;
+  /** Per port of this worker: its I/O's per-packet errors, truncated reads and kernel receive-queue drops. */
+  ioErrors: PortIoErrors[];
   /** The epoll loop's wake-ups (null: the worker runs the libuv loop). */
   loopStats: { waits: number; wakeups: number; controlWakeups: number; batches?: number; readFailures?: number; spinHits?: number; sleeps?: number; runtime?: DataplaneRuntime } | null;
 };

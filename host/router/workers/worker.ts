@@ -74,6 +74,7 @@ function handle(req: WorkerRequest): unknown {
     }
     case "lookup": return dp.lookup(req.addr) ?? null;
     case "loopStats": return loop ? { ...loop.stats, runtime: dp.aot ? "aot" : "v8" } : null;
+    case "ioErrors": return datapath.ioErrors();
   }
 }
 
