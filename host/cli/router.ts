@@ -6,7 +6,9 @@ export const routerUsage = `weft router --config node.yaml
 
 Runs this node's router: pod TAPs, the host TUN, the underlay, the control socket
 (control.socket, default /run/weft/weft.sock) and Prometheus metrics (metrics.listen).
-SIGTERM / SIGINT stop it and remove every interface and route it made.`;
+SIGTERM / SIGINT stop it and remove every interface and route it made. The pods it has
+attached are kept in control.stateFile (default /run/weft/weft.pods.json): run again,
+after a stop or a crash, it gives every pod whose namespace still exists its interface back.`;
 
 export async function routerCommand(argv: string[]): Promise<number> {
   const a = parseArgs(argv);
