@@ -53,6 +53,10 @@ describe("weft router as a process", () => {
     expect(routes.stdout).toMatch(/DESTINATION\s+TARGET\s+ORIGIN/);
     expect(routes.stdout).toMatch(new RegExp(`10\\.${c.net}\\.2\\.0/24\\s+peer n2`));
     expect(weft(["peers", "--socket", socket]).stdout).toMatch(new RegExp(`n2\\s+192\\.168\\.${c.net}\\.2`));
+    const pods = weft(["pods", "--socket", socket]);
+    expect(pods.stdout).toMatch(/^CONTAINER\s+IFNAME\s+IPV4\s+IPV6\s+MAC/);
+    expect(pods.stdout).toMatch(new RegExp(`c1\\s+eth0\\s+${c.pod("n1p1").ipv4.replace(/\./g, "\\.")}/32\\s`));
+    expect(JSON.parse(weft(["pods", "--socket", socket, "-o", "json"]).stdout).pods).toHaveLength(1);
     await c.ping(c.pod("n1p1").ns, c.nodes[0]!.config.gateway4!, 1);
     const counters = JSON.parse(weft(["counters", "--socket", socket, "-o", "json"]).stdout).counters;
     expect(counters["port.pod:c1/eth0.rx_packets"]).toBeGreaterThan(0);

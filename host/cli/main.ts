@@ -8,7 +8,7 @@ commands:
   replay    run captured frames through the data plane (see weft replay --help)
   router    run a node's router (weft router --config node.yaml)
   demo      build a 2-node x 2-pod cluster in network namespaces and show it working
-  status | routes | peers | counters   ask a running router (-o json for JSON)`;
+  status | pods | routes | peers | counters   ask a running router (-o json for JSON)`;
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<{ run: Command; help: string }>> = 
   demo: async () => { const m = await import("./demo.ts"); return { run: m.demoCommand, help: m.demoUsage }; },
   router: async () => { const m = await import("./router.ts"); return { run: m.routerCommand, help: m.routerUsage }; },
   status: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("status"), help: m.queryUsage }; },
+  pods: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("pods"), help: m.queryUsage }; },
   routes: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("routes"), help: m.queryUsage }; },
   peers: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("peers"), help: m.queryUsage }; },
   counters: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("counters"), help: m.queryUsage }; },

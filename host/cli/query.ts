@@ -1,9 +1,9 @@
-// weft status | routes | peers | counters: ask a running router over its control socket.
+// weft status | pods | routes | peers | counters: ask a running router over its control socket.
 import { parseArgs, one, UsageError } from "./args.ts";
 import { RouterClient } from "../control/client.ts";
 import { DEFAULT_SOCKET_PATH, type OpName } from "../control/protocol.ts";
 
-export const queryUsage = `weft status|routes|peers|counters [--socket PATH] [-o table|json]
+export const queryUsage = `weft status|pods|routes|peers|counters [--socket PATH] [-o table|json]
 
 Asks the router on PATH (default ${DEFAULT_SOCKET_PATH}, or $WEFT_SOCKET).`;
 
@@ -12,7 +12,10 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((x, c) => x.padEnd(w[c]!)).join("  ").trimEnd()).join("\n");
 }
 
-export function makeQueryCommand(what: "status" | "routes" | "peers" | "counters") {
+/** The CLI's query commands and the control operation each one makes. */
+const OPS = { status: "status", pods: "listPods", routes: "routes", peers: "peers", counters: "counters" } as const;
+
+export function makeQueryCommand(what: keyof typeof OPS) {
   return async (argv: string[]): Promise<number> => {
     const a = parseArgs(argv);
     const out = one(a, "o", false) ?? one(a, "output", false) ?? "table";
@@ -20,7 +23,7 @@ export function makeQueryCommand(what: "status" | "routes" | "peers" | "counters
     const socketPath = one(a, "socket", false) ?? process.env.WEFT_SOCKET ?? DEFAULT_SOCKET_PATH;
     const c = await RouterClient.connect({ socketPath });
     try {
-      const res = await c.call(what as OpName, {} as never);
+      const res = await c.call(OPS[what] as OpName, {} as never);
       if (out === "json") { console.log(JSON.stringify(res, null, 2)); return 0; }
       console.log(render(what, res as never));
       return 0;
@@ -43,6 +46,11 @@ function render(what: string, r: Record<string, unknown>): string {
     case "routes": {
       const routes = (r.routes as { dst: string; target: { kind: string; peer?: string; containerId?: string; ifName?: string }; origin: string }[]);
       return table([["DESTINATION", "TARGET", "ORIGIN"], ...routes.map((x) => [x.dst, x.target.kind === "peer" ? `peer ${x.target.peer}` : x.target.kind === "pod" ? `pod ${x.target.containerId}/${x.target.ifName}` : x.target.kind, x.origin])]);
+    }
+    case "pods": {
+      const pods = r.pods as { containerId: string; ifName: string; netns: string; ipv4?: string; ipv6?: string; mac: string; network?: string }[];
+      return table([["CONTAINER", "IFNAME", "IPV4", "IPV6", "MAC", "NETWORK", "NETNS"],
+        ...pods.map((p) => [p.containerId, p.ifName, p.ipv4 ?? "-", p.ipv6 ?? "-", p.mac, p.network ?? "-", p.netns])]);
     }
     case "peers": {
       const peers = r.peers as { name: string; underlay: string; vtepMac: string; podCIDRs: string[] }[];
