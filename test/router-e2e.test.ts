@@ -121,6 +121,62 @@ describe("host routes follow the peers when no cluster CIDRs are configured", ()
   });
 });
 
+describe("the host port's watchdog", () => {
+  it("puts back a host route and an address someone removed, and opens the host TUN again when it is deleted", async () => {
+    const { Cluster } = await import("../host/demo/cluster.ts");
+    const { createRouter } = await import("../host/router/router.ts");
+    const c = Cluster.create({ nodes: 1, podsPerNode: 1 });
+    const node = c.nodes[0]!;
+    const p = node.pods[0]!;
+    const logs: string[] = [];
+    const r = createRouter(node.config, { log: (m) => logs.push(m), hostCheckMs: 0 }); // checked by hand here
+    try {
+      await r.start();
+      r.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 });
+      const host = node.config.hostInterface, gw4 = node.config.gateway4!, cluster4 = node.config.clusterCIDRs[0]!;
+      const bothWays = async () => { await c.ping(node.ns, p.ipv4, 1); await c.ping(p.ns, gw4, 1); };
+      await bothWays();
+      expect(r.checkHostPort()).toEqual([]);
+      await c.exec(node.ns, ["ip", "route", "del", cluster4, "dev", host]);
+      await expect(c.ping(node.ns, p.ipv4, 1)).rejects.toThrow();
+      expect(r.checkHostPort()).toEqual([`route ${cluster4}`]);
+      await bothWays();
+      await c.exec(node.ns, ["ip", "addr", "del", `${gw4}/32`, "dev", host]);
+      expect(r.checkHostPort()).toContain(`address ${gw4}`);
+      await bothWays();
+      await c.exec(node.ns, ["ip", "link", "del", "dev", host]);
+      expect(r.checkHostPort()).toEqual([`interface ${host}`]);
+      await bothWays();
+      expect(r.checkHostPort()).toEqual([]);
+      expect(r.counters().counters["router.host_repairs"]).toBeGreaterThanOrEqual(3);
+      expect(logs.join("\n")).toMatch(new RegExp(`host port: ${host} is gone; opening it again`));
+    } finally {
+      await r.stop();
+      c.destroy();
+    }
+  }, 60_000);
+
+  it("runs by itself every hostCheckMs", async () => {
+    const { Cluster } = await import("../host/demo/cluster.ts");
+    const { createRouter } = await import("../host/router/router.ts");
+    const c = Cluster.create({ nodes: 1, podsPerNode: 0 });
+    const node = c.nodes[0]!;
+    const r = createRouter(node.config, { log: () => {}, hostCheckMs: 100 });
+    try {
+      await r.start();
+      const cluster4 = node.config.clusterCIDRs[0]!;
+      const routes = () => c.exec(node.ns, ["ip", "route", "show", "dev", node.config.hostInterface]);
+      await c.exec(node.ns, ["ip", "route", "del", cluster4, "dev", node.config.hostInterface]);
+      let back = false;
+      for (let t = 0; t < 50 && !back; t++) { await new Promise((res) => setTimeout(res, 100)); back = (await routes()).includes(cluster4); }
+      expect(back).toBe(true);
+    } finally {
+      await r.stop();
+      c.destroy();
+    }
+  }, 60_000);
+});
+
 describe("with TUN/TAP offloads (IFF_VNET_HDR, TSO split and GRO coalescing in Wasm)", () => {
   let env: Env;
   beforeAll(async () => { env = await startCluster({ encapsulation: "vxlan", underlay: 4, offloads: true }); });

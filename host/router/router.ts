@@ -25,9 +25,9 @@ import { NodeTables, TableError } from "../tables/node-tables.ts";
 import { parseNodeConfig, parsePeer, type NodeConfig, type PeerConfig } from "../config/node-config.ts";
 import { Datapath, type OffloadPort } from "./datapath.ts";
 import { loadNative } from "../native/index.ts";
-import { ipBatch, netnsExists, linkExists, NetlinkError } from "./netlink.ts";
+import { ip, ipBatch, netnsExists, linkExists, NetlinkError } from "./netlink.ts";
 import { PORT_HOST, PORT_UNDERLAY, RX_FLAG_CSUM_VERIFIED, DROP_REASONS, EVENTS } from "../wasm/abi.ts";
-import { parseCidr, parseIp, formatMac, randomMac, ipFamily } from "../net/addr.ts";
+import { parseCidr, parseIp, formatIp, formatMac, randomMac, ipFamily } from "../net/addr.ts";
 import type * as P from "../control/protocol.ts";
 import type { Counters, RouteTarget } from "../wasm/dataplane.ts";
 import type { DatapathStats, PortIoErrors } from "./datapath.ts";
@@ -63,6 +63,11 @@ export interface RouterOptions {
    * fails with EINVAL), so the TSO-only fallback runs on any kernel.
    */
   refuseTunUso?: boolean;
+  /**
+   * How often the host port's watchdog looks at the host TUN and its routes (checkHostPort), in
+   * ms; 0 = never. Default 10 000.
+   */
+  hostCheckMs?: number;
 }
 
 export class Router {
@@ -90,15 +95,20 @@ export class Router {
   private startedAt = 0;
   /** Writes of control.stateFile that failed after an attach or detach (logged each time). */
   private stateWriteFailures = 0;
+  /** Host TUNs opened again and host routes put back by checkHostPort. */
+  private hostRepairs = 0;
+  private hostCheckTimer?: ReturnType<typeof setInterval>;
   private readonly log: (msg: string) => void;
   private services: { close(): Promise<void> }[] = [];
   private readonly onFatal?: (e: Error) => void;
   private readonly refuseTunUso: boolean;
+  private readonly hostCheckMs: number;
 
   constructor(config: NodeConfig, opts: RouterOptions = {}) {
     this.config = config;
     this.onFatal = opts.onFatal;
     this.refuseTunUso = opts.refuseTunUso ?? false;
+    this.hostCheckMs = opts.hostCheckMs ?? 10_000;
     this.log = opts.log ?? ((m) => process.stderr.write(`weft[${config.name}]: ${m}\n`));
     this.tables = NodeTables.create(config);
     this.datapath = new Datapath(this.tables.dp);
@@ -154,6 +164,13 @@ export class Router {
       this.restorePods();
       this.started = true;
       this.startedAt = Date.now();
+      const every = this.hostCheckMs;
+      if (every > 0) {
+        this.hostCheckTimer = setInterval(() => {
+          try { this.checkHostPort(); } catch (e) { this.log(`host port check: ${(e as Error).message}`); }
+        }, every);
+        this.hostCheckTimer.unref();
+      }
       this.log(`started: ${c.encapsulation} port ${c.port} vni ${c.vni}, pod CIDRs ${c.podCIDRs.join(" ")}, ${this.tables.peers.size} peers` +
         (this.pool ? `, ${this.pool.size} data-plane workers` : "") + (this.attachments.size ? `, ${this.attachments.size} pods` : ""));
     } catch (e) {
@@ -283,8 +300,57 @@ export class Router {
     return [...c.podCIDRs, ...[...this.tables.peers.values()].flatMap((p) => p.podCIDRs)];
   }
 
+  /**
+   * The host port's watchdog (every RouterOptions.hostCheckMs while started): the host TUN and its
+   * routes are the router's, but anything on the node may remove them (an administrator, a
+   * network manager that flushes routes it does not know on restart). A TUN that is gone is
+   * opened again with its addresses and routes; missing addresses and routes are put back. Each
+   * repair is logged and counted (router.host_repairs). Returns what it repaired.
+   */
+  checkHostPort(): string[] {
+    if (!this.started || !this.hostTun) return [];
+    const c = this.config;
+    const name = this.hostTun.name;
+    if (!linkExists(this.netns, name)) {
+      this.log(`host port: ${name} is gone; opening it again`);
+      this.removePortQueues(PORT_HOST);
+      for (const q of this.hostQueues) q.close();
+      this.hostQueues = [];
+      this.hostTun = undefined;
+      this.hostRoutes.clear();
+      this.openHostPort();
+      this.hostRepairs++;
+      return [`interface ${name}`];
+    }
+    const canon = (dst: string, fam: 4 | 6) => parseCidr(dst.includes("/") ? dst : `${dst}/${fam === 4 ? 32 : 128}`).text;
+    const addrs = new Set<string>();
+    for (const a of JSON.parse(ip(this.netns, ["-j", "addr", "show", "dev", name]) || "[]") as { addr_info?: { local: string }[] }[])
+      for (const i of a.addr_info ?? []) addrs.add(formatIpText(i.local));
+    const routes = new Set<string>();
+    for (const fam of [4, 6] as const)
+      for (const r of JSON.parse(ip(this.netns, [`-${fam}`, "-j", "route", "show", "dev", name]) || "[]") as { dst: string }[])
+        if (r.dst !== "default") routes.add(canon(r.dst, fam));
+    const cmds: string[] = [];
+    const fixed: string[] = [];
+    if (c.gateway4 && !addrs.has(formatIpText(c.gateway4))) { cmds.push(`addr add ${c.gateway4}/32 dev ${name}`); fixed.push(`address ${c.gateway4}`); }
+    if (c.gateway6 && !addrs.has(formatIpText(c.gateway6))) { cmds.push(`addr add ${c.gateway6}/128 dev ${name} nodad`); fixed.push(`address ${c.gateway6}`); }
+    for (const dst of this.hostRoutes) {
+      const fam = ipFamily(dst.split("/")[0]!);
+      if (routes.has(canon(dst, fam))) continue;
+      cmds.push(`route replace ${dst} dev ${name} src ${fam === 4 ? c.gateway4 : c.gateway6}`);
+      fixed.push(`route ${dst}`);
+    }
+    if (cmds.length === 0) return [];
+    this.log(`host port: ${fixed.join(", ")} missing on ${name}; putting back`);
+    ipBatch(this.netns, cmds);
+    this.hostRepairs += fixed.length;
+    return fixed;
+  }
+
   /** Stops the data path and removes every interface and route the router made. */
   async stop(): Promise<void> {
+    if (this.hostCheckTimer) clearInterval(this.hostCheckTimer);
+    this.hostCheckTimer = undefined;
     this.datapath.stop();
     // Workers first: once they are gone nothing but this thread touches the fds.
     await this.closePool();
@@ -649,6 +715,7 @@ export class Router {
       }
     }
     if (this.config.control.stateFile) out["router.pod_state_write_failures"] = this.stateWriteFailures;
+    out["router.host_repairs"] = this.hostRepairs;
     out["datapath.batches"] = s.batches; out["datapath.packets_in"] = s.packetsIn; out["datapath.packets_out"] = s.packetsOut;
     out["datapath.tx_dropped"] = s.txDropped; out["datapath.tx_no_port"] = s.txNoPort;
     out["datapath.super_packets_in"] = s.superPacketsIn; out["datapath.segments_out"] = s.segmentsOut;
@@ -761,5 +828,8 @@ export function createRouter(config: NodeConfig | Record<string, unknown>, opts:
   const c = (config as NodeConfig).mtu && (config as NodeConfig).limits ? (config as NodeConfig) : parseNodeConfig(config);
   return new Router(c, opts);
 }
+
+/** An address in the canonical text form (ip's JSON and the config may write IPv6 differently). */
+function formatIpText(a: string): string { return formatIp(parseIp(a)); }
 
 export function ensureDir(path: string): void { mkdirSync(dirname(path), { recursive: true, mode: 0o755 }); }
