@@ -208,6 +208,11 @@ for (const variant of VARIANTS) {
         const cpu = process.cpuUsage(cpu0);
         expect((cpu.user + cpu.system) / 1000).toBeLessThan(200);
         if (loop !== "libuv") expect(sumOf(r.counters().counters, /^worker\.\d+\.loop_read_failures$/)).toBe(1);
+        // the watchdog's pod check (every 10 s; called here) marks it, once
+        expect(r.checkPods()).toEqual([`${gone.name}/${gone.ifName}`]);
+        expect(r.checkPods()).toEqual([]);
+        expect(r.listPods().pods.filter((p) => p.deviceGone).map((p) => p.containerId)).toEqual([gone.name]);
+        expect(r.counters().counters["router.pod_devices_gone"]).toBe(1);
         expect(r.detachPod({ containerId: gone.name, ifName: gone.ifName })).toEqual({ existed: true });
         expect(r.listPods().pods.map((p) => p.containerId).sort()).toEqual([a.name, b.name]);
         await c.ping(b.ns, a.ipv4, 2);

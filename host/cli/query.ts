@@ -48,9 +48,9 @@ function render(what: string, r: Record<string, unknown>): string {
       return table([["DESTINATION", "TARGET", "ORIGIN"], ...routes.map((x) => [x.dst, x.target.kind === "peer" ? `peer ${x.target.peer}` : x.target.kind === "pod" ? `pod ${x.target.containerId}/${x.target.ifName}` : x.target.kind, x.origin])]);
     }
     case "pods": {
-      const pods = r.pods as { containerId: string; ifName: string; netns: string; ipv4?: string; ipv6?: string; mac: string; network?: string }[];
-      return table([["CONTAINER", "IFNAME", "IPV4", "IPV6", "MAC", "NETWORK", "NETNS"],
-        ...pods.map((p) => [p.containerId, p.ifName, p.ipv4 ?? "-", p.ipv6 ?? "-", p.mac, p.network ?? "-", p.netns])]);
+      const pods = r.pods as { containerId: string; ifName: string; netns: string; ipv4?: string; ipv6?: string; mac: string; network?: string; deviceGone?: boolean }[];
+      return table([["CONTAINER", "IFNAME", "IPV4", "IPV6", "MAC", "NETWORK", "NETNS", "STATE"],
+        ...pods.map((p) => [p.containerId, p.ifName, p.ipv4 ?? "-", p.ipv6 ?? "-", p.mac, p.network ?? "-", p.netns, p.deviceGone ? "device gone" : "up"])]);
     }
     case "peers": {
       const peers = r.peers as { name: string; underlay: string; vtepMac: string; podCIDRs: string[] }[];

@@ -105,6 +105,8 @@ export interface PodAttachment {
   mac: string;
   /** The router's data-plane port index of this attachment. */
   port: number;
+  /** Set when the pod's interface was deleted under the router (its traffic is dropped until detachPod). */
+  deviceGone?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

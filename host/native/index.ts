@@ -31,6 +31,8 @@ export interface NativeIo {
   /** Opens /dev/net/tun (non-blocking, IFF_NO_PI, persist off) in `netns` if given. */
   openTun(name: string, tap: boolean, vnetHdr: boolean, multiQueue: boolean, netns?: string): { fd: number; name: string };
   tunSetOffload(fd: number, flags: number): void;
+  /** False when the TUN/TAP fd's device is gone (deleted under us: TUNGETIFF gives EBADFD). */
+  tunAttached(fd: number): boolean;
   tunSetVnetHdrSize(fd: number, size: number): void;
   /** An AF_PACKET SOCK_RAW socket bound to `ifname` (all protocols, outgoing frames ignored). */
   openPacket(ifname: string, rcvbuf: number, netns?: string): { fd: number; ifindex: number };

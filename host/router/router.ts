@@ -97,6 +97,8 @@ export class Router {
   private stateWriteFailures = 0;
   /** Host TUNs opened again and host routes put back by checkHostPort. */
   private hostRepairs = 0;
+  /** Pods found without their interface by checkPods. */
+  private podDevicesGone = 0;
   private hostCheckTimer?: ReturnType<typeof setInterval>;
   private readonly log: (msg: string) => void;
   private services: { close(): Promise<void> }[] = [];
@@ -168,6 +170,7 @@ export class Router {
       if (every > 0) {
         this.hostCheckTimer = setInterval(() => {
           try { this.checkHostPort(); } catch (e) { this.log(`host port check: ${(e as Error).message}`); }
+          this.checkPods();
         }, every);
         this.hostCheckTimer.unref();
       }
@@ -345,6 +348,28 @@ export class Router {
     ipBatch(this.netns, cmds);
     this.hostRepairs += fixed.length;
     return fixed;
+  }
+
+  /**
+   * Pods whose TAP is gone (deleted under the router, e.g. by a runtime that tore the pod down
+   * without a CNI DEL; TUNGETIFF on its fd answers EBADFD): marked (`deviceGone` in listPods),
+   * logged once and counted (router.pod_devices_gone); their traffic is dropped until detachPod.
+   * Runs with the host port's watchdog; returns the keys it newly found.
+   */
+  checkPods(): string[] {
+    const found: string[] = [];
+    if (!this.started) return found;
+    for (const a of this.attachments.values()) {
+      if (a.deviceGone || !(a.tap instanceof LinuxTunDevice)) continue;
+      let attached = true;
+      try { attached = loadNative().tunAttached(a.tap.fd); } catch { continue; }
+      if (attached) continue;
+      a.deviceGone = true;
+      this.podDevicesGone++;
+      found.push(a.key);
+      this.log(`pod ${a.key}: its interface ${a.ifName} in ${a.netns} is gone (deleted under the router); its traffic is dropped until it is detached`);
+    }
+    return found;
   }
 
   /** Stops the data path and removes every interface and route the router made. */
@@ -716,6 +741,7 @@ export class Router {
     }
     if (this.config.control.stateFile) out["router.pod_state_write_failures"] = this.stateWriteFailures;
     out["router.host_repairs"] = this.hostRepairs;
+    out["router.pod_devices_gone"] = this.podDevicesGone;
     out["datapath.batches"] = s.batches; out["datapath.packets_in"] = s.packetsIn; out["datapath.packets_out"] = s.packetsOut;
     out["datapath.tx_dropped"] = s.txDropped; out["datapath.tx_no_port"] = s.txNoPort;
     out["datapath.super_packets_in"] = s.superPacketsIn; out["datapath.segments_out"] = s.segmentsOut;

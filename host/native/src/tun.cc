@@ -66,6 +66,18 @@ static Napi::Value TunSetOffload(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// tunAttached(fd) -> boolean: false when the fd's device is gone (deleted, or its namespace
+// destroyed: TUNGETIFF answers EBADFD for a detached queue); throws on a bad fd.
+static Napi::Value TunAttached(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = GetInt32(env, info[0], "fd");
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  if (ioctl(fd, TUNGETIFF, &ifr) == 0) return Napi::Boolean::New(env, true);
+  if (errno == EBADFD) return Napi::Boolean::New(env, false);
+  ThrowErrno(env, errno, "ioctl", "TUNGETIFF");
+}
+
 // tunSetVnetHdrSize(fd, bytes).
 static Napi::Value TunSetVnetHdrSize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -140,6 +152,7 @@ void InitTun(Napi::Env env, Napi::Object exports) {
   exports.Set("openTun", Napi::Function::New(env, OpenTun, "openTun"));
   exports.Set("tunSetOffload", Napi::Function::New(env, TunSetOffload, "tunSetOffload"));
   exports.Set("tunSetVnetHdrSize", Napi::Function::New(env, TunSetVnetHdrSize, "tunSetVnetHdrSize"));
+  exports.Set("tunAttached", Napi::Function::New(env, TunAttached, "tunAttached"));
   exports.Set("openPacket", Napi::Function::New(env, OpenPacket, "openPacket"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   Napi::Object f = Napi::Object::New(env);
