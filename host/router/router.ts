@@ -64,8 +64,8 @@ export interface RouterOptions {
    */
   refuseTunUso?: boolean;
   /**
-   * How often the host port's watchdog looks at the host TUN and its routes (checkHostPort), in
-   * ms; 0 = never. Default 10 000.
+   * How often the watchdog looks at the host TUN, its addresses and routes (checkHostPort) and at
+   * the pods' interfaces (checkPods), in ms; 0 = never. Default 10 000.
    */
   hostCheckMs?: number;
 }
