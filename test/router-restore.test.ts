@@ -72,31 +72,36 @@ describe("control.stateFile", () => {
 });
 
 describeRequiring(missing.length && missing)("pod attachments survive a router restart", () => {
-  it("a stopped router's pods come back on the next start: same interface, addresses and MAC; a pod whose netns went is dropped", async () => {
-    const cluster = Cluster.create({ nodes: 1, podsPerNode: 3 });
+  it("a stopped router's pods come back on the next start: same interface, addresses and MAC; a pod whose netns went, or whose path names another namespace now, is dropped", async () => {
+    const cluster = Cluster.create({ nodes: 1, podsPerNode: 4 });
     const dir = tempDir();
     const file = join(dir, "n1.pods.json");
     const node = cluster.nodes[0]!;
     const cfg = { ...node.config, control: { ...node.config.control, stateFile: file } };
-    const [a, b, gone] = node.pods as [typeof node.pods[0], typeof node.pods[0], typeof node.pods[0]];
+    const [a, b, gone, recycled] = node.pods as [typeof node.pods[0], typeof node.pods[0], typeof node.pods[0], typeof node.pods[0]];
     let r = createRouter(cfg, { log: () => {} });
     try {
       await r.start();
       const macs = new Map<string, string>();
-      for (const p of [a, b, gone]) macs.set(p.name, r.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 }).mac);
+      for (const p of [a, b, gone, recycled]) macs.set(p.name, r.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 }).mac);
       await cluster.ping(a.ns, b.ipv4, 1);
-      expect(savedNames(file)).toEqual([a.name, b.name, gone.name].sort());
+      expect(savedNames(file)).toEqual([a.name, b.name, gone.name, recycled.name].sort());
       await r.stop();
       // stopped as on SIGTERM: the interfaces are gone, the file still lists the pods
       await expect(cluster.exec(a.ns, ["ip", "link", "show", "dev", a.ifName])).rejects.toThrow();
-      expect(savedNames(file)).toEqual([a.name, b.name, gone.name].sort());
+      expect(savedNames(file)).toEqual([a.name, b.name, gone.name, recycled.name].sort());
       spawnSync("ip", ["netns", "del", gone.ns]); // this pod went away while the router was down
+      // and this path names another namespace now (as /proc/<pid>/ns/net does when a pid is reused)
+      spawnSync("ip", ["netns", "del", recycled.ns]);
+      expect(spawnSync("ip", ["netns", "add", recycled.ns]).status).toBe(0);
       const logs: string[] = [];
       r = createRouter(cfg, { log: (m) => logs.push(m) });
       await r.start();
       expect(r.listPods().pods.map((p) => [p.containerId, p.mac, p.ipv4, p.ipv6]).sort()).toEqual(
         [a, b].map((p) => [p.name, macs.get(p.name), `${p.ipv4}/32`, `${p.ipv6}/128`]).sort());
       expect(logs.join("\n")).toMatch(new RegExp(`pod state: ${gone.name}/${gone.ifName}: netns .* is gone; dropped`));
+      expect(logs.join("\n")).toMatch(new RegExp(`pod state: ${recycled.name}/${recycled.ifName}: .* is another namespace now; dropped`));
+      await expect(cluster.exec(recycled.ns, ["ip", "link", "show", "dev", recycled.ifName])).rejects.toThrow(); // nothing made there
       expect(savedNames(file)).toEqual([a.name, b.name].sort());
       expect((await cluster.exec(a.ns, ["ip", "-br", "link", "show", "dev", a.ifName]))).toContain(macs.get(a.name)!);
       await cluster.ping(a.ns, b.ipv4, 2);

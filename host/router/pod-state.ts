@@ -6,7 +6,9 @@
 // or a stop for an upgrade nobody else would re-create those interfaces. So the router writes
 // every attachment here after each attach and detach and, on start, attaches again every recorded
 // pod whose network namespace still exists: same interface name, addresses, MTU and MAC (the MAC
-// the CNI result reported). Pods lose their traffic for the restart, not for good.
+// the CNI result reported). Pods lose their traffic for the restart, not for good. The namespace's
+// inode is recorded too: a path that names another namespace by then (/proc/<pid>/ns/net of a
+// reused pid) is not restored into.
 //
 // Format (version 1): {"version": 1, "node": "<name>", "pods": [SavedPod, ...]}. Written to
 // "<file>.tmp", fsync'ed, renamed over the file: a crash leaves the old state or the new one,
@@ -29,6 +31,8 @@ export interface SavedPod {
   mtu: number;
   mac: string;
   network?: string;
+  /** The namespace's inode when attached: a path that names another namespace now is not restored. */
+  netnsInode?: number;
 }
 
 export class PodStateError extends Error {
@@ -48,6 +52,7 @@ function entryProblem(e: unknown): string | undefined {
   const o = e as Record<string, unknown>;
   for (const k of ["containerId", "ifName", "netns", "mac"]) if (typeof o[k] !== "string" || o[k] === "") return `${k} missing`;
   for (const k of ["ipv4", "ipv6", "network"]) if (o[k] !== undefined && typeof o[k] !== "string") return `${k} is not a string`;
+  if (o.netnsInode !== undefined && (typeof o.netnsInode !== "number" || !Number.isInteger(o.netnsInode))) return "netnsInode is not an integer";
   if (o.ipv4 === undefined && o.ipv6 === undefined) return "no address";
   if (typeof o.mtu !== "number" || !Number.isInteger(o.mtu)) return "mtu missing";
   if (!MAC.test(o.mac as string)) return `mac ${JSON.stringify(o.mac)}`;
@@ -81,7 +86,7 @@ export function loadPodState(file: string, node: string): LoadedPodState {
     const problem = entryProblem(e);
     if (problem) { skipped.push(`pods[${i}]: ${problem}`); return; }
     const p = e as SavedPod;
-    pods.push({ containerId: p.containerId, ifName: p.ifName, netns: p.netns, ipv4: p.ipv4, ipv6: p.ipv6, mtu: p.mtu, mac: p.mac, network: p.network });
+    pods.push({ containerId: p.containerId, ifName: p.ifName, netns: p.netns, ipv4: p.ipv4, ipv6: p.ipv6, mtu: p.mtu, mac: p.mac, network: p.network, netnsInode: p.netnsInode });
   });
   return { pods, skipped };
 }

@@ -18,7 +18,7 @@
 //   answering stops the router (onFatal), which removes everything it made.
 
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { openTun, openUnderlay, type TunDevice, type Underlay } from "../io/index.ts";
 import { NodeTables, TableError } from "../tables/node-tables.ts";
@@ -48,7 +48,11 @@ export class RouterOpError extends Error {
 /** What TUNSETOFFLOAD accepted on a TAP/TUN: nothing (plain packets), TCP (TSO), TCP and UDP (USO). */
 type TunOffloadState = "none" | "tso" | "uso";
 
-interface Attachment extends P.PodAttachment { tap: TunDevice; taps: TunDevice[]; tapName: string; key: string; mtu: number; offload: TunOffloadState }
+interface Attachment extends P.PodAttachment {
+  tap: TunDevice; taps: TunDevice[]; tapName: string; key: string; mtu: number; offload: TunOffloadState;
+  /** The pod namespace's inode when attached (netnsInode), so that a restore never uses a recycled path. */
+  netnsInode?: number;
+}
 
 export interface RouterOptions {
   /** Log sink (default: stderr lines). */
@@ -198,6 +202,8 @@ export class Router {
     for (const p of st.pods) {
       const key = this.key(p.containerId, p.ifName);
       if (!netnsExists(p.netns)) { this.log(`pod state: ${key}: netns ${p.netns} is gone; dropped`); continue; }
+      // A path like /proc/<pid>/ns/net outlives its pod when the pid is reused: same path, another namespace.
+      if (p.netnsInode !== undefined && netnsInode(p.netns) !== p.netnsInode) { this.log(`pod state: ${key}: ${p.netns} is another namespace now; dropped`); continue; }
       try {
         this.attach({ containerId: p.containerId, ifName: p.ifName, netns: p.netns, ipv4: p.ipv4, ipv6: p.ipv6, mtu: Math.min(p.mtu, this.config.mtu.pod), network: p.network }, p.mac);
         this.log(`pod state: ${key}: restored in ${p.netns}`);
@@ -214,6 +220,7 @@ export class Router {
     if (!file) return;
     const pods: SavedPod[] = [...this.attachments.values()].map((a) => ({
       containerId: a.containerId, ifName: a.ifName, netns: a.netns, ipv4: a.ipv4, ipv6: a.ipv6, mtu: a.mtu, mac: a.mac, network: a.network,
+      netnsInode: a.netnsInode,
     }));
     savePodState(file, this.config.name, pods);
   }
@@ -529,6 +536,7 @@ export class Router {
       const a: Attachment = {
         containerId: args.containerId, ifName: args.ifName, netns: args.netns, network: args.network,
         ipv4: ipv4 ? `${ipv4}/32` : undefined, ipv6: ipv6 ? `${ipv6}/128` : undefined, mac, port: pod.port, tap, taps, tapName, key, mtu, offload: state,
+        netnsInode: netnsInode(args.netns),
       };
       this.attachments.set(key, a);
       void routes;
@@ -566,7 +574,7 @@ export class Router {
   }
 
   listPods(): P.ListPodsResult {
-    return { pods: [...this.attachments.values()].map(({ tap: _t, taps: _q, tapName: _n, key: _k, mtu: _m, ...rest }) => rest) };
+    return { pods: [...this.attachments.values()].map(({ tap: _t, taps: _q, tapName: _n, key: _k, mtu: _m, netnsInode: _i, ...rest }) => rest) };
   }
 
   // ---- peers and routes ----------------------------------------------------------------------
@@ -853,6 +861,11 @@ function viaToTarget(via: string): P.AddRouteArgs["target"] {
 export function createRouter(config: NodeConfig | Record<string, unknown>, opts: RouterOptions = {}): Router {
   const c = (config as NodeConfig).mtu && (config as NodeConfig).limits ? (config as NodeConfig) : parseNodeConfig(config);
   return new Router(c, opts);
+}
+
+/** The inode of the network namespace at `netns` (a name or a path), or undefined when it cannot be read. */
+function netnsInode(netns: string): number | undefined {
+  try { return statSync(netns.includes("/") ? netns : `/var/run/netns/${netns}`).ino; } catch { return undefined; }
 }
 
 /** An address in the canonical text form (ip's JSON and the config may write IPv6 differently). */
