@@ -148,7 +148,7 @@ export class Router {
         undo.push(() => this.closePool());
       }
       this.openHostPort();
-      undo.push(() => { this.removePortQueues(PORT_HOST); for (const q of this.hostQueues) q.close(); this.hostQueues = []; this.hostTun = undefined; });
+      undo.push(() => this.closeHostPort());
       // One receive socket per worker on the same port (SO_REUSEPORT): the kernel hashes the
       // 4-tuple, so the datagrams of one tunnel flow (one outer source port) reach one worker.
       const reusePort = c.workers > 1;
@@ -303,6 +303,18 @@ export class Router {
     }
   }
 
+  /**
+   * Takes the host port off the data path and closes its queues. Closing a non-persistent TUN
+   * deletes the device, and with it its addresses and routes.
+   */
+  private closeHostPort(): void {
+    this.removePortQueues(PORT_HOST);
+    for (const q of this.hostQueues) q.close();
+    this.hostQueues = [];
+    this.hostTun = undefined;
+    this.hostRoutes.clear();
+  }
+
   /** Cluster CIDRs if configured, else our pod CIDRs and every peer's. */
   private hostRouteCidrs(): string[] {
     const c = this.config;
@@ -323,11 +335,7 @@ export class Router {
     const name = this.hostTun.name;
     if (!linkExists(this.netns, name)) {
       this.log(`host port: ${name} is gone; opening it again`);
-      this.removePortQueues(PORT_HOST);
-      for (const q of this.hostQueues) q.close();
-      this.hostQueues = [];
-      this.hostTun = undefined;
-      this.hostRoutes.clear();
+      this.closeHostPort();
       this.openHostPort();
       this.hostRepairs++;
       return [`interface ${name}`];
@@ -394,12 +402,7 @@ export class Router {
     for (const u of this.underlays) u.close();
     this.underlays = [];
     this.underlay = undefined;
-    this.datapath.removePort(PORT_HOST);
-    // Closing a non-persistent TUN deletes the device, and with it its addresses and routes.
-    for (const q of this.hostQueues) q.close();
-    this.hostQueues = [];
-    this.hostTun = undefined;
-    this.hostRoutes.clear();
+    this.closeHostPort();
     if (this.started) this.log("stopped");
     this.started = false;
   }
