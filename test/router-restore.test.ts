@@ -1,7 +1,9 @@
-// Pod attachments survive a router restart (control.stateFile, host/router/pod-state.ts): the
-// state file's format and its failure modes without root; as root, a stopped router's pods come
-// back on the next start, and a SIGKILLed `weft router` process's pods come back when it is run
-// again (their TAPs died with its fds). Each test makes and removes its own namespaces.
+// What the router was told at run time survives a restart (control.stateFile,
+// host/router/router-state.ts): the state file's format and its failure modes without root; as
+// root, a stopped router's pods come back on the next start, a SIGKILLed `weft router` process's
+// pods come back when it is run again (their TAPs died with its fds), and peers and routes changed
+// through the control socket are replayed over the config's. Each test makes and removes its own
+// namespaces.
 import { describe, it, expect } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -11,7 +13,7 @@ import { stringify } from "yaml";
 import { Cluster } from "../host/demo/cluster.ts";
 import { RouterClient } from "../host/control/client.ts";
 import { createRouter } from "../host/router/router.ts";
-import { loadPodState, savePodState, PodStateError, type SavedPod } from "../host/router/pod-state.ts";
+import { emptyRouterState, loadRouterState, saveRouterState, RouterStateError, type SavedPod } from "../host/router/router-state.ts";
 import { ConfigError, parseNodeConfig } from "../host/config/node-config.ts";
 import { describeRequiring } from "./helpers/require.ts";
 import { nativeAvailable } from "../host/native/index.ts";
@@ -22,15 +24,15 @@ const missing = [
   ...(nativeAvailable() ? [] : ["the native addon (npm run build:native)"]),
 ];
 
-function tempDir(): string { return mkdtempSync(join(tmpdir(), "weft-pod-state-")); }
+function tempDir(): string { return mkdtempSync(join(tmpdir(), "weft-router-state-")); }
 const pod = (name: string): SavedPod => ({ containerId: name, ifName: "eth0", netns: `/var/run/netns/${name}`, ipv4: "10.1.1.5/32", mtu: 1450, mac: "0a:00:00:00:00:05" });
 const savedNames = (file: string) => (JSON.parse(readFileSync(file, "utf8")) as { pods: SavedPod[] }).pods.map((p) => p.containerId).sort();
 
 describe("control.stateFile", () => {
   const base = { name: "n1", vtepMac: "02:00:00:00:00:01", underlay: { ipv4: "192.168.9.1" }, podCIDRs: ["10.9.1.0/24"] };
   it("defaults next to the control socket; false turns it off; a bad value names the field", () => {
-    expect(parseNodeConfig(base).control.stateFile).toBe("/run/weft/weft.pods.json");
-    expect(parseNodeConfig({ ...base, control: { socket: "/x/y/n1.sock" } }).control.stateFile).toBe("/x/y/n1.pods.json");
+    expect(parseNodeConfig(base).control.stateFile).toBe("/run/weft/weft.state.json");
+    expect(parseNodeConfig({ ...base, control: { socket: "/x/y/n1.sock" } }).control.stateFile).toBe("/x/y/n1.state.json");
     expect(parseNodeConfig({ ...base, control: { stateFile: "/var/lib/weft/p.json" } }).control.stateFile).toBe("/var/lib/weft/p.json");
     expect(parseNodeConfig({ ...base, control: { stateFile: false } }).control.stateFile).toBe(false);
     // a parsed config written out and read again keeps "none" (bench and demo routers write their configs)
@@ -43,39 +45,53 @@ describe("control.stateFile", () => {
 
   it("round-trips, skips bad entries, moves an unreadable file aside and refuses another node's", () => {
     const dir = tempDir();
+    const none = { ...emptyRouterState(), skipped: [] };
     try {
-      const file = join(dir, "sub", "n1.pods.json");
-      expect(loadPodState(file, "n1")).toEqual({ pods: [], skipped: [] }); // none yet
-      savePodState(file, "n1", [pod("a"), pod("b")]);
+      const file = join(dir, "sub", "n1.state.json");
+      expect(loadRouterState(file, "n1")).toEqual(none); // none yet
+      const peer = { name: "n2", underlay: "192.168.9.2", vtepMac: "02:00:00:00:00:02", podCIDRs: ["10.9.2.0/24"] };
+      const st = { pods: [pod("a"), pod("b")], peersSet: [peer], peersRemoved: [{ ...peer, name: "n3" }],
+        routesSet: [{ dst: "10.8.0.0/16", target: { kind: "peer" as const, peer: "n2" } }], routesRemoved: [{ dst: "fd00:8::/64", target: { kind: "blackhole" as const } }] };
+      saveRouterState(file, "n1", st);
       expect(existsSync(`${file}.tmp`)).toBe(false);
-      expect(loadPodState(file, "n1").pods).toEqual([pod("a"), pod("b")]);
-      expect(() => loadPodState(file, "n2")).toThrow(PodStateError);
-      expect(() => loadPodState(file, "n2")).toThrow(/holds the pods of node "n1", not "n2"/);
+      expect(loadRouterState(file, "n1")).toEqual({ ...st, skipped: [] });
+      expect(() => loadRouterState(file, "n2")).toThrow(RouterStateError);
+      expect(() => loadRouterState(file, "n2")).toThrow(/holds the state of node "n1", not "n2"/);
+      // the first format (pods only) is read as it was written
       writeFileSync(file, JSON.stringify({ version: 1, node: "n1", pods: [pod("a"), { ...pod("c"), mac: "nope" }, { containerId: "d" }, 7] }));
-      const st = loadPodState(file, "n1");
-      expect(st.pods).toEqual([pod("a")]);
-      expect(st.skipped).toEqual(['pods[1]: mac "nope"', "pods[2]: ifName missing", "pods[3]: not a mapping"]);
+      const v1 = loadRouterState(file, "n1");
+      expect(v1).toEqual({ ...none, pods: [pod("a")], skipped: ['pods[1]: mac "nope"', "pods[2]: ifName missing", "pods[3]: not a mapping"] });
+      writeFileSync(file, JSON.stringify({ version: 2, node: "n1", pods: [], peersSet: [peer, { ...peer, underlay: "nope" }], peersRemoved: 3,
+        routesSet: [{ dst: "10.8.0.0/33", target: { kind: "host" } }, { dst: "10.7.0.0/16", target: { kind: "pod" } }, { dst: "10.6.0.0/16", target: { kind: "host" } }] }));
+      const bad = loadRouterState(file, "n1");
+      expect(bad.peersSet).toEqual([peer]);
+      expect(bad.routesSet).toEqual([{ dst: "10.6.0.0/16", target: { kind: "host" } }]);
+      expect(bad.skipped).toHaveLength(4);
+      expect(bad.skipped[0]).toMatch(/^peersSet\[1\]: underlay: /);
+      expect(bad.skipped[1]).toBe("peersRemoved: not a list");
+      expect(bad.skipped[2]).toMatch(/^routesSet\[0\]: /);
+      expect(bad.skipped[3]).toBe('routesSet[1]: target {"kind":"pod"}');
       writeFileSync(file, "{ torn");
-      const torn = loadPodState(file, "n1");
+      const torn = loadRouterState(file, "n1");
       expect(torn.pods).toEqual([]);
-      expect(torn.movedAside).toMatch(/moved to .*n1\.pods\.json\.bad$/);
+      expect(torn.movedAside).toMatch(/moved to .*n1\.state\.json\.bad$/);
       expect(existsSync(file)).toBe(false);
       expect(readFileSync(`${file}.bad`, "utf8")).toBe("{ torn"); // kept for a human, not lost
       writeFileSync(file, JSON.stringify({ version: 9, node: "n1", pods: [] }));
-      expect(loadPodState(file, "n1").movedAside).toMatch(/not a version 1 pod state/);
+      expect(loadRouterState(file, "n1").movedAside).toMatch(/not a version 1 or 2 router state/);
       writeFileSync(join(dir, "blocker"), ""); // a file where the state's directory would be (root ignores modes)
-      expect(() => savePodState(join(dir, "blocker", "n1.pods.json"), "n1", [])).toThrow(/control\.stateFile .*: cannot write: E[A-Z]+: /);
+      expect(() => saveRouterState(join(dir, "blocker", "n1.state.json"), "n1", emptyRouterState())).toThrow(/control\.stateFile .*: cannot write: E[A-Z]+: /);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
 
-describeRequiring(missing.length && missing)("pod attachments survive a router restart", () => {
+describeRequiring(missing.length && missing)("what the router was told survives a restart", () => {
   it("a stopped router's pods come back on the next start: same interface, addresses and MAC; a pod whose netns went, or whose path names another namespace now, is dropped", async () => {
     const cluster = Cluster.create({ nodes: 1, podsPerNode: 4 });
     const dir = tempDir();
-    const file = join(dir, "n1.pods.json");
+    const file = join(dir, "n1.state.json");
     const node = cluster.nodes[0]!;
     const cfg = { ...node.config, control: { ...node.config.control, stateFile: file } };
     const [a, b, gone, recycled] = node.pods as [typeof node.pods[0], typeof node.pods[0], typeof node.pods[0], typeof node.pods[0]];
@@ -99,8 +115,8 @@ describeRequiring(missing.length && missing)("pod attachments survive a router r
       await r.start();
       expect(r.listPods().pods.map((p) => [p.containerId, p.mac, p.ipv4, p.ipv6]).sort()).toEqual(
         [a, b].map((p) => [p.name, macs.get(p.name), `${p.ipv4}/32`, `${p.ipv6}/128`]).sort());
-      expect(logs.join("\n")).toMatch(new RegExp(`pod state: ${gone.name}/${gone.ifName}: netns .* is gone; dropped`));
-      expect(logs.join("\n")).toMatch(new RegExp(`pod state: ${recycled.name}/${recycled.ifName}: .* is another namespace now; dropped`));
+      expect(logs.join("\n")).toMatch(new RegExp(`state: pod ${gone.name}/${gone.ifName}: netns .* is gone; dropped`));
+      expect(logs.join("\n")).toMatch(new RegExp(`state: pod ${recycled.name}/${recycled.ifName}: .* is another namespace now; dropped`));
       await expect(cluster.exec(recycled.ns, ["ip", "link", "show", "dev", recycled.ifName])).rejects.toThrow(); // nothing made there
       expect(savedNames(file)).toEqual([a.name, b.name].sort());
       expect((await cluster.exec(a.ns, ["ip", "-br", "link", "show", "dev", a.ifName]))).toContain(macs.get(a.name)!);
@@ -109,13 +125,83 @@ describeRequiring(missing.length && missing)("pod attachments survive a router r
       // the file follows a detach
       expect(r.detachPod({ containerId: b.name, ifName: b.ifName })).toEqual({ existed: true });
       expect(savedNames(file)).toEqual([a.name]);
-      expect(r.counters().counters["router.pod_state_write_failures"]).toBe(0);
+      expect(r.counters().counters["router.state_write_failures"]).toBe(0);
     } finally {
       await r.stop();
       cluster.destroy();
       rmSync(dir, { recursive: true, force: true });
     }
   }, 90_000);
+
+  it("peers and routes changed through the control socket are replayed over the config's at start; a config edit of a removed peer wins", async () => {
+    const cluster = Cluster.create({ nodes: 3, podsPerNode: 1 });
+    const dir = tempDir();
+    const file = join(dir, "n1.state.json");
+    const [n1, n2, n3] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0], typeof cluster.nodes[0]];
+    const [p1, p2, p3] = [n1.pods[0]!, n2.pods[0]!, n3.pods[0]!];
+    const peerN2 = n1.config.peers.find((p) => p.name === "n2")!;
+    const peerN3 = n1.config.peers.find((p) => p.name === "n3")!;
+    const net = cluster.net;
+    // n1 starts knowing only n3, with one static route of its own
+    const cfg = { ...n1.config, peers: [peerN3], routes: [{ dst: `10.${net}.250.0/24`, via: "peer:n3" as const }], control: { ...n1.config.control, stateFile: file } };
+    const others = [n2, n3].map((n) => createRouter(n.config, { log: () => {} }));
+    const attach = (r: ReturnType<typeof createRouter>, p: typeof p1) => r.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 });
+    const staticRoutes = (r: ReturnType<typeof createRouter>) => r.routes().routes.filter((e) => e.origin === "static").map((e) => [e.dst, e.target]);
+    let r = createRouter(cfg, { log: () => {} });
+    try {
+      for (const o of others) await o.start();
+      attach(others[0]!, p2);
+      attach(others[1]!, p3);
+      await r.start();
+      attach(r, p1);
+      await cluster.ping(p1.ns, p3.ipv4, 1);
+      await expect(cluster.ping(p1.ns, p2.ipv4, 1, ["-W", "1"])).rejects.toThrow(); // no peer n2 yet
+      // the control plane's changes
+      expect(r.addPeer(peerN2)).toEqual({ created: true });
+      expect(r.removePeer({ name: "n3" })).toEqual({ existed: true });
+      r.addRoute({ dst: `10.${net}.240.0/24`, target: { kind: "peer", peer: "n2" } });
+      expect(r.removeRoute({ dst: `10.${net}.250.0/24` })).toEqual({ existed: true });
+      await cluster.ping(p1.ns, p2.ipv4, 1);
+      await r.stop();
+
+      const logs: string[] = [];
+      r = createRouter(cfg, { log: (m) => logs.push(m) });
+      await r.start();
+      expect(r.peers().peers.map((p) => p.name)).toEqual(["n2"]);
+      expect(staticRoutes(r)).toEqual([[`10.${net}.240.0/24`, { kind: "peer", peer: "n2" }]]);
+      expect(r.listPods().pods.map((p) => p.containerId)).toEqual([p1.name]);
+      await cluster.ping(p1.ns, p2.ipv4, 2); // the runtime peer carries traffic after the restart
+      await cluster.ping(p1.ns, p2.ipv6, 2);
+      await expect(cluster.ping(p1.ns, p3.ipv4, 1, ["-W", "1"])).rejects.toThrow(); // and the removed one stays removed
+      expect(logs.join("\n")).toMatch(/state: peer n3: removed again/);
+      expect(logs.join("\n")).toMatch(/state: peer n2: added again/);
+      // n2 removed again at run time: nothing of it is left to replay
+      expect(r.removePeer({ name: "n2" })).toEqual({ existed: true });
+      const saved = JSON.parse(readFileSync(file, "utf8"));
+      expect(saved.peersSet).toEqual([]);
+      expect(saved.peersRemoved.map((p: { name: string }) => p.name)).toEqual(["n3"]);
+      expect(saved.routesSet).toEqual([{ dst: `10.${net}.240.0/24`, target: { kind: "peer", peer: "n2" } }]);
+      expect(saved.routesRemoved).toEqual([{ dst: `10.${net}.250.0/24`, target: { kind: "peer", peer: "n3" } }]);
+      await r.stop();
+
+      // the operator edits n3 in the config file: the config's n3 is the one meant, the old removal is not replayed
+      const edited = { ...cfg, peers: [{ ...peerN3, podCIDRs: [...peerN3.podCIDRs, `10.${net}.230.0/24`] }] };
+      const logs2: string[] = [];
+      r = createRouter(edited, { log: (m) => logs2.push(m) });
+      await r.start();
+      expect(r.peers().peers.map((p) => p.name)).toEqual(["n3"]);
+      expect(logs2.join("\n")).toMatch(/state: peer n3: the config changed it since it was removed; the config's kept/);
+      // the route via n2 could not come back without n2: dropped and said
+      expect(logs2.join("\n")).toMatch(new RegExp(`state: route 10\\.${net}\\.240\\.0/24: no peer n2; dropped`));
+      await cluster.ping(p1.ns, p3.ipv4, 2);
+      expect(r.counters().counters["router.state_write_failures"]).toBe(0);
+    } finally {
+      await r.stop();
+      for (const o of others) await o.stop();
+      cluster.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it("a SIGKILLed `weft router` gives its pods their interfaces back when it runs again (state file next to its socket)", async () => {
     const cluster = Cluster.create({ nodes: 1, podsPerNode: 2 });
@@ -145,7 +231,7 @@ describeRequiring(missing.length && missing)("pod attachments survive a router r
       for (const p of [a, b]) await client.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 });
       client.close();
       await cluster.ping(a.ns, b.ipv4, 1);
-      expect(savedNames(join(dir, "weft.pods.json"))).toEqual([a.name, b.name].sort());
+      expect(savedNames(join(dir, "weft.state.json"))).toEqual([a.name, b.name].sort());
       first.p.kill("SIGKILL");
       await new Promise((res) => first.p.once("exit", res));
       // its fds closed: the pods' TAPs are gone with them

@@ -7,8 +7,10 @@ export const routerUsage = `weft router --config node.yaml
 Runs this node's router: pod TAPs, the host TUN, the underlay, the control socket
 (control.socket, default /run/weft/weft.sock) and Prometheus metrics (metrics.listen).
 SIGTERM / SIGINT stop it and remove every interface and route it made. The pods it has
-attached are kept in control.stateFile (default /run/weft/weft.pods.json): run again,
-after a stop or a crash, it gives every pod whose namespace still exists its interface back.`;
+attached and the peers and routes changed through the control socket are kept in
+control.stateFile (default /run/weft/weft.state.json): run again, after a stop or a crash,
+it gives every pod whose namespace still exists its interface back and replays those changes
+over the config's peers and routes.`;
 
 export async function routerCommand(argv: string[]): Promise<number> {
   const a = parseArgs(argv);

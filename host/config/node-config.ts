@@ -36,9 +36,10 @@ export interface NodeConfig {
   routes: RouteConfig[];
   /**
    * Router process settings (ignored by replay). `stateFile`: where the router keeps its pod
-   * attachments so that a restarted router (after a crash, SIGKILL, or a stop for an upgrade)
-   * re-creates the pods' interfaces (host/router/pod-state.ts); default next to the control
-   * socket (`/run/weft/weft.pods.json`), `false` for none.
+   * attachments and the peer and route changes made at run time, so that a restarted router
+   * (after a crash, SIGKILL, or a stop for an upgrade) re-creates the pods' interfaces and its
+   * peers (host/router/router-state.ts); default next to the control socket
+   * (`/run/weft/weft.state.json`), `false` for none.
    */
   control: { socket: string; cniSocket?: string; stateFile?: string | false };
   metrics?: { listen: string };
@@ -202,7 +203,7 @@ function parseControl(ctl: Obj): NodeConfig["control"] {
   const cniSocket = optStr(ctl, "cniSocket", "control.");
   if (ctl.stateFile === false) return { socket, cniSocket, stateFile: false }; // kept explicit: a written-out config parses the same
   if (ctl.stateFile === true) throw new ConfigError("control.stateFile", "must be a path, or false for none");
-  const stateFile = optStr(ctl, "stateFile", "control.") ?? `${socket.replace(/\.sock$/, "")}.pods.json`;
+  const stateFile = optStr(ctl, "stateFile", "control.") ?? `${socket.replace(/\.sock$/, "")}.state.json`;
   if (stateFile === socket || stateFile === cniSocket) throw new ConfigError("control.stateFile", "must differ from the control sockets");
   return { socket, cniSocket, stateFile };
 }

@@ -34,7 +34,7 @@ import type { DatapathStats, PortIoErrors } from "./datapath.ts";
 import { LinuxTunDevice } from "../io/linux/tun.ts";
 import { LinuxUnderlay } from "../io/linux/underlay.ts";
 import { WorkerPool } from "./workers/pool.ts";
-import { loadPodState, savePodState, type SavedPod } from "./pod-state.ts";
+import { loadRouterState, saveRouterState, type RouterState, type SavedRoute } from "./router-state.ts";
 import type { PortQueue, WorkerResult } from "./workers/messages.ts";
 
 /** A worker's batch-loop statistics (Router.loopStats). */
@@ -80,6 +80,12 @@ export class Router {
   readonly datapath: Datapath;
   private readonly attachments = new Map<string, Attachment>();
   private readonly staticRoutes = new Map<string, P.AddRouteArgs["target"]>();
+  /** The config's static routes (dst → target), the base that routeChanges are recorded against. */
+  private readonly configRoutes = new Map<string, P.AddRouteArgs["target"]>();
+  /** Peer changes made at run time over the config's, by name (kept in control.stateFile). */
+  private readonly peerChanges = new Map<string, { set: PeerConfig } | { removed: PeerConfig }>();
+  /** Static route changes made at run time over the config's, by dst (kept in control.stateFile). */
+  private readonly routeChanges = new Map<string, { set: P.AddRouteArgs["target"] } | { removed: P.AddRouteArgs["target"] }>();
   private hostTun?: TunDevice;
   private hostQueues: TunDevice[] = [];
   private hostOffload: TunOffloadState = "none";
@@ -118,7 +124,8 @@ export class Router {
     this.log = opts.log ?? ((m) => process.stderr.write(`weft[${config.name}]: ${m}\n`));
     this.tables = NodeTables.create(config);
     this.datapath = new Datapath(this.tables.dp);
-    for (const r of config.routes) this.staticRoutes.set(parseCidr(r.dst).text, viaToTarget(r.via));
+    for (const r of config.routes) this.configRoutes.set(parseCidr(r.dst).text, viaToTarget(r.via));
+    for (const [dst, t] of this.configRoutes) this.staticRoutes.set(dst, t);
   }
 
   get running(): boolean { return this.started; }
@@ -167,7 +174,7 @@ export class Router {
       if (this.pool) this.pool.startAll();
       else this.datapath.start();
       undo.push(() => { for (const a of [...this.attachments.values()]) { try { this.removeAttachment(a); } catch { /* best effort */ } } });
-      this.restorePods();
+      this.restoreState();
       this.started = true;
       this.startedAt = Date.now();
       const every = this.hostCheckMs;
@@ -187,51 +194,84 @@ export class Router {
   }
 
   /**
-   * control.stateFile (host/router/pod-state.ts): attaches again every pod the file records whose
-   * network namespace still exists, then writes the file back with what is attached now. A pod
-   * that cannot be made again (its namespace is gone, its interface name taken, its address now
-   * outside the pod CIDR, ...) is dropped with a log line; an unwritable file or one of another
-   * node fails the start.
+   * control.stateFile (host/router/router-state.ts): replays the peer and route changes made at
+   * run time over the config's, then attaches again every pod the file records whose network
+   * namespace still exists, then writes the file back with what holds now. An entry that cannot be
+   * applied (a pod whose namespace is gone, its interface name taken, its address now outside the
+   * pod CIDR; a peer that conflicts with the config's; a route via a peer no longer there) is
+   * dropped with a log line; an unwritable file or one of another node fails the start.
    */
-  private restorePods(): void {
+  private restoreState(): void {
     const file = this.config.control.stateFile;
     if (!file) return;
-    const st = loadPodState(file, this.config.name);
-    if (st.movedAside) this.log(`pod state: ${st.movedAside}`);
-    for (const s of st.skipped) this.log(`pod state: ${s}: skipped`);
+    const st = loadRouterState(file, this.config.name);
+    if (st.movedAside) this.log(`state: ${st.movedAside}`);
+    for (const s of st.skipped) this.log(`state: ${s}: skipped`);
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    for (const p of st.peersRemoved) {
+      const now = this.config.peers.find((c) => c.name === p.name);
+      if (now && same(now, p)) { this.deletePeer(p.name); this.peerChanges.set(p.name, { removed: p }); this.log(`state: peer ${p.name}: removed again`); }
+      else this.log(`state: peer ${p.name}: the config changed it since it was removed; the config's kept`);
+    }
+    for (const p of st.peersSet) {
+      try { this.setPeer(p); } catch (e) { this.log(`state: peer ${p.name}: ${(e as Error).message}; dropped`); continue; }
+      this.peerChanges.set(p.name, { set: p });
+      this.log(`state: peer ${p.name}: added again`);
+    }
+    for (const r of st.routesRemoved) {
+      const now = this.configRoutes.get(r.dst);
+      if (now && same(now, r.target)) { this.removeStaticRoute(r.dst); this.routeChanges.set(r.dst, { removed: r.target }); }
+      else this.log(`state: route ${r.dst}: the config changed it since it was removed; the config's kept`);
+    }
+    for (const r of st.routesSet) {
+      if (r.target.kind === "peer" && !this.tables.peers.has(r.target.peer)) { this.log(`state: route ${r.dst}: no peer ${r.target.peer}; dropped`); continue; }
+      this.setStaticRoute(r.dst, r.target);
+      this.routeChanges.set(r.dst, { set: r.target });
+    }
+    if (st.peersSet.length || st.peersRemoved.length) this.refreshHostRoutes();
     for (const p of st.pods) {
       const key = this.key(p.containerId, p.ifName);
-      if (!netnsExists(p.netns)) { this.log(`pod state: ${key}: netns ${p.netns} is gone; dropped`); continue; }
+      if (!netnsExists(p.netns)) { this.log(`state: pod ${key}: netns ${p.netns} is gone; dropped`); continue; }
       // A path like /proc/<pid>/ns/net outlives its pod when the pid is reused: same path, another namespace.
-      if (p.netnsInode !== undefined && netnsInode(p.netns) !== p.netnsInode) { this.log(`pod state: ${key}: ${p.netns} is another namespace now; dropped`); continue; }
+      if (p.netnsInode !== undefined && netnsInode(p.netns) !== p.netnsInode) { this.log(`state: pod ${key}: ${p.netns} is another namespace now; dropped`); continue; }
       try {
         this.attach({ containerId: p.containerId, ifName: p.ifName, netns: p.netns, ipv4: p.ipv4, ipv6: p.ipv6, mtu: Math.min(p.mtu, this.config.mtu.pod), network: p.network }, p.mac);
-        this.log(`pod state: ${key}: restored in ${p.netns}`);
+        this.log(`state: pod ${key}: restored in ${p.netns}`);
       } catch (e) {
-        this.log(`pod state: ${key}: ${(e as Error).message}; dropped`);
+        this.log(`state: pod ${key}: ${(e as Error).message}; dropped`);
       }
     }
-    this.savePods();
+    this.saveState();
   }
 
-  /** Writes the attachments to control.stateFile (when configured); throws PodStateError. */
-  private savePods(): void {
+  /** What control.stateFile records now. */
+  private currentState(): RouterState {
+    const st: RouterState = { pods: [], peersSet: [], peersRemoved: [], routesSet: [], routesRemoved: [] };
+    for (const a of this.attachments.values()) {
+      st.pods.push({ containerId: a.containerId, ifName: a.ifName, netns: a.netns, ipv4: a.ipv4, ipv6: a.ipv6, mtu: a.mtu, mac: a.mac, network: a.network, netnsInode: a.netnsInode });
+    }
+    for (const c of this.peerChanges.values()) { if ("set" in c) st.peersSet.push(c.set); else st.peersRemoved.push(c.removed); }
+    for (const [dst, c] of this.routeChanges) {
+      if ("set" in c) st.routesSet.push({ dst, target: c.set } as SavedRoute);
+      else st.routesRemoved.push({ dst, target: c.removed } as SavedRoute);
+    }
+    return st;
+  }
+
+  /** Writes control.stateFile (when configured); throws RouterStateError. */
+  private saveState(): void {
     const file = this.config.control.stateFile;
     if (!file) return;
-    const pods: SavedPod[] = [...this.attachments.values()].map((a) => ({
-      containerId: a.containerId, ifName: a.ifName, netns: a.netns, ipv4: a.ipv4, ipv6: a.ipv6, mtu: a.mtu, mac: a.mac, network: a.network,
-      netnsInode: a.netnsInode,
-    }));
-    savePodState(file, this.config.name, pods);
+    saveRouterState(file, this.config.name, this.currentState());
   }
 
-  /** After an attach or detach: the state file follows; when it cannot, the change stands and the failure is logged and counted. */
-  private savePodsAfterChange(what: string): void {
+  /** After a change: the state file follows; when it cannot, the change stands and the failure is logged and counted. */
+  private saveStateAfterChange(what: string): void {
     try {
-      this.savePods();
+      this.saveState();
     } catch (e) {
       this.stateWriteFailures++;
-      this.log(`${what}: ${(e as Error).message} (the pods will not all be restored after a restart)`);
+      this.log(`${what}: ${(e as Error).message} (it will not be restored after a restart)`);
     }
   }
 
@@ -478,11 +518,11 @@ export class Router {
   attachPod(args: P.AttachPodArgs): P.AttachPodResult {
     const before = this.attachments.size;
     const r = this.attach(args);
-    if (this.attachments.size !== before) this.savePodsAfterChange(`attach ${this.key(args.containerId, args.ifName)}`);
+    if (this.attachments.size !== before) this.saveStateAfterChange(`attach ${this.key(args.containerId, args.ifName)}`);
     return r;
   }
 
-  /** attachPod; `restoreMac`: the MAC a restored pod had (pod-state.ts), else a random one. */
+  /** attachPod; `restoreMac`: the MAC a restored pod had (router-state.ts), else a random one. */
   private attach(args: P.AttachPodArgs, restoreMac?: string): P.AttachPodResult {
     const c = this.config;
     if (!args.containerId || !args.ifName || !args.netns) throw new RouterOpError("BAD_REQUEST", "containerId, ifName and netns are required");
@@ -572,7 +612,7 @@ export class Router {
     const a = this.attachments.get(this.key(args.containerId, args.ifName));
     if (!a) return { existed: false };
     this.removeAttachment(a);
-    this.savePodsAfterChange(`detach ${a.key}`);
+    this.saveStateAfterChange(`detach ${a.key}`);
     return { existed: true };
   }
 
@@ -586,16 +626,35 @@ export class Router {
     let peer: PeerConfig;
     try { peer = parsePeer(p, "peer."); } catch (e) { throw new RouterOpError("BAD_REQUEST", (e as Error).message); }
     const created = !this.tables.peers.has(peer.name);
-    try { this.tables.addPeer(peer); } catch (e) { throw new RouterOpError("CONFLICT", (e as Error).message); }
-    this.reapplyStaticRoutes(peer.name);
+    try { this.setPeer(peer); } catch (e) { throw new RouterOpError("CONFLICT", (e as Error).message); }
     this.refreshHostRoutes();
+    this.peerChanges.set(peer.name, { set: peer });
+    this.saveStateAfterChange(`add peer ${peer.name}`);
     return { created };
   }
 
   removePeer(args: P.RemovePeerArgs): P.RemovePeerResult {
-    const existed = this.tables.removePeer(args.name);
-    if (existed) { this.reapplyStaticRoutes(args.name); this.refreshHostRoutes(); }
+    const existed = this.deletePeer(args.name);
+    if (existed) {
+      this.refreshHostRoutes();
+      const fromConfig = this.config.peers.find((c) => c.name === args.name);
+      if (fromConfig) this.peerChanges.set(args.name, { removed: fromConfig });
+      else this.peerChanges.delete(args.name);
+      this.saveStateAfterChange(`remove peer ${args.name}`);
+    }
     return { existed };
+  }
+
+  /** Adds or replaces a peer in the tables; its static routes follow. Throws TableError on a conflict. */
+  private setPeer(peer: PeerConfig): void {
+    this.tables.addPeer(peer);
+    this.reapplyStaticRoutes(peer.name);
+  }
+
+  private deletePeer(name: string): boolean {
+    const existed = this.tables.removePeer(name);
+    if (existed) this.reapplyStaticRoutes(name);
+    return existed;
   }
 
   /**
@@ -627,13 +686,14 @@ export class Router {
   addRoute(args: P.AddRouteArgs): P.AddRouteResult {
     let dst: string;
     try { dst = parseCidr(args.dst).text; } catch (e) { throw new RouterOpError("BAD_REQUEST", `dst: ${(e as Error).message}`); }
-    const t = args.target;
-    const via = t.kind === "peer" ? (`peer:${t.peer}` as const) : t.kind;
-    if (t.kind === "peer" && !this.tables.peers.has(t.peer)) throw new RouterOpError("NOT_FOUND", `no peer ${t.peer}`);
-    if (t.kind !== "peer" && t.kind !== "host" && t.kind !== "blackhole") throw new RouterOpError("BAD_REQUEST", `target kind ${(t as { kind: string }).kind} cannot be added`);
+    const given = args.target;
+    if (given.kind === "peer" && !this.tables.peers.has(given.peer)) throw new RouterOpError("NOT_FOUND", `no peer ${given.peer}`);
+    if (given.kind !== "peer" && given.kind !== "host" && given.kind !== "blackhole") throw new RouterOpError("BAD_REQUEST", `target kind ${(given as { kind: string }).kind} cannot be added`);
+    const t: P.AddRouteArgs["target"] = given.kind === "peer" ? { kind: "peer", peer: given.peer } : { kind: given.kind };
     const same = JSON.stringify(this.staticRoutes.get(dst)) === JSON.stringify(t);
-    this.tables.addRoute({ dst, via });
-    this.staticRoutes.set(dst, t);
+    this.setStaticRoute(dst, t);
+    this.routeChanges.set(dst, { set: t });
+    this.saveStateAfterChange(`add route ${dst}`);
     return { created: !same };
   }
 
@@ -641,9 +701,22 @@ export class Router {
     let dst: string;
     try { dst = parseCidr(args.dst).text; } catch (e) { throw new RouterOpError("BAD_REQUEST", `dst: ${(e as Error).message}`); }
     if (!this.staticRoutes.has(dst)) return { existed: false };
+    this.removeStaticRoute(dst);
+    const fromConfig = this.configRoutes.get(dst);
+    if (fromConfig) this.routeChanges.set(dst, { removed: fromConfig });
+    else this.routeChanges.delete(dst);
+    this.saveStateAfterChange(`remove route ${dst}`);
+    return { existed: true };
+  }
+
+  private setStaticRoute(dst: string, t: P.AddRouteArgs["target"]): void {
+    this.tables.addRoute({ dst, via: t.kind === "peer" ? (`peer:${t.peer}` as const) : t.kind });
+    this.staticRoutes.set(dst, t);
+  }
+
+  private removeStaticRoute(dst: string): void {
     this.tables.removeRoute(dst);
     this.staticRoutes.delete(dst);
-    return { existed: true };
   }
 
   routes(): P.RoutesResult {
@@ -750,7 +823,7 @@ export class Router {
         }
       }
     }
-    if (this.config.control.stateFile) out["router.pod_state_write_failures"] = this.stateWriteFailures;
+    if (this.config.control.stateFile) out["router.state_write_failures"] = this.stateWriteFailures;
     out["router.host_repairs"] = this.hostRepairs;
     out["router.pod_devices_gone"] = this.podDevicesGone;
     out["datapath.batches"] = s.batches; out["datapath.packets_in"] = s.packetsIn; out["datapath.packets_out"] = s.packetsOut;
