@@ -1,9 +1,9 @@
 // The router as a process and its services: `weft router --config` in a node namespace, the
-// control socket through the `weft` CLI (tables and -o json), Prometheus metrics, and a clean
+// control socket through the `weft` CLI (tables and -o json; peers and routes changed), Prometheus metrics, and a clean
 // shutdown on SIGTERM that removes every interface it made.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -61,6 +61,45 @@ describe("weft router as a process", () => {
     const counters = JSON.parse(weft(["counters", "--socket", socket, "-o", "json"]).stdout).counters;
     expect(counters["port.pod:c1/eth0.rx_packets"]).toBeGreaterThan(0);
     expect(weft(["status", "--socket", join(dir, "nope.sock")]).status).not.toBe(0);
+  });
+
+  it("changes peers and static routes from the CLI, kept in the state file; refusals carry the router's code", async () => {
+    const peers = () => JSON.parse(weft(["peers", "--socket", socket, "-o", "json"]).stdout).peers as { name: string; origin: string }[];
+    expect(peers()).toEqual([expect.objectContaining({ name: "n2", origin: "config" })]);
+    const add = weft(["peers", "add", "n9", "--socket", socket, "--underlay", "192.0.2.9", "--vtep-mac", "02:00:00:00:00:09", "--pod-cidr", "10.250.9.0/24", "--pod-cidr", "fd00:250:9::/64"]);
+    expect(add.status, add.stderr).toBe(0);
+    expect(add.stdout.trim()).toBe("peer n9 added");
+    expect(weft(["peers", "--socket", socket]).stdout).toMatch(/NAME\s+UNDERLAY\s+VTEP MAC\s+POD CIDRS\s+ORIGIN\n(.*\n)*n9\s+192\.0\.2\.9\s+02:00:00:00:00:09\s+10\.250\.9\.0\/24 fd00:250:9::\/64\s+control/);
+    const route = weft(["routes", "add", "10.251.0.0/16", "--via", "peer:n9", "--socket", socket]);
+    expect(route.status, route.stderr).toBe(0);
+    expect(weft(["routes", "--socket", socket]).stdout).toMatch(/10\.251\.0\.0\/16\s+peer n9\s+static/);
+    // the state file next to the socket has both
+    const saved = JSON.parse(readFileSync(join(dir, "weft.state.json"), "utf8"));
+    expect(saved.peersSet.map((p: { name: string }) => p.name)).toEqual(["n9"]);
+    expect(saved.routesSet).toEqual([{ dst: "10.251.0.0/16", target: { kind: "peer", peer: "n9" } }]);
+    // refused by the router: its code and reason, exit 1, nothing changed
+    const bad = weft(["peers", "add", "n8", "--socket", socket, "--underlay", "300.1.1.1", "--vtep-mac", "02:00:00:00:00:08", "--pod-cidr", "10.250.8.0/24"]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/^weft peers: BAD_REQUEST: peer\.underlay: /);
+    const noPeer = weft(["routes", "add", "10.252.0.0/16", "--via", "peer:nope", "--socket", socket]);
+    expect(noPeer.status).toBe(1);
+    expect(noPeer.stderr).toMatch(/NOT_FOUND: no peer nope/);
+    // usage errors: exit 2 with the usage
+    const usage = weft(["routes", "add", "10.252.0.0/16", "--via", "pod:x", "--socket", socket]);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toMatch(/--via pod:x: use peer:NAME, host or blackhole/);
+    expect(weft(["peers", "add", "n7", "--socket", socket, "--underlay", "192.0.2.7", "--vtep-mac", "02:00:00:00:00:07"]).status).toBe(2);
+    expect(weft(["peers", "frob", "--socket", socket]).status).toBe(2);
+    // removal, and removing what is not there
+    expect(weft(["routes", "del", "10.251.0.0/16", "--socket", socket]).stdout.trim()).toBe("route 10.251.0.0/16 removed");
+    const again = weft(["routes", "del", "10.251.0.0/16", "--socket", socket]);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/no static route 10\.251\.0\.0\/16/);
+    expect(weft(["peers", "del", "n9", "--socket", socket]).stdout.trim()).toBe("peer n9 removed");
+    expect(weft(["peers", "del", "n9", "--socket", socket]).status).toBe(1);
+    expect(peers().map((p) => p.name)).toEqual(["n2"]);
+    const after = JSON.parse(readFileSync(join(dir, "weft.state.json"), "utf8"));
+    expect([after.peersSet, after.routesSet]).toEqual([[], []]);
   });
 
   it("serves Prometheus metrics", async () => {

@@ -8,7 +8,8 @@ commands:
   replay    run captured frames through the data plane (see weft replay --help)
   router    run a node's router (weft router --config node.yaml)
   demo      build a 2-node x 2-pod cluster in network namespaces and show it working
-  status | pods | routes | peers | counters   ask a running router (-o json for JSON)`;
+  status | pods | routes | peers | counters   ask a running router (-o json for JSON)
+  peers add|del, routes add|del               change its peers and static routes (see --help)`;
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -18,8 +19,8 @@ const commands: Record<string, () => Promise<{ run: Command; help: string }>> = 
   router: async () => { const m = await import("./router.ts"); return { run: m.routerCommand, help: m.routerUsage }; },
   status: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("status"), help: m.queryUsage }; },
   pods: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("pods"), help: m.queryUsage }; },
-  routes: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("routes"), help: m.queryUsage }; },
-  peers: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("peers"), help: m.queryUsage }; },
+  routes: async () => { const m = await import("./edit.ts"); return { run: m.routesCommand, help: m.routesUsage }; },
+  peers: async () => { const m = await import("./edit.ts"); return { run: m.peersCommand, help: m.peersUsage }; },
   counters: async () => { const m = await import("./query.ts"); return { run: m.makeQueryCommand("counters"), help: m.queryUsage }; },
 };
 

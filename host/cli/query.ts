@@ -53,8 +53,8 @@ function render(what: string, r: Record<string, unknown>): string {
         ...pods.map((p) => [p.containerId, p.ifName, p.ipv4 ?? "-", p.ipv6 ?? "-", p.mac, p.network ?? "-", p.netns, p.deviceGone ? "device gone" : "up"])]);
     }
     case "peers": {
-      const peers = r.peers as { name: string; underlay: string; vtepMac: string; podCIDRs: string[] }[];
-      return table([["NAME", "UNDERLAY", "VTEP MAC", "POD CIDRS"], ...peers.map((p) => [p.name, p.underlay, p.vtepMac, p.podCIDRs.join(" ")])]);
+      const peers = r.peers as { name: string; underlay: string; vtepMac: string; podCIDRs: string[]; origin?: string }[];
+      return table([["NAME", "UNDERLAY", "VTEP MAC", "POD CIDRS", "ORIGIN"], ...peers.map((p) => [p.name, p.underlay, p.vtepMac, p.podCIDRs.join(" "), p.origin ?? "-"])]);
     }
     default: {
       const c = r.counters as Record<string, number>;

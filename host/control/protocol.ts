@@ -201,8 +201,12 @@ export interface ListPodsResult {
 export interface RoutesResult {
   routes: RouteEntry[];
 }
+export interface PeerEntry extends Peer {
+  /** Where the router has it from: the node config, or the control socket (addPeer). */
+  origin?: 'config' | 'control';
+}
 export interface PeersResult {
-  peers: Peer[];
+  peers: PeerEntry[];
 }
 export interface CountersResult {
   /** Counter name (e.g. `rx_packets`, `drop.bad_vxlan_flags`) → value since start. */

@@ -735,7 +735,8 @@ export class Router {
   }
 
   peers(): P.PeersResult {
-    return { peers: [...this.tables.peers.values()].map(({ name, underlay, podCIDRs, vtepMac }) => ({ name, underlay, podCIDRs, vtepMac })) };
+    return { peers: [...this.tables.peers.values()].map(({ name, underlay, podCIDRs, vtepMac }) =>
+      ({ name, underlay, podCIDRs, vtepMac, origin: this.peerChanges.has(name) ? "control" as const : "config" as const })) };
   }
 
   status(): P.StatusResult {
