@@ -137,6 +137,7 @@ describe("the host port's watchdog", () => {
       const bothWays = async () => { await c.ping(node.ns, p.ipv4, 1); await c.ping(p.ns, gw4, 1); };
       await bothWays();
       expect(r.checkHostPort()).toEqual([]);
+      expect(r.health()).toEqual({ ok: true, problems: [] });
       await c.exec(node.ns, ["ip", "route", "del", cluster4, "dev", host]);
       await expect(c.ping(node.ns, p.ipv4, 1)).rejects.toThrow();
       expect(r.checkHostPort()).toEqual([`route ${cluster4}`]);
@@ -145,11 +146,34 @@ describe("the host port's watchdog", () => {
       expect(r.checkHostPort()).toContain(`address ${gw4}`);
       await bothWays();
       await c.exec(node.ns, ["ip", "link", "del", "dev", host]);
+      expect(r.health()).toEqual({ ok: false, problems: [`host interface ${host} is missing`] }); // what a probe sees until the repair
       expect(r.checkHostPort()).toEqual([`interface ${host}`]);
       await bothWays();
       expect(r.checkHostPort()).toEqual([]);
+      expect(r.health().ok).toBe(true);
       expect(r.counters().counters["router.host_repairs"]).toBeGreaterThanOrEqual(3);
       expect(logs.join("\n")).toMatch(new RegExp(`host port: ${host} is gone; opening it again`));
+    } finally {
+      await r.stop();
+      c.destroy();
+    }
+  }, 60_000);
+
+  it("health: every data-plane worker answers; a dead worker stops the router and the probe says so", async () => {
+    const { Cluster } = await import("../host/demo/cluster.ts");
+    const { createRouter } = await import("../host/router/router.ts");
+    const c = Cluster.create({ nodes: 1, podsPerNode: 0 });
+    const node = c.nodes[0]!;
+    let fatal: Error | undefined;
+    const r = createRouter({ ...node.config, workers: 2 }, { log: () => {}, hostCheckMs: 0, onFatal: (e) => { fatal = e; } });
+    try {
+      await r.start();
+      expect(r.health()).toEqual({ ok: true, problems: [] });
+      const pool = (r as unknown as { pool: { workers: { thread: { terminate(): Promise<number> } }[] } }).pool;
+      await pool.workers[1]!.thread.terminate();
+      for (let t = 0; t < 100 && !fatal; t++) await new Promise((res) => setTimeout(res, 20));
+      expect(fatal?.message).toMatch(/worker 1/);
+      expect(r.health()).toEqual({ ok: false, problems: ["not running"] });
     } finally {
       await r.stop();
       c.destroy();

@@ -107,6 +107,8 @@ describe("weft router as a process", () => {
     // the metrics address is in the router's (node) namespace: fetch from there
     const body = res ? await res.text() : (spawnSync("ip", ["netns", "exec", c.nodes[0]!.ns, "python3", "-c", `import urllib.request;print(urllib.request.urlopen("http://127.0.0.1:${metricsPort}/metrics").read().decode())`], { encoding: "utf8" }).stdout);
     expect(body).toMatch(/# TYPE weft_drops_total counter/);
+    const health = spawnSync("ip", ["netns", "exec", c.nodes[0]!.ns, "python3", "-c", `import urllib.request;r=urllib.request.urlopen("http://127.0.0.1:${metricsPort}/healthz");print(r.status, r.read().decode().strip())`], { encoding: "utf8" });
+    expect(health.stdout.trim(), health.stderr).toBe("200 ok");
     expect(body).toMatch(/weft_port_rx_packets_total\{node="n1",port="pod:c1\/eth0"\} [1-9]/);
     expect(body).toMatch(/weft_batch_size_bucket\{node="n1",le="\+Inf"\} [1-9]/);
     expect(body).toMatch(/weft_io_errors_total\{node="n1",port="pod:c1\/eth0"\} 0/);

@@ -84,14 +84,22 @@ export function renderMetrics(r: Router): string {
 export class MetricsServer {
   private constructor(private readonly server: Server, readonly address: string) {}
 
-  /** Serves GET /metrics on `listen` ("127.0.0.1:9105", "[::1]:9105", or a port). */
+  /**
+   * Serves GET /metrics on `listen` ("127.0.0.1:9105", "[::1]:9105", or a port), and GET /healthz
+   * for liveness probes: 200 "ok", or 503 with one problem per line (Router.health).
+   */
   static async listen(listen: string, r: Router): Promise<MetricsServer> {
     const m = listen.match(/^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/) ?? listen.match(/^()()(\d+)$/);
     if (!m) throw new Error(`metrics.listen: expected host:port, got ${listen}`);
     const host = m[1] || m[2] || "127.0.0.1";
     const port = Number(m[3]);
     const server = createServer((req, res) => {
-      if (req.url !== "/metrics") { res.writeHead(404).end("try /metrics\n"); return; }
+      if (req.url === "/healthz") {
+        const h = r.health();
+        res.writeHead(h.ok ? 200 : 503, { "content-type": "text/plain" }).end(h.ok ? "ok\n" : `${h.problems.join("\n")}\n`);
+        return;
+      }
+      if (req.url !== "/metrics") { res.writeHead(404).end("try /metrics or /healthz\n"); return; }
       res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(renderMetrics(r));
     });
     await new Promise<void>((resolve, reject) => { server.once("error", reject); server.listen(port, host, () => resolve()); });

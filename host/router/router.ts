@@ -771,6 +771,23 @@ export class Router {
     return out;
   }
 
+  /**
+   * Liveness for a probe (GET /healthz): the router runs, every data-plane worker answers a
+   * request (a wedged or dead worker does not), and the host interface exists (the watchdog puts
+   * it back when it does not). Pods whose device is gone are the pods' trouble, not the router's.
+   */
+  health(): { ok: boolean; problems: string[] } {
+    const problems: string[] = [];
+    if (!this.started) problems.push("not running");
+    else {
+      for (const w of this.pool?.workers ?? []) {
+        try { w.call({ type: "loopStats" }); } catch (e) { problems.push(`data plane ${w.name}: ${(e as Error).message}`); }
+      }
+      if (this.hostTun && !linkExists(this.netns, this.hostTun.name)) problems.push(`host interface ${this.hostTun.name} is missing`);
+    }
+    return { ok: problems.length === 0, problems };
+  }
+
   /** Where each data plane would send a packet to `addr` now: one entry per worker, or the one local. */
   lookups(addr: string): (RouteTarget | undefined)[] {
     if (!this.pool) return [this.tables.dp.lookup(addr)];
