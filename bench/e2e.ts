@@ -61,7 +61,7 @@ async function runTest(o: Options, procs: ProcessTable, t: Topology, test: TestN
       case "tcp1": return tcp(procs, t, 1, o.time);
       case "tcp4": return tcp(procs, t, 4, o.time);
       case "udp64": return udp64(procs, t, o.udpSenders, o.udpLen, o.time, o.udpPods);
-      case "rtt": return rtt(procs, t, o.pings, o.pingInterval, o.sockperfTime, haveSockperf);
+      case "rtt": return rtt(procs, t, o.pings, o.pingInterval, o.warmPings, o.sockperfTime, haveSockperf);
     }
   };
   // The accepted record: the first quiet attempt, else the successful attempt with the least

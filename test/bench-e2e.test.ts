@@ -174,4 +174,21 @@ describe("bench:e2e --offloads (options and targets only)", () => {
     expect(text).toMatch(/MISSED \(\+180 us, limit \+100\)/);
     expect(text).toMatch(/udp request\/response: met \(\+20 us\)/);
   });
+
+  it("reports the pings 0.5 ms apart beside the judged ones, without changing the verdict", async () => {
+    const { aggregate, render } = await import("../bench/e2e/report.ts");
+    const rtt = (impl: string, ping: number, warm: number) => ({ impl, test: "rtt", round: 1, value: ping, unit: "us", quiet: true, extra: { rttP99: ping * 2, rttWarmP50: warm, rttWarmP99: warm * 3 } });
+    const rep = aggregate([rtt("weft", 400, 90), rtt("kernel-vxlan", 150, 30)] as unknown as Parameters<typeof aggregate>[0], { offloads: "off" });
+    expect(rep.targets.rtt).toMatchObject({ deltaUs: 250, met: false, warm: { deltaUs: 60, met: true } });
+    const worse = aggregate([rtt("weft", 200, 190), rtt("kernel-vxlan", 150, 30)] as unknown as Parameters<typeof aggregate>[0], { offloads: "off" });
+    expect(worse.targets.rtt).toMatchObject({ met: true, warm: { deltaUs: 160, met: false } });
+    const text = render(rep);
+    expect(text).toMatch(/MISSED \(\+250 us, limit \+100\)/);
+    expect(text).toMatch(/pings 0\.5 ms apart: met \(\+60 us\)/);
+    expect(text).toMatch(/0\.5 ms apart p50\/p99 90\/270/);
+    const { parseOptions } = await import("../bench/e2e/options.ts");
+    expect((parseOptions([]) as { warmPings: number }).warmPings).toBe(1000);
+    expect((parseOptions(["--warm-pings", "0"]) as { warmPings: number }).warmPings).toBe(0);
+    expect(() => parseOptions(["--warm-pings", "-1"])).toThrow();
+  });
 });

@@ -57,6 +57,8 @@ export interface Options {
   pings: number;
   /** Seconds between pings. */
   pingInterval: number;
+  /** Pings 0.5 ms apart after the judged ones, reported beside them (0: off). */
+  warmPings: number;
   /** Seconds of sockperf UDP ping-pong after the pings (0: off; skipped when sockperf is missing). */
   sockperfTime: number;
   /** Seconds of TCP warm-up after a topology is built (both implementations alike). */
@@ -112,6 +114,9 @@ Weft vs the kernel's VXLAN, pod -> pod across two nodes (namespaces), interleave
   --udp-pods N       spread the UDP senders over N pods of the client node (1 or 2; default 2)
   --udp-len B        UDP payload bytes (18 = 64-byte frames; 64 = the kernel anchor's payload)
   --pings N          pings at --ping-interval (200 at 0.01 s)
+  --warm-pings N     then N pings 0.5 ms apart, reported beside the judged ones: the same path
+                     kept warm, without this VM's cost of running a path idle for 10 ms cold
+                     (1000; 0 = off)
   --sockperf S       seconds of sockperf UDP ping-pong in the rtt test (5; 0 = off)
   --warmup S         TCP warm-up after building each topology (1)
   --settle S         pause between tests (1)
@@ -202,6 +207,7 @@ export function parseOptions(argv: string[]): Options | "help" {
     udpPods: num(a, "udp-pods", 2, 1, 2),
     pings: num(a, "pings", quick ? 100 : 200, 5, 10_000),
     pingInterval: num(a, "ping-interval", 0.01, 0.002, 1),
+    warmPings: num(a, "warm-pings", quick ? 300 : 1000, 0, 20_000),
     sockperfTime: num(a, "sockperf", quick ? 2 : 5, 0, 60),
     warmup: num(a, "warmup", 1, 0, 30),
     settle: num(a, "settle", 1, 0, 60),
