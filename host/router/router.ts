@@ -74,8 +74,17 @@ export interface RouterOptions {
   hostCheckMs?: number;
 }
 
+/** What Router.reload changed, by name / destination, and the fields that wait for a restart. */
+export interface ReloadResult {
+  peers: { added: string[]; replaced: string[]; removed: string[] };
+  routes: { added: string[]; replaced: string[]; removed: string[] };
+  restartNeeded: string[];
+}
+
 export class Router {
-  readonly config: NodeConfig;
+  private currentConfig: NodeConfig;
+  /** The node config: as given, with peers and routes as of the last reload. */
+  get config(): NodeConfig { return this.currentConfig; }
   readonly tables: NodeTables;
   readonly datapath: Datapath;
   private readonly attachments = new Map<string, Attachment>();
@@ -117,7 +126,7 @@ export class Router {
   private readonly hostCheckMs: number;
 
   constructor(config: NodeConfig, opts: RouterOptions = {}) {
-    this.config = config;
+    this.currentConfig = config;
     this.onFatal = opts.onFatal;
     this.refuseTunUso = opts.refuseTunUso ?? false;
     this.hostCheckMs = opts.hostCheckMs ?? 10_000;
@@ -709,9 +718,89 @@ export class Router {
     return { existed: true };
   }
 
+  /** Sets a static route; one via a peer that is absent is blackholed until it comes (reapplyStaticRoutes). */
   private setStaticRoute(dst: string, t: P.AddRouteArgs["target"]): void {
-    this.tables.addRoute({ dst, via: t.kind === "peer" ? (`peer:${t.peer}` as const) : t.kind });
+    const via = t.kind === "peer" ? (this.tables.peers.has(t.peer) ? (`peer:${t.peer}` as const) : "blackhole") : t.kind;
+    this.tables.addRoute({ dst, via });
     this.staticRoutes.set(dst, t);
+  }
+
+  /**
+   * Takes the peers and static routes of `next` (the node config read again, on SIGHUP) while
+   * running: the changes made through the control socket stay on top of them, as at a start
+   * (router-state.ts); a removal of a config entry is kept only while `next` has that entry
+   * unchanged. All of it is applied or, when one table change fails, none (rolled back, and
+   * the error thrown). Other fields that differ take effect at the next start: named in
+   * `restartNeeded`, nothing else of them is touched. A config of another node is refused.
+   */
+  reload(next: NodeConfig): ReloadResult {
+    if (next.name !== this.config.name) throw new RouterOpError("BAD_REQUEST", `name: the config is for node ${next.name}, this router is ${this.config.name}`);
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    const cur = this.config as unknown as Record<string, unknown>, nxt = next as unknown as Record<string, unknown>;
+    const restartNeeded = [...new Set([...Object.keys(cur), ...Object.keys(nxt)])]
+      .filter((k) => k !== "peers" && k !== "routes" && !same(cur[k], nxt[k])).sort();
+    // What should be there: the new config's, with the socket's changes on top.
+    const peerChanges = new Map(this.peerChanges);
+    const wantPeers = new Map(next.peers.map((p) => [p.name, p]));
+    for (const [name, ch] of peerChanges) {
+      if ("set" in ch) wantPeers.set(name, ch.set);
+      else if (same(wantPeers.get(name), ch.removed)) wantPeers.delete(name);
+      else peerChanges.delete(name); // the config changed or dropped what was removed: its word now
+    }
+    const configRoutes = new Map(next.routes.map((r) => [parseCidr(r.dst).text, viaToTarget(r.via)]));
+    const routeChanges = new Map(this.routeChanges);
+    const wantRoutes = new Map(configRoutes);
+    for (const [dst, ch] of routeChanges) {
+      if ("set" in ch) wantRoutes.set(dst, ch.set);
+      else if (same(wantRoutes.get(dst), ch.removed)) wantRoutes.delete(dst);
+      else routeChanges.delete(dst);
+    }
+    const res: ReloadResult = { peers: { added: [], replaced: [], removed: [] }, routes: { added: [], replaced: [], removed: [] }, restartNeeded };
+    const undo: (() => void)[] = [];
+    const plain = ({ name, underlay, vtepMac, podCIDRs }: PeerConfig): PeerConfig => ({ name, underlay, vtepMac, podCIDRs });
+    try {
+      for (const [name, had] of [...this.tables.peers]) {
+        if (wantPeers.has(name)) continue;
+        const old = plain(had);
+        this.deletePeer(name);
+        undo.push(() => this.setPeer(old));
+        res.peers.removed.push(name);
+      }
+      for (const [name, p] of wantPeers) {
+        const had = this.tables.peers.get(name);
+        const old = had && plain(had);
+        if (old && same(old, p)) continue;
+        this.setPeer(p);
+        undo.push(() => { if (old) this.setPeer(old); else this.deletePeer(name); });
+        (old ? res.peers.replaced : res.peers.added).push(name);
+      }
+      for (const [dst, t] of [...this.staticRoutes]) {
+        if (wantRoutes.has(dst)) continue;
+        this.removeStaticRoute(dst);
+        undo.push(() => this.setStaticRoute(dst, t));
+        res.routes.removed.push(dst);
+      }
+      for (const [dst, t] of wantRoutes) {
+        const old = this.staticRoutes.get(dst);
+        if (old && same(old, t)) continue;
+        this.setStaticRoute(dst, t);
+        undo.push(() => { if (old) this.setStaticRoute(dst, old); else this.removeStaticRoute(dst); });
+        (old ? res.routes.replaced : res.routes.added).push(dst);
+      }
+    } catch (e) {
+      for (const u of undo.reverse()) { try { u(); } catch { /* best effort: the old state was valid */ } }
+      throw new RouterOpError("CONFLICT", `reload: ${(e as Error).message}; nothing changed`);
+    }
+    this.currentConfig = { ...this.config, peers: next.peers, routes: next.routes };
+    this.configRoutes.clear();
+    for (const [dst, t] of configRoutes) this.configRoutes.set(dst, t);
+    this.peerChanges.clear();
+    for (const [k, v] of peerChanges) this.peerChanges.set(k, v);
+    this.routeChanges.clear();
+    for (const [k, v] of routeChanges) this.routeChanges.set(k, v);
+    this.refreshHostRoutes();
+    this.saveStateAfterChange("reload");
+    return res;
   }
 
   private removeStaticRoute(dst: string): void {
