@@ -273,7 +273,7 @@ describe('RouterClient', () => {
       const st = await c.status();
       expect(st).toMatchObject({ protocolVersion: 1, podCIDRs: ['10.5.0.0/24', 'fd00:5::/64'], gateway4: '10.5.0.1', gateway6: 'fd00:5::1' });
       expect(await c.addPeer({ name: 'n2', underlay: '192.0.2.2', podCIDRs: ['10.6.0.0/24'], vtepMac: '02:00:00:00:00:02' })).toEqual({ created: true });
-      expect(await c.peers()).toEqual({ peers: [{ name: 'n2', underlay: '192.0.2.2', podCIDRs: ['10.6.0.0/24'], vtepMac: '02:00:00:00:00:02' }] });
+      expect(await c.peers()).toEqual({ peers: [{ name: 'n2', underlay: '192.0.2.2', podCIDRs: ['10.6.0.0/24'], vtepMac: '02:00:00:00:00:02', origin: 'control' }] });
       expect(await c.addRoute({ dst: '10.7.0.0/16', target: { kind: 'blackhole' } })).toEqual({ created: true });
       expect((await c.routes()).routes).toContainEqual({ dst: '10.7.0.0/16', target: { kind: 'blackhole' }, origin: 'static' });
       expect(await c.removeRoute({ dst: '10.7.0.0/16' })).toEqual({ existed: true });

@@ -119,7 +119,7 @@ export function routerComplianceSuite(name: string, factory: RouterFactory): voi
       const peer = { name: 'node-b', underlay: '192.0.2.2', podCIDRs: ['10.72.0.0/24'], vtepMac: '02:00:c0:00:02:02' };
       expect(await c.addPeer(peer)).toEqual({ created: true });
       expect(await c.addPeer({ ...peer, underlay: '192.0.2.3' })).toEqual({ created: false });
-      expect((await c.peers()).peers).toContainEqual({ ...peer, underlay: '192.0.2.3' });
+      expect((await c.peers()).peers).toContainEqual({ ...peer, underlay: '192.0.2.3', origin: 'control' });
       expect(await c.addRoute({ dst: '10.73.0.0/16', target: { kind: 'peer', peer: 'node-b' } })).toMatchObject({ created: true });
       expect((await c.routes()).routes).toContainEqual({ dst: '10.73.0.0/16', target: { kind: 'peer', peer: 'node-b' }, origin: 'static' });
       expect(await c.removeRoute({ dst: '10.73.0.0/16' })).toEqual({ existed: true });

@@ -19,7 +19,7 @@ import { type Server, type Socket, createServer } from 'node:net';
 import { dirname } from 'node:path';
 import {
   FrameDecoder, PROTOCOL_VERSION, ProtocolError, encodeFrame, parseRequest,
-  type AttachPodArgs, type AttachPodResult, type OpName, type Peer, type PodAttachment, type Request,
+  type AttachPodArgs, type AttachPodResult, type OpName, type PeerEntry, type PodAttachment, type Request,
   type RouteEntry, type WireError,
 } from '../../host/control/protocol.ts';
 import { formatIp, gatewayOf, parseCidr, parseIpWithPrefix } from '../../host/ipam/addr.ts';
@@ -83,7 +83,7 @@ function macFor(a: AttachPodArgs, port: number): string {
 
 export class FakeRouter {
   readonly attachments = new Map<string, Attachment>();
-  readonly peers = new Map<string, Peer>();
+  readonly peers = new Map<string, PeerEntry>();
   readonly staticRoutes = new Map<string, RouteEntry>();
   /** Every request received, in order. */
   readonly calls: { op: OpName; args: unknown }[] = [];
@@ -218,7 +218,7 @@ export class FakeRouter {
         return { counters: { attach: this.calls.filter((c) => c.op === 'attachPod').length } };
       case 'addPeer': {
         const created = !this.peers.has(a.name);
-        this.peers.set(a.name, { name: a.name, underlay: a.underlay, podCIDRs: a.podCIDRs, vtepMac: a.vtepMac });
+        this.peers.set(a.name, { name: a.name, underlay: a.underlay, podCIDRs: a.podCIDRs, vtepMac: a.vtepMac, origin: 'control' });
         return { created };
       }
       case 'removePeer':
