@@ -47,13 +47,13 @@ describeRequiring(missing.length && missing)("the config read again while runnin
 
       // n2 out, n3 in, a route: taken live
       const next = { ...base, peers: [peer("n3")], routes: [{ dst: `10.${net}.240.0/24`, via: "peer:n3" as const }] };
-      expect(r.reload(next)).toEqual({ peers: { added: ["n3"], replaced: [], removed: ["n2"] }, routes: { added: [`10.${net}.240.0/24`], replaced: [], removed: [] }, restartNeeded: [] });
+      expect(r.reload(next)).toEqual({ peers: { added: ["n3"], replaced: [], removed: ["n2"] }, routes: { added: [`10.${net}.240.0/24`], replaced: [], removed: [] }, superseded: [], restartNeeded: [] });
       expect(peerNames(r)).toEqual(["n3"]);
       await cluster.ping(p1.ns, p3.ipv4, 2);
       await cluster.ping(p1.ns, p3.ipv6, 2);
       await expect(cluster.ping(p1.ns, p2.ipv4, 1, ["-W", "1"])).rejects.toThrow();
       // the same config again: nothing to do
-      expect(r.reload(next)).toEqual({ peers: { added: [], replaced: [], removed: [] }, routes: { added: [], replaced: [], removed: [] }, restartNeeded: [] });
+      expect(r.reload(next)).toEqual({ peers: { added: [], replaced: [], removed: [] }, routes: { added: [], replaced: [], removed: [] }, superseded: [], restartNeeded: [] });
 
       // a peer added through the socket stays when the config does not have it
       r.addPeer(peer("n2"));

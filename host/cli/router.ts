@@ -1,6 +1,6 @@
 import { parseArgs, one } from "./args.ts";
 import { loadNodeConfig } from "../config/node-config.ts";
-import type { Router } from "../router/router.ts";
+import { describeChanges, type Router } from "../router/router.ts";
 import { startRouterProcess } from "../router/process.ts";
 
 export const routerUsage = `weft router --config node.yaml
@@ -44,10 +44,7 @@ export async function routerCommand(argv: string[]): Promise<number> {
 export function reloadConfig(router: Router, path: string): string {
   try {
     const r = router.reload(loadNodeConfig(path));
-    const part = (what: string, c: { added: string[]; replaced: string[]; removed: string[] }) =>
-      (["added", "replaced", "removed"] as const).filter((k) => c[k].length).map((k) => `${what} ${k} ${c[k].join(" ")}`);
-    const changed = [...part("peers", r.peers), ...part("routes", r.routes)];
-    return `reloaded ${path}: ${changed.length ? changed.join("; ") : "peers and routes unchanged"}` +
+    return `reloaded ${path}: ${describeChanges(r) || "peers and routes unchanged"}` +
       (r.restartNeeded.length ? `; ${r.restartNeeded.join(", ")} changed, taken at the next start` : "");
   } catch (e) {
     return `reload of ${path} refused, nothing changed: ${(e as Error).message}`;

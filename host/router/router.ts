@@ -74,12 +74,26 @@ export interface RouterOptions {
   hostCheckMs?: number;
 }
 
-/** What Router.reload changed, by name / destination, and the fields that wait for a restart. */
-export interface ReloadResult {
+/** Peers (by name) and static routes (by destination) a config change added, replaced and removed. */
+export interface TableChanges {
   peers: { added: string[]; replaced: string[]; removed: string[] };
   routes: { added: string[]; replaced: string[]; removed: string[] };
-  restartNeeded: string[];
+  /** Removals made through the socket that the config overrode ("peer n3"): it changed or dropped what they removed. */
+  superseded: string[];
 }
+
+/** What Router.reload changed, and the fields that wait for a restart. */
+export interface ReloadResult extends TableChanges { restartNeeded: string[] }
+
+/** "peers added n2; routes removed 10.1.0.0/16": the non-empty parts, or "". */
+export function describeChanges(c: TableChanges): string {
+  const part = (what: string, x: TableChanges["peers"]) =>
+    (["added", "replaced", "removed"] as const).filter((k) => x[k].length).map((k) => `${what} ${k} ${x[k].join(" ")}`);
+  return [...part("peers", c.peers), ...part("routes", c.routes),
+    ...(c.superseded.length ? [`the config changed what these removals removed, its own taken: ${c.superseded.join(", ")}`] : [])].join("; ");
+}
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export class Router {
   private currentConfig: NodeConfig;
@@ -216,28 +230,15 @@ export class Router {
     const st = loadRouterState(file, this.config.name);
     if (st.movedAside) this.log(`state: ${st.movedAside}`);
     for (const s of st.skipped) this.log(`state: ${s}: skipped`);
-    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-    for (const p of st.peersRemoved) {
-      const now = this.config.peers.find((c) => c.name === p.name);
-      if (now && same(now, p)) { this.deletePeer(p.name); this.peerChanges.set(p.name, { removed: p }); this.log(`state: peer ${p.name}: removed again`); }
-      else this.log(`state: peer ${p.name}: the config changed it since it was removed; the config's kept`);
+    for (const p of st.peersRemoved) this.peerChanges.set(p.name, { removed: p });
+    for (const p of st.peersSet) this.peerChanges.set(p.name, { set: p });
+    for (const r of st.routesRemoved) this.routeChanges.set(r.dst, { removed: r.target });
+    for (const r of st.routesSet) this.routeChanges.set(r.dst, { set: r.target });
+    if (this.peerChanges.size || this.routeChanges.size) {
+      // One that cannot be applied is dropped with its line; the others stand.
+      const done = this.applyConfig(this.config, (what, e) => this.log(`state: ${what}: ${e.message}; dropped`));
+      this.log(`state: ${describeChanges(done) || "peers and routes as the config has them"}`);
     }
-    for (const p of st.peersSet) {
-      try { this.setPeer(p); } catch (e) { this.log(`state: peer ${p.name}: ${(e as Error).message}; dropped`); continue; }
-      this.peerChanges.set(p.name, { set: p });
-      this.log(`state: peer ${p.name}: added again`);
-    }
-    for (const r of st.routesRemoved) {
-      const now = this.configRoutes.get(r.dst);
-      if (now && same(now, r.target)) { this.removeStaticRoute(r.dst); this.routeChanges.set(r.dst, { removed: r.target }); }
-      else this.log(`state: route ${r.dst}: the config changed it since it was removed; the config's kept`);
-    }
-    for (const r of st.routesSet) {
-      if (r.target.kind === "peer" && !this.tables.peers.has(r.target.peer)) { this.log(`state: route ${r.dst}: no peer ${r.target.peer}; dropped`); continue; }
-      this.setStaticRoute(r.dst, r.target);
-      this.routeChanges.set(r.dst, { set: r.target });
-    }
-    if (st.peersSet.length || st.peersRemoved.length) this.refreshHostRoutes();
     for (const p of st.pods) {
       const key = this.key(p.containerId, p.ifName);
       if (!netnsExists(p.netns)) { this.log(`state: pod ${key}: netns ${p.netns} is gone; dropped`); continue; }
@@ -699,7 +700,7 @@ export class Router {
     if (given.kind === "peer" && !this.tables.peers.has(given.peer)) throw new RouterOpError("NOT_FOUND", `no peer ${given.peer}`);
     if (given.kind !== "peer" && given.kind !== "host" && given.kind !== "blackhole") throw new RouterOpError("BAD_REQUEST", `target kind ${(given as { kind: string }).kind} cannot be added`);
     const t: P.AddRouteArgs["target"] = given.kind === "peer" ? { kind: "peer", peer: given.peer } : { kind: given.kind };
-    const same = JSON.stringify(this.staticRoutes.get(dst)) === JSON.stringify(t);
+    const same = sameJson(this.staticRoutes.get(dst), t);
     this.setStaticRoute(dst, t);
     this.routeChanges.set(dst, { set: t });
     this.saveStateAfterChange(`add route ${dst}`);
@@ -735,72 +736,93 @@ export class Router {
    */
   reload(next: NodeConfig): ReloadResult {
     if (next.name !== this.config.name) throw new RouterOpError("BAD_REQUEST", `name: the config is for node ${next.name}, this router is ${this.config.name}`);
-    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
     const cur = this.config as unknown as Record<string, unknown>, nxt = next as unknown as Record<string, unknown>;
     const restartNeeded = [...new Set([...Object.keys(cur), ...Object.keys(nxt)])]
-      .filter((k) => k !== "peers" && k !== "routes" && !same(cur[k], nxt[k])).sort();
-    // What should be there: the new config's, with the socket's changes on top.
-    const peerChanges = new Map(this.peerChanges);
-    const wantPeers = new Map(next.peers.map((p) => [p.name, p]));
+      .filter((k) => k !== "peers" && k !== "routes" && !sameJson(cur[k], nxt[k])).sort();
+    let done: TableChanges;
+    try {
+      done = this.applyConfig(next);
+    } catch (e) {
+      throw new RouterOpError("CONFLICT", `reload: ${(e as Error).message}; nothing changed`);
+    }
+    this.saveStateAfterChange("reload");
+    return { ...done, restartNeeded };
+  }
+
+  /**
+   * Makes the tables hold `config`'s peers and static routes with the control socket's changes
+   * (peerChanges, routeChanges) on top; a removal of a config entry stands only while `config`
+   * has that entry unchanged (else the record goes: the config's word is the newer). Only what
+   * differs is touched. With `skip`, an entry whose table change fails is reported to it, its
+   * change record dropped, and the rest applied; without, the first failure rolls back every
+   * change made and is thrown, and nothing of `config` is taken. On success `config`'s peers and
+   * routes become the base.
+   */
+  private applyConfig(config: NodeConfig, skip?: (what: string, e: Error) => void): TableChanges {
+    const peerChanges = new Map(this.peerChanges), routeChanges = new Map(this.routeChanges);
+    const superseded: string[] = [];
+    const wantPeers = new Map(config.peers.map((p) => [p.name, p]));
     for (const [name, ch] of peerChanges) {
       if ("set" in ch) wantPeers.set(name, ch.set);
-      else if (same(wantPeers.get(name), ch.removed)) wantPeers.delete(name);
-      else peerChanges.delete(name); // the config changed or dropped what was removed: its word now
+      else if (sameJson(wantPeers.get(name), ch.removed)) wantPeers.delete(name);
+      else { peerChanges.delete(name); superseded.push(`peer ${name}`); }
     }
-    const configRoutes = new Map(next.routes.map((r) => [parseCidr(r.dst).text, viaToTarget(r.via)]));
-    const routeChanges = new Map(this.routeChanges);
+    const configRoutes = new Map(config.routes.map((r) => [parseCidr(r.dst).text, viaToTarget(r.via)]));
     const wantRoutes = new Map(configRoutes);
     for (const [dst, ch] of routeChanges) {
       if ("set" in ch) wantRoutes.set(dst, ch.set);
-      else if (same(wantRoutes.get(dst), ch.removed)) wantRoutes.delete(dst);
-      else routeChanges.delete(dst);
+      else if (sameJson(wantRoutes.get(dst), ch.removed)) wantRoutes.delete(dst);
+      else { routeChanges.delete(dst); superseded.push(`route ${dst}`); }
     }
-    const res: ReloadResult = { peers: { added: [], replaced: [], removed: [] }, routes: { added: [], replaced: [], removed: [] }, restartNeeded };
+    const done: TableChanges = { peers: { added: [], replaced: [], removed: [] }, routes: { added: [], replaced: [], removed: [] }, superseded };
     const undo: (() => void)[] = [];
+    const step = (what: string, change: () => void, back: () => void, dropRecord: () => void): boolean => {
+      try { change(); } catch (e) {
+        if (!skip) throw e;
+        skip(what, e as Error);
+        dropRecord();
+        return false;
+      }
+      undo.push(back);
+      return true;
+    };
     const plain = ({ name, underlay, vtepMac, podCIDRs }: PeerConfig): PeerConfig => ({ name, underlay, vtepMac, podCIDRs });
     try {
       for (const [name, had] of [...this.tables.peers]) {
         if (wantPeers.has(name)) continue;
         const old = plain(had);
-        this.deletePeer(name);
-        undo.push(() => this.setPeer(old));
-        res.peers.removed.push(name);
+        if (step(`peer ${name}`, () => this.deletePeer(name), () => this.setPeer(old), () => peerChanges.delete(name))) done.peers.removed.push(name);
       }
       for (const [name, p] of wantPeers) {
         const had = this.tables.peers.get(name);
         const old = had && plain(had);
-        if (old && same(old, p)) continue;
-        this.setPeer(p);
-        undo.push(() => { if (old) this.setPeer(old); else this.deletePeer(name); });
-        (old ? res.peers.replaced : res.peers.added).push(name);
+        if (old && sameJson(old, p)) continue;
+        if (step(`peer ${name}`, () => this.setPeer(p), () => { if (old) this.setPeer(old); else this.deletePeer(name); }, () => peerChanges.delete(name))) {
+          (old ? done.peers.replaced : done.peers.added).push(name);
+        }
       }
       for (const [dst, t] of [...this.staticRoutes]) {
         if (wantRoutes.has(dst)) continue;
-        this.removeStaticRoute(dst);
-        undo.push(() => this.setStaticRoute(dst, t));
-        res.routes.removed.push(dst);
+        if (step(`route ${dst}`, () => this.removeStaticRoute(dst), () => this.setStaticRoute(dst, t), () => routeChanges.delete(dst))) done.routes.removed.push(dst);
       }
       for (const [dst, t] of wantRoutes) {
         const old = this.staticRoutes.get(dst);
-        if (old && same(old, t)) continue;
-        this.setStaticRoute(dst, t);
-        undo.push(() => { if (old) this.setStaticRoute(dst, old); else this.removeStaticRoute(dst); });
-        (old ? res.routes.replaced : res.routes.added).push(dst);
+        if (old && sameJson(old, t)) continue;
+        if (step(`route ${dst}`, () => this.setStaticRoute(dst, t), () => { if (old) this.setStaticRoute(dst, old); else this.removeStaticRoute(dst); }, () => routeChanges.delete(dst))) {
+          (old ? done.routes.replaced : done.routes.added).push(dst);
+        }
       }
     } catch (e) {
       for (const u of undo.reverse()) { try { u(); } catch { /* best effort: the old state was valid */ } }
-      throw new RouterOpError("CONFLICT", `reload: ${(e as Error).message}; nothing changed`);
+      throw e;
     }
-    this.currentConfig = { ...this.config, peers: next.peers, routes: next.routes };
-    this.configRoutes.clear();
-    for (const [dst, t] of configRoutes) this.configRoutes.set(dst, t);
-    this.peerChanges.clear();
-    for (const [k, v] of peerChanges) this.peerChanges.set(k, v);
-    this.routeChanges.clear();
-    for (const [k, v] of routeChanges) this.routeChanges.set(k, v);
-    this.refreshHostRoutes();
-    this.saveStateAfterChange("reload");
-    return res;
+    this.currentConfig = { ...this.config, peers: config.peers, routes: config.routes };
+    const replace = <K, V>(m: Map<K, V>, by: Map<K, V>) => { m.clear(); for (const [k, v] of by) m.set(k, v); };
+    replace(this.configRoutes, configRoutes);
+    replace(this.peerChanges, peerChanges);
+    replace(this.routeChanges, routeChanges);
+    if (done.peers.added.length || done.peers.replaced.length || done.peers.removed.length) this.refreshHostRoutes();
+    return done;
   }
 
   private removeStaticRoute(dst: string): void {
