@@ -119,6 +119,12 @@ describe("weft router as a process", () => {
     expect(body).toMatch(/weft_offload_refused_total\{node="n1",reason="GsoUnsupported"\} 0/);
     expect(body).toMatch(/weft_loop_total\{node="n1",worker="0",what="sleeps"\} [1-9]/); // the native loop (default) sleeps when idle
     expect(body).toMatch(/weft_loop_total\{node="n1",worker="0",what="spin_hits"\} 0/);   // no spin configured
+    expect(body).toMatch(/weft_router_events_total\{node="n1",what="host_repairs"\} 0/);
+    expect(body).toMatch(/weft_router_events_total\{node="n1",what="state_write_failures"\} 0/);
+    expect(body).toMatch(/weft_pods\{node="n1",state="up"\} 1\n/);
+    expect(body).toMatch(/weft_pods\{node="n1",state="device_gone"\} 0\n/);
+    expect(body).toMatch(/weft_peers\{node="n1",origin="config"\} 1\n/);
+    expect(body).toMatch(/weft_healthy\{node="n1"\} 1\n/);
   });
 
   it("removes every interface it made on SIGTERM", async () => {

@@ -1,5 +1,6 @@
 // Prometheus metrics on a local address: per-port packets/bytes, per-reason drops, events,
-// per-peer counters, the batch-size histogram and the workers' loop statistics, in the text exposition format.
+// per-peer counters, the batch-size histogram, the workers' loop statistics, the router's own
+// events, pods and peers, and its health, in the text exposition format; and GET /healthz.
 import { createServer, type Server } from "node:http";
 import { DROP_REASONS, EVENTS, PORT_HOST, PORT_UNDERLAY } from "../wasm/abi.ts";
 import type { Router } from "./router.ts";
@@ -69,6 +70,16 @@ export function renderMetrics(r: Router): string {
     for (const k of ["gso_sends", "gso_segments", "gso_fallbacks", "gro_datagrams", "gro_segments", "gro_in_place"])
       lines.push(`weft_underlay_udp_offload_total{node="${node}",what="${k}"} ${u[`underlay.${k}`]}`);
   }
+  metric("weft_router_events_total", "counter", "The router's own events: host port repairs by the watchdog, pods found without their device, state file writes that failed.");
+  for (const [what, v] of Object.entries(r.routerEvents())) lines.push(`weft_router_events_total{node="${node}",what="${what}"} ${v}`);
+  const pods = r.listPods().pods;
+  metric("weft_pods", "gauge", "Pod attachments, by state (up, or device_gone: its interface was deleted under the router).");
+  lines.push(`weft_pods{node="${node}",state="up"} ${pods.filter((p) => !p.deviceGone).length}`, `weft_pods{node="${node}",state="device_gone"} ${pods.filter((p) => p.deviceGone).length}`);
+  const peers = r.peers().peers;
+  metric("weft_peers", "gauge", "Peers, by origin (the node config, or the control socket).");
+  for (const origin of ["config", "control"]) lines.push(`weft_peers{node="${node}",origin="${origin}"} ${peers.filter((p) => p.origin === origin).length}`);
+  metric("weft_healthy", "gauge", "1 when GET /healthz would answer ok (running, every worker answering, the host interface present), else 0.");
+  lines.push(`weft_healthy{node="${node}"} ${r.health().ok ? 1 : 0}`);
   const loops = r.loopStats();
   if (loops.length) {
     metric("weft_loop_total", "counter", "Per data-plane worker, its batch loop: wake-ups with packets or requests, control wake-ups, reads that failed (a dead fd, no longer watched); native loop: spin hits (datapath.spinUs found packets before sleeping), sleeps.");

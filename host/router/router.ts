@@ -882,6 +882,11 @@ export class Router {
     return out;
   }
 
+  /** The router's own events: host port repairs, pods found without their device, state file writes that failed (with a state file). */
+  routerEvents(): Record<string, number> {
+    return { ...(this.config.control.stateFile ? { state_write_failures: this.stateWriteFailures } : {}), host_repairs: this.hostRepairs, pod_devices_gone: this.podDevicesGone };
+  }
+
   /**
    * Liveness for a probe (GET /healthz): the router runs, every data-plane worker answers a
    * request (a wedged or dead worker does not), and the host interface exists (the watchdog puts
@@ -952,9 +957,7 @@ export class Router {
         }
       }
     }
-    if (this.config.control.stateFile) out["router.state_write_failures"] = this.stateWriteFailures;
-    out["router.host_repairs"] = this.hostRepairs;
-    out["router.pod_devices_gone"] = this.podDevicesGone;
+    for (const [k, v] of Object.entries(this.routerEvents())) out[`router.${k}`] = v;
     out["datapath.batches"] = s.batches; out["datapath.packets_in"] = s.packetsIn; out["datapath.packets_out"] = s.packetsOut;
     out["datapath.tx_dropped"] = s.txDropped; out["datapath.tx_no_port"] = s.txNoPort;
     out["datapath.super_packets_in"] = s.superPacketsIn; out["datapath.segments_out"] = s.segmentsOut;
