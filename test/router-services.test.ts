@@ -48,7 +48,8 @@ describe("weft router as a process", () => {
     const st = weft(["status", "--socket", socket, "-o", "json"]);
     expect(st.status, st.stderr).toBe(0);
     const j = JSON.parse(st.stdout);
-    expect(j).toMatchObject({ nodeName: "n1", encapsulation: "vxlan", port: 8472, vni: 1, counts: { pods: 1, peers: 1 } });
+    expect(j).toMatchObject({ nodeName: "n1", encapsulation: "vxlan", port: 8472, vni: 1, counts: { pods: 1, peers: 1 }, health: { ok: true, problems: [] }, stateFile: join(dir, "weft.state.json") });
+    expect(weft(["status", "--socket", socket]).stdout).toMatch(/^health\s+ok$/m);
     const routes = weft(["routes", "--socket", socket]);
     expect(routes.stdout).toMatch(/DESTINATION\s+TARGET\s+ORIGIN/);
     expect(routes.stdout).toMatch(new RegExp(`10\\.${c.net}\\.2\\.0/24\\s+peer n2`));

@@ -36,11 +36,12 @@ export function makeQueryCommand(what: keyof typeof OPS) {
 function render(what: string, r: Record<string, unknown>): string {
   switch (what) {
     case "status": {
-      const s = r as { nodeName: string; encapsulation: string; port: number; vni: number; mtu: { underlay: number; pod: number }; podCIDRs: string[]; clusterCIDRs: string[]; gateway4?: string; gateway6?: string; uptimeSeconds: number; counts: { pods: number; peers: number; routes: number } };
+      const s = r as { nodeName: string; encapsulation: string; port: number; vni: number; mtu: { underlay: number; pod: number }; podCIDRs: string[]; clusterCIDRs: string[]; gateway4?: string; gateway6?: string; uptimeSeconds: number; counts: { pods: number; peers: number; routes: number }; health?: { ok: boolean; problems: string[] }; stateFile?: string };
       return table([
         ["node", s.nodeName], ["uptime", `${s.uptimeSeconds}s`], ["encapsulation", `${s.encapsulation} port ${s.port} vni ${s.vni}`],
         ["mtu", `underlay ${s.mtu.underlay}, pod ${s.mtu.pod}`], ["pod CIDRs", s.podCIDRs.join(" ")], ["cluster CIDRs", s.clusterCIDRs.join(" ") || "-"],
         ["gateways", [s.gateway4, s.gateway6].filter(Boolean).join(" ")], ["pods / peers / routes", `${s.counts.pods} / ${s.counts.peers} / ${s.counts.routes}`],
+        ...(s.health ? [["health", s.health.ok ? "ok" : s.health.problems.join("; ")]] : []), ...(s.stateFile ? [["state file", s.stateFile]] : []),
       ]);
     }
     case "routes": {

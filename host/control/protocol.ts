@@ -132,6 +132,10 @@ export interface StatusResult {
   gateway4?: string;
   gateway6?: string;
   counts: { pods: number; peers: number; routes: number };
+  /** As GET /healthz answers: ok, or the problems (not running, a worker that does not answer, the host interface missing). */
+  health?: { ok: boolean; problems: string[] };
+  /** Where the router keeps what it was told at run time (control.stateFile), if anywhere. */
+  stateFile?: string;
 }
 
 /**

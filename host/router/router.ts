@@ -857,6 +857,7 @@ export class Router {
       encapsulation: c.encapsulation, vni: c.vni, port: c.port, mtu: { underlay: c.underlay.mtu, pod: c.mtu.pod },
       podCIDRs: c.podCIDRs, clusterCIDRs: c.clusterCIDRs, gateway4: c.gateway4, gateway6: c.gateway6,
       counts: { pods: this.attachments.size, peers: this.tables.peers.size, routes: this.routes().routes.length },
+      health: this.health(), ...(c.control.stateFile ? { stateFile: c.control.stateFile } : {}),
     };
   }
 
