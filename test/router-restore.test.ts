@@ -203,6 +203,32 @@ describeRequiring(missing.length && missing)("what the router was told survives 
     }
   }, 120_000);
 
+  it("reads the state file's name before version 2 (<socket>.pods.json) once, then keeps <socket>.state.json", async () => {
+    const cluster = Cluster.create({ nodes: 1, podsPerNode: 1 });
+    const dir = tempDir();
+    const node = cluster.nodes[0]!;
+    const p = node.pods[0]!;
+    const { mtu: _m, limits: _l, offloads: _o, ...raw } = node.config;
+    const cfg = parseNodeConfig({ ...raw, control: { socket: join(dir, "n1.sock") } }); // the default state file
+    expect(cfg.control.stateFile).toBe(join(dir, "n1.state.json"));
+    const legacy = join(dir, "n1.pods.json");
+    writeFileSync(legacy, JSON.stringify({ version: 1, node: "n1", pods: [{ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: `${p.ipv4}/32`, mtu: 1450, mac: "0a:58:00:00:00:07" }] }));
+    const logs: string[] = [];
+    const r = createRouter(cfg, { log: (m) => logs.push(m) });
+    try {
+      await r.start();
+      expect(r.listPods().pods.map((x) => [x.containerId, x.mac])).toEqual([[p.name, "0a:58:00:00:00:07"]]);
+      expect(logs.join("\n")).toContain(`state: read ${legacy} (the state file's name before version 2)`);
+      expect(existsSync(legacy)).toBe(false);
+      expect(savedNames(cfg.control.stateFile as string)).toEqual([p.name]);
+      await cluster.ping(p.ns, node.config.gateway4!, 1);
+    } finally {
+      await r.stop();
+      cluster.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it("a recorded change that cannot be applied at start is dropped with its line; the others stand", async () => {
     const cluster = Cluster.create({ nodes: 1, podsPerNode: 0 });
     const dir = tempDir();

@@ -19,7 +19,8 @@
 //
 // Format (version 2): {"version": 2, "node": "<name>", "pods": [SavedPod...], "peersSet": [PeerConfig...],
 // "peersRemoved": [PeerConfig...], "routesSet": [SavedRoute...], "routesRemoved": [SavedRoute...]}.
-// Version 1 (pods only) is read too. Written to "<file>.tmp", fsync'ed, renamed over the file: a
+// Version 1 (pods only, by default in "<socket>.pods.json": the router reads that name when the
+// new one is absent, once) is read too. Written to "<file>.tmp", fsync'ed, renamed over the file: a
 // crash leaves the old state or the new one, never a torn one. A file that does not parse is moved
 // aside to "<file>.bad" and reported, not silently replaced; a file of another node is refused (two
 // routers must not share one). An entry that does not validate is skipped and reported, the rest kept.

@@ -18,7 +18,7 @@
 //   answering stops the router (onFatal), which removes everything it made.
 
 import { randomBytes } from "node:crypto";
-import { mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { openTun, openUnderlay, type TunDevice, type Underlay } from "../io/index.ts";
 import { NodeTables, TableError } from "../tables/node-tables.ts";
@@ -227,7 +227,11 @@ export class Router {
   private restoreState(): void {
     const file = this.config.control.stateFile;
     if (!file) return;
-    const st = loadRouterState(file, this.config.name);
+    // Before version 2 the file was "<name>.pods.json": read it once, then it is replaced.
+    const legacy = file.endsWith(".state.json") ? `${file.slice(0, -".state.json".length)}.pods.json` : undefined;
+    const fromLegacy = legacy !== undefined && !existsSync(file) && existsSync(legacy);
+    const st = loadRouterState(fromLegacy ? legacy : file, this.config.name);
+    if (fromLegacy) this.log(`state: read ${legacy} (the state file's name before version 2); ${file} from now on`);
     if (st.movedAside) this.log(`state: ${st.movedAside}`);
     for (const s of st.skipped) this.log(`state: ${s}: skipped`);
     for (const p of st.peersRemoved) this.peerChanges.set(p.name, { removed: p });
@@ -252,6 +256,7 @@ export class Router {
       }
     }
     this.saveState();
+    if (fromLegacy) rmSync(legacy, { force: true });
   }
 
   /** What control.stateFile records now. */
