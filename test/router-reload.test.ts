@@ -1,7 +1,8 @@
 // The node config read again while the router runs (Router.reload; SIGHUP to `weft router`): its
 // peers and routes are taken without a restart, the control socket's changes stay on top, a change
 // that fails halfway is rolled back, a config that does not parse changes nothing, and fields that
-// need a restart are named. As root, in namespaces each test makes and removes.
+// need a restart are named; a signal that comes while the process is starting is acted on once it
+// has started. As root, in namespaces each test makes and removes.
 import { describe, it, expect } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -121,6 +122,34 @@ describeRequiring(missing.length && missing)("the config read again while runnin
       expect(await new Promise((res) => proc!.once("exit", res))).toBe(0);
     } finally {
       if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      cluster.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("a SIGTERM while `weft router` is starting stops it cleanly once started (exit 0, nothing left), not by the signal's default", async () => {
+    const cluster = Cluster.create({ nodes: 1, podsPerNode: 0 });
+    const dir = mkdtempSync(join(tmpdir(), "weft-early-term-"));
+    const n1 = cluster.nodes[0]!;
+    const { mtu: _m, limits: _l, offloads: _o, ...raw } = n1.config;
+    const file = join(dir, "node.yaml");
+    // workers: 2 makes the start take a while (two threads, their Wasm instances)
+    writeFileSync(file, stringify({ ...raw, workers: 2, control: { socket: join(dir, "weft.sock"), stateFile: false } }));
+    const proc = spawn(process.execPath, ["bin/weft.mjs", "router", "--config", file], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    try {
+      const exited = new Promise<[number | null, string | null]>((res) => proc.once("exit", (code, sig) => res([code, sig])));
+      await new Promise<void>((res, rej) => {
+        proc.stderr!.on("data", (d) => { err += d; if (/starting \(config /.test(err)) res(); });
+        proc.once("exit", () => rej(new Error(`exited before starting: ${err}`)));
+      });
+      proc.kill("SIGTERM");
+      expect(await exited, err).toEqual([0, null]);
+      expect(err).toMatch(/SIGTERM, shutting down/);
+      await expect(cluster.exec(n1.ns, ["ip", "link", "show", "dev", n1.config.hostInterface])).rejects.toThrow();
+      expect(existsSync(join(dir, "weft.sock"))).toBe(false);
+    } finally {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
       cluster.destroy();
       rmSync(dir, { recursive: true, force: true });
     }

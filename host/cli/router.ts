@@ -1,7 +1,7 @@
 import { parseArgs, one } from "./args.ts";
 import { loadNodeConfig } from "../config/node-config.ts";
 import { describeChanges, type Router } from "../router/router.ts";
-import { startRouterProcess } from "../router/process.ts";
+import { startRouterProcess, type RunningRouter } from "../router/process.ts";
 
 export const routerUsage = `weft router --config node.yaml
 
@@ -19,25 +19,35 @@ export async function routerCommand(argv: string[]): Promise<number> {
   const a = parseArgs(argv);
   const path = one(a, "config")!;
   const cfg = loadNodeConfig(path);
-  let fatal: ((code: number) => void) | undefined;
-  const failed = new Promise<number>((resolve) => { fatal = resolve; });
+  const say = (m: string) => process.stderr.write(`weft[${cfg.name}]: ${m}\n`);
+  let exit!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => { exit = resolve; });
+  // The signals are ours from before the start: one that comes while the router is starting is
+  // acted on once it has started (a SIGTERM then stops it cleanly, as later), never the default
+  // action that would leave what it made behind.
+  let running: RunningRouter | undefined;
+  let stopping = false, reloadWaiting = false;
+  const shutDown = (r: RunningRouter) => r.stop().then(() => exit(0), (e) => { say(`shutdown: ${(e as Error).message}`); exit(1); });
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${sig}, shutting down`);
+    if (running) void shutDown(running);
+  };
+  const reload = () => {
+    if (stopping) return;
+    if (!running) { reloadWaiting = true; return; }
+    say(`SIGHUP: ${reloadConfig(running.router, path)}`);
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGHUP", reload);
+  say(`starting (config ${path})`);
   // A data-plane worker died: the router already stopped and removed what it made.
-  const running = await startRouterProcess(cfg, { onFatal: () => fatal!(1) });
-  return await new Promise<number>((resolve) => {
-    void failed.then(resolve);
-    let stopping = false;
-    const stop = (sig: string) => {
-      if (stopping) return;
-      stopping = true;
-      process.stderr.write(`weft[${cfg.name}]: ${sig}, shutting down\n`);
-      running.stop().then(() => resolve(0), (e) => { process.stderr.write(`shutdown: ${(e as Error).message}\n`); resolve(1); });
-    };
-    process.on("SIGTERM", () => stop("SIGTERM"));
-    process.on("SIGINT", () => stop("SIGINT"));
-    process.on("SIGHUP", () => {
-      if (!stopping) process.stderr.write(`weft[${cfg.name}]: SIGHUP: ${reloadConfig(running.router, path)}\n`);
-    });
-  });
+  running = await startRouterProcess(cfg, { onFatal: () => exit(1) });
+  if (stopping) void shutDown(running);
+  else if (reloadWaiting) reload();
+  return await exited;
 }
 
 /** Reads the config at `path` again and gives its peers and routes to the router: one line saying what changed, or why nothing did. */
