@@ -1,6 +1,7 @@
 // The `weft` command line.
 import { UsageError } from "./args.ts";
 import { ConfigError } from "../config/node-config.ts";
+import { bundled } from "../package-root.ts";
 
 const usage = `usage: weft <command> [options]
 
@@ -26,7 +27,10 @@ const commands: Record<string, () => Promise<{ run: Command; help: string }>> = 
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") { console.log(usage); return cmd ? 0 : 2; }
+  if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
+    console.log(`${usage}\n\nrunning from ${bundled ? "the bundled host (dist/host, npm run build:host)" : "the TypeScript sources (tsx)"}`);
+    return cmd ? 0 : 2;
+  }
   const load = commands[cmd];
   if (!load) { console.error(`weft: unknown command ${cmd}\n\n${usage}`); return 2; }
   const c = await load();

@@ -4,10 +4,11 @@
 import { spawn } from "node:child_process";
 import { Cluster, type ClusterSpec } from "./cluster.ts";
 import { startRouterProcess, type RunningRouter } from "../router/process.ts";
+import { packageRoot } from "../package-root.ts";
 
 export interface DemoOptions extends ClusterSpec { keep?: boolean; bytes?: number; out?: (s: string) => void }
 
-const TOOLS = new URL("./", import.meta.url).pathname;
+const TOOLS = `${packageRoot}host/demo/`;
 
 async function tcpTransfer(c: Cluster, fromNs: string, toNs: string, to: string, bytes: number): Promise<{ sent: string; got: string; ms: number }> {
   const sink = spawn("ip", ["netns", "exec", toNs, "python3", TOOLS + "tcp_sink.py", to, "7900"], { stdio: ["ignore", "pipe", "pipe"] });

@@ -10,6 +10,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import { packageRoot } from "../package-root.ts";
 
 export type Mem = ArrayBuffer | ArrayBufferView;
 export type Capacity = number | Uint32Array;
@@ -154,7 +155,7 @@ export const NATIVE_FN = { readBatch: 0, recvBatch: 1, writeBatch: 2, sendBatch:
 export interface NativeCall { fn: number; args: unknown[] }
 
 /** The addon file; WEFT_NATIVE_ADDON overrides it (e.g. a sanitizer build). */
-export const addonPath = process.env.WEFT_NATIVE_ADDON || fileURLToPath(new URL("./build/Release/weft_io.node", import.meta.url));
+export const addonPath = process.env.WEFT_NATIVE_ADDON || `${packageRoot}host/native/build/Release/weft_io.node`;
 
 let cached: NativeIo | undefined;
 let loadError: Error | undefined;

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import * as A from "./abi.ts";
 import { loadNative, type AotHandle } from "../native/index.ts";
 import { parseIp, parseMac, parseCidr, formatIp, ipFamily, type Cidr } from "../net/addr.ts";
+import { packageRoot } from "../package-root.ts";
 
 export class DataplaneError extends Error {
   constructor(message: string, readonly code?: number) { super(message); this.name = "DataplaneError"; }
@@ -106,7 +107,7 @@ export interface Counters {
 let compiled: WebAssembly.Module | undefined;
 
 export function defaultWasmPath(): string {
-  return process.env.WEFT_WASM ?? fileURLToPath(new URL("../../build/weft.wasm", import.meta.url));
+  return process.env.WEFT_WASM ?? `${packageRoot}build/weft.wasm`;
 }
 
 function compile(path: string): WebAssembly.Module {

@@ -14,8 +14,10 @@ import type { Counters, DataplaneLimits, DataplaneRuntime, PortCounters } from "
 import type { DatapathStats, OffloadPort } from "../datapath.ts";
 import { loadNative } from "../../native/index.ts";
 import { SIG_DEAD, SIG_REPLIES, type PortQueue, type WorkerInit, type WorkerReply, type WorkerRequest, type WorkerResult } from "./messages.ts";
+import { bundled, packageRoot } from "../../package-root.ts";
 
-const ENTRY = new URL("./entry.mjs", import.meta.url);
+// The worker thread's module: the bundled worker beside the bundled host, or the sources through tsx.
+const ENTRY = bundled ? new URL(`file://${packageRoot}dist/host/worker.mjs`) : new URL("./entry.mjs", import.meta.url);
 
 export class WorkerFailedError extends Error {
   constructor(readonly worker: string, message: string) { super(`${worker}: ${message}`); this.name = "WorkerFailedError"; }
