@@ -4,7 +4,7 @@
 // it is fresh (as after `npm ci`), the sources when not.
 import { describe, it, expect } from "vitest";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleIsFresh, newestSourceMtime } from "../host/bundle-fresh.mjs";
@@ -41,6 +41,10 @@ describe("the bundled host", () => {
     const fresh = bundleIsFresh(BUNDLES, join(process.cwd(), "host"));
     expect(help({})).toMatch(fresh ? /running from the bundled host/ : /running from the TypeScript sources/);
     expect(help({ WEFT_FROM_SOURCES: "1" })).toMatch(/running from the TypeScript sources \(tsx\)/);
+    const version = spawnSync(process.execPath, ["bin/weft.mjs", "version"], { encoding: "utf8" });
+    const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { version: string };
+    expect(version.stdout.split("\n").slice(0, 3)).toEqual([`weft ${pkg.version}`, `running from ${fresh ? "the bundled host (dist/host)" : "the TypeScript sources (tsx)"}`, `node ${process.version}`]);
+    expect(version.stdout).toMatch(/^native addon ABI 2, AOT runtime (built in|not built \(.+\))$/m);
   });
 
   it("builds both bundles, and the command bundle runs on its own (no tsx)", async () => {

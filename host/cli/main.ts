@@ -1,7 +1,9 @@
 // The `weft` command line.
 import { UsageError } from "./args.ts";
 import { ConfigError } from "../config/node-config.ts";
-import { bundled } from "../package-root.ts";
+import { readFileSync } from "node:fs";
+import { bundled, packageRoot } from "../package-root.ts";
+import { loadNative } from "../native/index.ts";
 
 const usage = `usage: weft <command> [options]
 
@@ -9,6 +11,7 @@ commands:
   replay    run captured frames through the data plane (see weft replay --help)
   router    run a node's router (weft router --config node.yaml)
   demo      build a 2-node x 2-pod cluster in network namespaces and show it working
+  version   this build: version, where it runs from, the native addon and its AOT runtime
   status | pods | routes | peers | counters   ask a running router (-o json for JSON)
   peers add|del, routes add|del               change its peers and static routes (see --help)`;
 
@@ -27,6 +30,7 @@ const commands: Record<string, () => Promise<{ run: Command; help: string }>> = 
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd === "version" || cmd === "--version") { console.log(versionText()); return 0; }
   if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
     console.log(`${usage}\n\nrunning from ${bundled ? "the bundled host (dist/host, npm run build:host)" : "the TypeScript sources (tsx)"}`);
     return cmd ? 0 : 2;
@@ -43,4 +47,17 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`weft ${cmd}: ${(e as Error).message}`);
     return 1;
   }
+}
+
+/** `weft version`: one line per fact a bug report needs. */
+function versionText(): string {
+  const pkg = JSON.parse(readFileSync(`${packageRoot}package.json`, "utf8")) as { version: string };
+  let addon: string;
+  try {
+    const n = loadNative();
+    addon = `native addon ABI ${n.ABI}, AOT runtime ${n.aotAvailable ? "built in" : `not built (${n.aotMissing})`}`;
+  } catch (e) {
+    addon = (e as Error).message;
+  }
+  return [`weft ${pkg.version}`, `running from ${bundled ? "the bundled host (dist/host)" : "the TypeScript sources (tsx)"}`, `node ${process.version}`, addon].join("\n");
 }
