@@ -14,6 +14,7 @@ import { RouterClient } from "../host/control/client.ts";
 import { createRouter, RouterOpError, type Router } from "../host/router/router.ts";
 import { parseNodeConfig, type NodeConfig } from "../host/config/node-config.ts";
 import { describeRequiring } from "./helpers/require.ts";
+import { threeNodes } from "./helpers/three-nodes.ts";
 import { nativeAvailable } from "../host/native/index.ts";
 
 const missing = [
@@ -22,27 +23,19 @@ const missing = [
   ...(nativeAvailable() ? [] : ["the native addon (npm run build:native)"]),
 ];
 
-type Pod = Cluster["nodes"][0]["pods"][0];
-const attach = (r: Router, p: Pod) => r.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 });
 const peerNames = (r: Router) => r.peers().peers.map((p) => p.name).sort();
 const staticRoutes = (r: Router) => r.routes().routes.filter((e) => e.origin === "static").map((e) => e.dst).sort();
 
 describeRequiring(missing.length && missing)("the config read again while running", () => {
   it("takes the new peers and routes, keeps the control socket's changes on top, rolls back a change that fails halfway, names what waits for a restart", async () => {
-    const cluster = Cluster.create({ nodes: 3, podsPerNode: 1 });
-    const [n1, n2, n3] = cluster.nodes as [Cluster["nodes"][0], Cluster["nodes"][0], Cluster["nodes"][0]];
-    const [p1, p2, p3] = [n1.pods[0]!, n2.pods[0]!, n3.pods[0]!];
-    const peer = (name: string) => n1.config.peers.find((p) => p.name === name)!;
+    const t = threeNodes();
+    const { cluster, peer } = t;
+    const [n1] = t.nodes;
+    const [p1, p2, p3] = t.pods;
     const net = cluster.net;
     const base: NodeConfig = { ...n1.config, peers: [peer("n2")], limits: { ...n1.config.limits, maxPeers: 2 } };
-    const others = [n2, n3].map((n) => createRouter(n.config, { log: () => {} }));
-    const r = createRouter(base, { log: () => {} });
     try {
-      for (const o of others) await o.start();
-      attach(others[0]!, p2);
-      attach(others[1]!, p3);
-      await r.start();
-      attach(r, p1);
+      const r = await t.start(base);
       await cluster.ping(p1.ns, p2.ipv4, 1);
       await expect(cluster.ping(p1.ns, p3.ipv4, 1, ["-W", "1"])).rejects.toThrow();
 
@@ -80,9 +73,7 @@ describeRequiring(missing.length && missing)("the config read again while runnin
       expect(r.reload({ ...mtu, limits: base.limits }).restartNeeded).toEqual(["mtu"]);
       expect(r.status().mtu.pod).toBe(base.mtu.pod);
     } finally {
-      await r.stop();
-      for (const o of others) await o.stop();
-      cluster.destroy();
+      await t.close();
     }
   }, 120_000);
 

@@ -12,10 +12,11 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { Cluster } from "../host/demo/cluster.ts";
 import { RouterClient } from "../host/control/client.ts";
-import { createRouter } from "../host/router/router.ts";
+import { createRouter, type Router } from "../host/router/router.ts";
 import { emptyRouterState, loadRouterState, saveRouterState, RouterStateError, type SavedPod } from "../host/router/router-state.ts";
 import { ConfigError, parseNodeConfig } from "../host/config/node-config.ts";
 import { describeRequiring } from "./helpers/require.ts";
+import { threeNodes } from "./helpers/three-nodes.ts";
 import { nativeAvailable } from "../host/native/index.ts";
 
 const missing = [
@@ -134,26 +135,20 @@ describeRequiring(missing.length && missing)("what the router was told survives 
   }, 90_000);
 
   it("peers and routes changed through the control socket are replayed over the config's at start; a config edit of a removed peer wins", async () => {
-    const cluster = Cluster.create({ nodes: 3, podsPerNode: 1 });
+    const t = threeNodes();
+    const { cluster } = t;
     const dir = tempDir();
     const file = join(dir, "n1.state.json");
-    const [n1, n2, n3] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0], typeof cluster.nodes[0]];
-    const [p1, p2, p3] = [n1.pods[0]!, n2.pods[0]!, n3.pods[0]!];
-    const peerN2 = n1.config.peers.find((p) => p.name === "n2")!;
-    const peerN3 = n1.config.peers.find((p) => p.name === "n3")!;
+    const [n1] = t.nodes;
+    const [p1, p2, p3] = t.pods;
+    const peerN2 = t.peer("n2"), peerN3 = t.peer("n3");
     const net = cluster.net;
     // n1 starts knowing only n3, with one static route of its own
     const cfg = { ...n1.config, peers: [peerN3], routes: [{ dst: `10.${net}.250.0/24`, via: "peer:n3" as const }], control: { ...n1.config.control, stateFile: file } };
-    const others = [n2, n3].map((n) => createRouter(n.config, { log: () => {} }));
-    const attach = (r: ReturnType<typeof createRouter>, p: typeof p1) => r.attachPod({ containerId: p.name, ifName: p.ifName, netns: `/var/run/netns/${p.ns}`, ipv4: p.ipv4, ipv6: p.ipv6 });
-    const staticRoutes = (r: ReturnType<typeof createRouter>) => r.routes().routes.filter((e) => e.origin === "static").map((e) => [e.dst, e.target]);
-    let r = createRouter(cfg, { log: () => {} });
+    const staticRoutes = (r: Router) => r.routes().routes.filter((e) => e.origin === "static").map((e) => [e.dst, e.target]);
+    let r: Router | undefined;
     try {
-      for (const o of others) await o.start();
-      attach(others[0]!, p2);
-      attach(others[1]!, p3);
-      await r.start();
-      attach(r, p1);
+      r = await t.start(cfg);
       await cluster.ping(p1.ns, p3.ipv4, 1);
       await expect(cluster.ping(p1.ns, p2.ipv4, 1, ["-W", "1"])).rejects.toThrow(); // no peer n2 yet
       // the control plane's changes
@@ -196,9 +191,8 @@ describeRequiring(missing.length && missing)("what the router was told survives 
       await cluster.ping(p1.ns, p3.ipv4, 2);
       expect(r.counters().counters["router.state_write_failures"]).toBe(0);
     } finally {
-      await r.stop();
-      for (const o of others) await o.stop();
-      cluster.destroy();
+      await r?.stop();
+      await t.close();
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
