@@ -50,6 +50,21 @@ function refused(e: unknown): never {
   throw e;
 }
 
+/**
+ * `weft <command> del KEY`: removes it through `remove`; prints "<what> removed", or
+ * "weft <command>: <absent>" and exits 1 when the router had no such entry. `names(key)` gives [what, absent].
+ */
+async function del(a: ParsedArgs, command: "peers" | "routes", keyName: string, remove: (c: RouterClient, key: string) => Promise<{ existed: boolean }>,
+  names: (key: string) => [string, string]): Promise<number> {
+  onlyOptions(a, ["socket"]);
+  const key = target(a, keyName);
+  const r = await withRouter(a, (c) => remove(c, key)).catch(refused);
+  const [what, absent] = names(key);
+  if (!r.existed) { console.error(`weft ${command}: ${absent}`); return 1; }
+  console.log(`${what} removed`);
+  return 0;
+}
+
 export async function peersCommand(argv: string[]): Promise<number> {
   const a = parseArgs(argv);
   const sub = a.positional[0];
@@ -64,14 +79,7 @@ export async function peersCommand(argv: string[]): Promise<number> {
     console.log(`peer ${name} ${r.created ? "added" : "replaced"}`);
     return 0;
   }
-  if (sub === "del") {
-    onlyOptions(a, ["socket"]);
-    const name = target(a, "peer name");
-    const r = await withRouter(a, (c) => c.removePeer({ name })).catch(refused);
-    if (!r.existed) { console.error(`weft peers: no peer ${name}`); return 1; }
-    console.log(`peer ${name} removed`);
-    return 0;
-  }
+  if (sub === "del") return del(a, "peers", "peer name", (c, name) => c.removePeer({ name }), (name) => [`peer ${name}`, `no peer ${name}`]);
   throw new UsageError(`unknown subcommand ${sub} (add, del)`);
 }
 
@@ -94,13 +102,6 @@ export async function routesCommand(argv: string[]): Promise<number> {
     console.log(`route ${dst} ${r.created ? "added" : "unchanged"}`);
     return 0;
   }
-  if (sub === "del") {
-    onlyOptions(a, ["socket"]);
-    const dst = target(a, "destination CIDR");
-    const r = await withRouter(a, (c) => c.removeRoute({ dst })).catch(refused);
-    if (!r.existed) { console.error(`weft routes: no static route ${dst}`); return 1; }
-    console.log(`route ${dst} removed`);
-    return 0;
-  }
+  if (sub === "del") return del(a, "routes", "destination CIDR", (c, dst) => c.removeRoute({ dst }), (dst) => [`route ${dst}`, `no static route ${dst}`]);
   throw new UsageError(`unknown subcommand ${sub} (add, del)`);
 }
